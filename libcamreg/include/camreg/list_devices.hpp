@@ -1,0 +1,27 @@
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "camreg/device.hpp"
+#include "camreg/device_repository.hpp"
+#include "camreg/result.hpp"
+
+namespace camreg {
+
+using QueryParams = std::vector<std::pair<std::string, std::string>>;
+
+// Reads the query of GET /api/devices from decoded parameters: device_type (1-64
+// characters of [A-Za-z0-9_.-]) and active_only (true|false|1|0, default false).
+// An unknown, repeated or malformed parameter fails with invalid_argument whose
+// message starts with the parameter's name.
+Result<DeviceQuery> parse_device_query(const QueryParams& params);
+
+// Devices matching the query, ordered by device_key.
+inline Result<std::vector<Device>> list_devices(DeviceRepository& repository,
+                                                const DeviceQuery& query) {
+  return repository.list_devices(query);
+}
+
+} // namespace camreg

@@ -1,0 +1,130 @@
+#include "camreg/metadata.hpp"
+
+#include "camreg/url.hpp"
+#include "json_writer.hpp"
+
+namespace camreg {
+
+namespace {
+
+constexpr std::string_view removed_prefix = R"({"state":"removed","ready":false)";
+
+} // namespace
+
+std::string_view to_string(DeviceState state) noexcept {
+  switch (state) {
+  case DeviceState::live: return "live";
+  case DeviceState::not_ready: return "not_ready";
+  case DeviceState::no_source: return "no_source";
+  case DeviceState::removed: return "removed";
+  }
+  return "unknown";
+}
+
+DeviceState classify(const PathState& path) {
+  if (path.available) return DeviceState::live;
+  if (path.source) return DeviceState::not_ready;
+  return DeviceState::no_source;
+}
+
+std::string render_metadata(const PathState& path, std::string_view whep) {
+  std::string out;
+  out.reserve(512);
+  detail::JsonWriter w(out);
+  const auto text = [&](std::string_view value) { w.string(redact_userinfo(value)); };
+  w.begin_object();
+  w.key("state");
+  w.string(to_string(classify(path)));
+  w.key("ready");
+  w.boolean(path.available);
+  w.key("ready_time");
+  if (path.available_time)
+    text(*path.available_time);
+  else
+    w.null();
+  w.key("online");
+  if (path.online)
+    w.boolean(*path.online);
+  else
+    w.null();
+  w.key("source_type");
+  if (path.source)
+    text(path.source->type);
+  else
+    w.null();
+  w.key("source_id");
+  if (path.source)
+    text(path.source->id);
+  else
+    w.null();
+  w.key("conf_name");
+  text(path.conf_name);
+  w.key("tracks");
+  w.begin_array();
+  for (const auto& track : path.tracks) {
+    w.begin_object();
+    w.key("codec");
+    text(track.codec);
+    for (const auto& [name, value] : track.codec_props) {
+      if (name == "codec") continue;
+      w.key(name);
+      if (const auto* i = std::get_if<std::int64_t>(&value))
+        w.number(*i);
+      else if (const auto* b = std::get_if<bool>(&value))
+        w.boolean(*b);
+      else
+        text(std::get<std::string>(value));
+    }
+    w.end_object();
+  }
+  w.end_array();
+  w.key("track_codecs");
+  w.begin_array();
+  for (const auto& track : path.tracks)
+    text(track.codec);
+  w.end_array();
+  w.key("readers");
+  w.begin_array();
+  for (const auto& reader : path.readers) {
+    w.begin_object();
+    w.key("type");
+    text(reader.type);
+    w.key("id");
+    text(reader.id);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("reader_count");
+  w.number(static_cast<std::uint64_t>(path.readers.size()));
+  w.key("bytes_received");
+  w.number(path.inbound_bytes);
+  w.key("bytes_sent");
+  w.number(path.outbound_bytes);
+  w.key("frames_in_error");
+  w.number(path.inbound_frames_in_error);
+  w.key("whep_url");
+  text(whep);
+  w.end_object();
+  return out;
+}
+
+std::string metadata_as_removed(std::string_view rendered) {
+  // render_metadata writes {"state":"<s>","ready":<b>, first; swap exactly that prefix.
+  constexpr std::string_view head = R"({"state":")";
+  if (rendered.substr(0, head.size()) == head) {
+    const auto ready = rendered.find(R"(","ready":)", head.size());
+    if (ready != std::string_view::npos) {
+      auto rest = rendered.substr(ready + 10);
+      if (rest.substr(0, 4) == "true")
+        rest.remove_prefix(4);
+      else if (rest.substr(0, 5) == "false")
+        rest.remove_prefix(5);
+      else
+        return std::string(removed_prefix) + "}";
+      return std::string(removed_prefix) + std::string(rest);
+    }
+  }
+  return std::string(removed_prefix) + "}";
+}
+
+} // namespace camreg

@@ -1,0 +1,42 @@
+#include "fakes.hpp"
+
+namespace camreg::testing {
+
+PathState live_path(std::string name) {
+  PathState p;
+  p.conf_name = name;
+  p.name = std::move(name);
+  p.available = true;
+  p.available_time = "2026-11-24T10:00:00.5+01:00";
+  p.online = true;
+  p.source = SourceRef{"rtspSource", ""};
+  p.tracks = {Track{"H264",
+                    {{"width", std::int64_t{1920}},
+                     {"height", std::int64_t{1080}},
+                     {"profile", std::string("High")},
+                     {"level", std::string("4.1")}}},
+              Track{"Opus", {{"channelCount", std::int64_t{2}}}}};
+  p.readers = {ReaderRef{"webRTCSession", "6f1e6c1a-0000-4000-8000-000000000001"}};
+  p.inbound_bytes = 123456;
+  p.outbound_bytes = 654321;
+  return p;
+}
+
+PathState connecting_path(std::string name) {
+  PathState p;
+  p.conf_name = name;
+  p.name = std::move(name);
+  p.online = true;
+  p.source = SourceRef{"rtspSource", ""};
+  return p;
+}
+
+PathState idle_path(std::string name) {
+  PathState p;
+  p.conf_name = name;
+  p.name = std::move(name);
+  p.online = false;
+  return p;
+}
+
+} // namespace camreg::testing

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "camreg/clock.hpp"
+#include "camreg/path_source.hpp"
+
+namespace camreg::testing {
+
+// A clock the test moves by hand.
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(TimePoint start) : now_(start) {}
+  TimePoint now() const override { return now_; }
+  void advance(Duration d) { now_ += d; }
+
+ private:
+  TimePoint now_;
+};
+
+// A PathSource that answers from a script: each list_paths() takes the next queued
+// answer, repeating the last one when the queue runs dry.
+class FakePathSource final : public PathSource {
+ public:
+  void push(Result<std::vector<PathState>> answer) { answers_.push_back(std::move(answer)); }
+  Result<std::vector<PathState>> list_paths() override {
+    ++calls_;
+    if (!answers_.empty()) {
+      last_ = std::move(answers_.front());
+      answers_.pop_front();
+    }
+    return last_;
+  }
+  std::string describe() const override { return "fake://paths"; }
+  int calls() const { return calls_; }
+
+ private:
+  std::deque<Result<std::vector<PathState>>> answers_;
+  Result<std::vector<PathState>> last_ = fail(ErrorKind::unavailable, "no scripted answer");
+  int calls_ = 0;
+};
+
+// A path as MediaMTX lists a ready RTSP camera.
+PathState live_path(std::string name);
+// A configured static source that is not ready (connecting or on-demand idle).
+PathState connecting_path(std::string name);
+// A configured path with nothing publishing.
+PathState idle_path(std::string name);
+
+} // namespace camreg::testing

@@ -1,0 +1,67 @@
+#include <catch2/catch.hpp>
+
+#include "camreg/metadata.hpp"
+#include "fakes.hpp"
+
+using namespace camreg;
+using namespace camreg::testing;
+
+TEST_CASE("a path's state follows readiness first, then whether a source is attached",
+          "[metadata]") {
+  CHECK(classify(live_path("a")) == DeviceState::live);
+  CHECK(classify(connecting_path("a")) == DeviceState::not_ready);
+  CHECK(classify(idle_path("a")) == DeviceState::no_source);
+
+  SECTION("an always-available path with no publisher is live, as MediaMTX serves it") {
+    auto p = idle_path("a");
+    p.available = true;
+    CHECK(classify(p) == DeviceState::live);
+  }
+}
+
+TEST_CASE("metadata carries the live state field by field", "[metadata]") {
+  const auto json = render_metadata(live_path("cam1"), "http://localhost:8889/cam1/whep");
+  CHECK(json ==
+        R"({"state":"live","ready":true,"ready_time":"2026-11-24T10:00:00.5+01:00","online":true,)"
+        R"("source_type":"rtspSource","source_id":"","conf_name":"cam1",)"
+        R"("tracks":[{"codec":"H264","width":1920,"height":1080,"profile":"High","level":"4.1"},)"
+        R"({"codec":"Opus","channelCount":2}],"track_codecs":["H264","Opus"],)"
+        R"("readers":[{"type":"webRTCSession","id":"6f1e6c1a-0000-4000-8000-000000000001"}],)"
+        R"("reader_count":1,"bytes_received":123456,"bytes_sent":654321,"frames_in_error":0,)"
+        R"("whep_url":"http://localhost:8889/cam1/whep"})");
+}
+
+TEST_CASE("metadata of a path with no source says so with nulls", "[metadata]") {
+  auto p = idle_path("yard");
+  p.online.reset(); // a MediaMTX older than v1.16 has no online field
+  const auto json = render_metadata(p, "w");
+  CHECK(json.rfind(R"({"state":"no_source","ready":false,"ready_time":null,"online":null,)"
+                   R"("source_type":null,"source_id":null,)",
+                   0) == 0);
+}
+
+TEST_CASE("metadata stays valid JSON whatever bytes a name holds", "[metadata]") {
+  auto p = idle_path(std::string("q\"\\\n\x01\x7f\0z", 8));
+  p.conf_name = std::string("\xff\xc3(\xe2\x82\xac", 6); // invalid, invalid, then a valid euro sign
+  const auto json = render_metadata(p, "");
+  CHECK(json.find(R"("conf_name":"\ufffd\ufffd(€")") == std::string::npos);
+  CHECK(json.find("\"conf_name\":\"\xEF\xBF\xBD\xEF\xBF\xBD(\xE2\x82\xAC\"") != std::string::npos);
+  const auto track_json = render_metadata(
+      [] {
+        PathState q;
+        q.tracks = {Track{"H264", {{"note", std::string("a\"b\tc\x1f")}}}};
+        return q;
+      }(),
+      "");
+  CHECK(track_json.find(R"({"codec":"H264","note":"a\"b\tc\u001f"})") != std::string::npos);
+}
+
+TEST_CASE("a removed camera keeps its last metadata with state removed and ready false",
+          "[metadata]") {
+  const auto json = render_metadata(live_path("cam1"), "http://x/cam1/whep");
+  const auto removed = metadata_as_removed(json);
+  CHECK(removed.rfind(R"({"state":"removed","ready":false,"ready_time":)", 0) == 0);
+  CHECK(removed.substr(removed.find("\"ready_time\"")) == json.substr(json.find("\"ready_time\"")));
+  CHECK(metadata_as_removed(removed) == removed);
+  CHECK(metadata_as_removed("not json") == R"({"state":"removed","ready":false})");
+}
