@@ -1,6 +1,6 @@
 #include "json_writer.hpp"
 
-namespace camreg::detail {
+namespace camreg {
 
 namespace {
 
@@ -69,6 +69,10 @@ void append_json_string(std::string& out, std::string_view value) {
   }
   out += '"';
 }
+
+} // namespace camreg
+
+namespace camreg::detail {
 
 void JsonWriter::separate() {
   if (after_key_) {

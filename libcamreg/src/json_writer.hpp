@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "camreg/json.hpp"
+
 namespace camreg::detail {
 
 // Appends JSON text to a string. Strings are escaped and invalid UTF-8 is replaced
@@ -29,7 +31,5 @@ class JsonWriter {
   bool first_ = true;
   bool after_key_ = false;
 };
-
-void append_json_string(std::string& out, std::string_view value);
 
 } // namespace camreg::detail

@@ -16,6 +16,7 @@ class InMemoryDeviceRepository final : public DeviceRepository {
   Result<RoundCounts> commit_round(const RoundWrite& round) override;
   Result<std::vector<Device>> list_devices(const DeviceQuery& query) override;
   Result<std::vector<SyncRun>> recent_sync_runs(std::size_t limit) override;
+  Result<void> check_ready() override { return {}; }
 
   // Makes the next commit_round fail with a database error, writing nothing.
   void fail_next_commit() { fail_next_ = true; }

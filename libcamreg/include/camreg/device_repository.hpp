@@ -60,6 +60,9 @@ class DeviceRepository {
 
   // The most recent sync runs, newest first.
   virtual Result<std::vector<SyncRun>> recent_sync_runs(std::size_t limit) = 0;
+
+  // Whether the store is reachable and its schema current; the error says why not.
+  virtual Result<void> check_ready() = 0;
 };
 
 } // namespace camreg

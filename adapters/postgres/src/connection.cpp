@@ -1,0 +1,147 @@
+#include "connection.hpp"
+
+#include <soci/postgresql/soci-postgresql.h>
+
+#include "camreg/url.hpp"
+
+namespace camreg::postgres {
+
+namespace {
+
+bool is_uri(std::string_view url) {
+  return url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+}
+
+// Keeps messages to one readable piece: SOCI appends the statement (and with it a
+// whole round's parameters) to what the server said.
+std::string shorten(std::string text) {
+  if (const auto nl = text.find("\nwhile "); nl != std::string::npos) text.resize(nl);
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.pop_back();
+  if (text.size() > 400) text = text.substr(0, 400) + "…";
+  return text;
+}
+
+} // namespace
+
+std::string redact_database_url(std::string_view url) {
+  if (is_uri(url)) {
+    std::string out(url);
+    const auto authority = out.find("://") + 3;
+    const auto end = out.find_first_of("/?", authority);
+    const auto at = out.rfind('@', end == std::string::npos ? out.size() : end);
+    if (at != std::string::npos && at >= authority) {
+      const auto colon = out.find(':', authority);
+      if (colon != std::string::npos && colon < at) out.replace(colon, at - colon, ":***");
+    }
+    // A password may also travel as a query parameter.
+    for (auto pos = out.find("password=", authority); pos != std::string::npos;
+         pos = out.find("password=", pos + 1)) {
+      const auto value = pos + 9;
+      const auto value_end = out.find('&', value);
+      out.replace(value, (value_end == std::string::npos ? out.size() : value_end) - value, "***");
+    }
+    return out;
+  }
+  // key=value: values may be single-quoted with backslash escapes.
+  std::string out;
+  std::size_t i = 0;
+  while (i < url.size()) {
+    const auto key_start = i;
+    const auto eq = url.find('=', i);
+    if (eq == std::string_view::npos) {
+      out.append(url.substr(i));
+      break;
+    }
+    std::string_view key = url.substr(key_start, eq - key_start);
+    while (!key.empty() && key.front() == ' ')
+      key.remove_prefix(1);
+    while (!key.empty() && key.back() == ' ')
+      key.remove_suffix(1);
+    std::size_t j = eq + 1;
+    while (j < url.size() && url[j] == ' ')
+      ++j;
+    std::size_t value_end = j;
+    if (value_end < url.size() && url[value_end] == '\'') {
+      ++value_end;
+      while (value_end < url.size() && url[value_end] != '\'') {
+        if (url[value_end] == '\\') ++value_end;
+        ++value_end;
+      }
+      if (value_end < url.size()) ++value_end;
+    } else {
+      while (value_end < url.size() && url[value_end] != ' ')
+        ++value_end;
+    }
+    out.append(url.substr(key_start, j - key_start));
+    out.append(key == "password" ? std::string_view("***") : url.substr(j, value_end - j));
+    i = value_end;
+  }
+  return redact_userinfo(out);
+}
+
+namespace detail {
+
+Connection::Connection(Options options)
+    : options_(std::move(options)), redacted_url_(redact_database_url(options_.database_url)) {
+  conninfo_ = options_.database_url;
+  if (conninfo_.find("connect_timeout") == std::string::npos) {
+    const auto timeout = std::to_string(options_.connect_timeout.count());
+    if (is_uri(conninfo_)) {
+      conninfo_ += (conninfo_.find('?') == std::string::npos ? "?" : "&");
+      conninfo_ += "connect_timeout=" + timeout;
+    } else {
+      conninfo_ += " connect_timeout=" + timeout;
+    }
+  }
+}
+
+Result<void> Connection::open() {
+  if (session_) {
+    if (PQstatus(native()) == CONNECTION_OK) return {};
+    session_.reset();
+  }
+  try {
+    session_ = std::make_unique<soci::session>(soci::postgresql, conninfo_);
+    return {};
+  } catch (const std::exception& e) {
+    session_.reset();
+    return fail(ErrorKind::unavailable,
+                "cannot connect to " + redacted_url_ + ": " + shorten(redact_userinfo(e.what())));
+  }
+}
+
+PGconn* Connection::native() {
+  auto* backend = static_cast<soci::postgresql_session_backend*>(session_->get_backend());
+  return backend->conn_;
+}
+
+Error Connection::failure(std::string_view what, const std::exception& e) {
+  std::string message = std::string(what) + ": ";
+  if (const auto* soci_error = dynamic_cast<const soci::soci_error*>(&e)) {
+    message += shorten(soci_error->get_error_message());
+  } else {
+    message += shorten(e.what());
+  }
+  // A broken connection is dropped so the next call opens a fresh one.
+  if (session_ && PQstatus(native()) != CONNECTION_OK) {
+    session_.reset();
+    return fail(ErrorKind::unavailable, message + " (connection to " + redacted_url_ + " lost)");
+  }
+  return fail(ErrorKind::database, std::move(message));
+}
+
+Result<void> exec(PGconn* conn, const std::string& sql) {
+  PGresult* res = PQexec(conn, sql.c_str());
+  const auto status = PQresultStatus(res);
+  std::string message = PQresultErrorMessage(res);
+  PQclear(res);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return {};
+  while (!message.empty() && message.back() == '\n')
+    message.pop_back();
+  return fail(PQstatus(conn) == CONNECTION_OK ? ErrorKind::database : ErrorKind::unavailable,
+              message);
+}
+
+} // namespace detail
+} // namespace camreg::postgres
