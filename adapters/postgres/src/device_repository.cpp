@@ -1,59 +1,93 @@
 #include <soci/soci.h>
 
-#include "camreg/json.hpp"
 #include "connection.hpp"
 
 namespace camreg::postgres {
 
 namespace {
 
-// A whole round goes up as one jsonb parameter, unpacked by jsonb_to_recordset: one
-// statement for any number of cameras. "p" names every parameter once, because SOCI
-// binds each :name to one position.
-constexpr const char* upsert_sql = R"SQL(
+// A whole round goes up by COPY (libpq; SOCI has no COPY) into a session-local table:
+// one stream for any number of cameras, and a real table (not a CTE over a parameter)
+// so the planner knows its size and hash-joins it against devices.
+constexpr const char* stage_sql = R"SQL(
+CREATE TEMP TABLE IF NOT EXISTS camreg_round_input (
+  device_key text COLLATE "C" NOT NULL,
+  metadata text NOT NULL,
+  metadata_hash bigint NOT NULL,
+  healthy boolean NOT NULL
+) ON COMMIT DELETE ROWS
+)SQL";
+
+constexpr const char* copy_sql =
+    "COPY camreg_round_input (device_key, metadata, metadata_hash, healthy) FROM STDIN";
+
+// Listed devices that exist but are inactive, and are about to be seen healthy.
+constexpr const char* activating_sql = R"SQL(
+SELECT count(*)
+FROM camreg_round_input i JOIN devices d ON d.device_key = i.device_key
+WHERE d.device_type = CAST(:type AS text) AND i.healthy AND NOT d.is_active
+)SQL";
+
+// Existing devices: metadata is parsed and rewritten only when its hash changed, a
+// healthy path refreshes last_seen. SET reads the old row, so updated_at moves exactly
+// when something an API reader sees changed. "p" names every parameter once, because
+// SOCI binds each :name to one position.
+constexpr const char* update_sql = R"SQL(
 WITH p AS (
   SELECT CAST(:type AS text) AS type,
-         timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now,
-         CAST(:doc AS jsonb) AS doc
-), input AS MATERIALIZED (
-  SELECT x.k AS device_key, x.m AS metadata, x.h AS healthy
-  FROM p, jsonb_to_recordset(p.doc) AS x(k text, m jsonb, h boolean)
-), old AS (
-  SELECT d.device_key, d.is_active
-  FROM devices d JOIN input i ON i.device_key = d.device_key, p
-  WHERE d.device_type = p.type
-), up AS (
-  INSERT INTO devices AS d (device_key, device_type, name, device_metadata, last_seen,
-                            is_active, created_at, updated_at)
-  SELECT i.device_key, p.type, i.device_key, i.metadata,
+         timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now
+), upd AS (
+  UPDATE devices d SET
+    device_metadata = CASE WHEN d.metadata_hash IS DISTINCT FROM i.metadata_hash
+                           THEN CAST(i.metadata AS jsonb) ELSE d.device_metadata END,
+    metadata_hash = i.metadata_hash,
+    last_seen = CASE WHEN i.healthy THEN p.now ELSE d.last_seen END,
+    is_active = d.is_active OR i.healthy,
+    updated_at = CASE WHEN d.metadata_hash IS DISTINCT FROM i.metadata_hash
+                        OR (i.healthy AND NOT d.is_active) THEN p.now
+                      ELSE d.updated_at END
+  FROM camreg_round_input i, p
+  WHERE d.device_type = p.type AND d.device_key = i.device_key
+    AND (i.healthy OR d.metadata_hash IS DISTINCT FROM i.metadata_hash)
+  RETURNING d.updated_at = p.now AS updated
+)
+SELECT count(*) FILTER (WHERE updated) FROM upd
+)SQL";
+
+// New devices: name starts as the path name and is never overwritten by a sync.
+constexpr const char* insert_sql = R"SQL(
+WITH p AS (
+  SELECT CAST(:type AS text) AS type,
+         timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now
+), ins AS (
+  INSERT INTO devices (device_key, device_type, name, device_metadata, metadata_hash, last_seen,
+                       is_active, created_at, updated_at)
+  SELECT i.device_key, p.type, i.device_key, CAST(i.metadata AS jsonb), i.metadata_hash,
          CASE WHEN i.healthy THEN p.now END, i.healthy, p.now, p.now
-  FROM input i, p
-  ON CONFLICT (device_type, device_key) DO UPDATE SET
-    device_metadata = excluded.device_metadata,
-    last_seen = COALESCE(excluded.last_seen, d.last_seen),
-    is_active = d.is_active OR excluded.is_active,
-    updated_at = CASE
-      WHEN d.device_metadata IS DISTINCT FROM excluded.device_metadata
-        OR (excluded.is_active AND NOT d.is_active) THEN excluded.updated_at
-      ELSE d.updated_at END
-  WHERE d.device_metadata IS DISTINCT FROM excluded.device_metadata OR excluded.is_active
-  RETURNING d.device_key, d.is_active, d.updated_at
+  FROM camreg_round_input i, p
+  WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.device_type = p.type
+                                            AND d.device_key = i.device_key)
+  RETURNING is_active
+)
+SELECT count(*), count(*) FILTER (WHERE is_active) FROM ins
+)SQL";
+
+constexpr const char* remove_sql = R"SQL(
+WITH p AS (
+  SELECT CAST(:type AS text) AS type,
+         timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now
 ), gone AS (
   UPDATE devices d
   SET device_metadata = d.device_metadata || '{"state": "removed", "ready": false}',
+      metadata_hash = NULL,
       updated_at = p.now
   FROM p
   WHERE d.device_type = p.type
     AND d.device_metadata ->> 'state' IS DISTINCT FROM 'removed'
-    AND NOT EXISTS (SELECT 1 FROM input i WHERE i.device_key = d.device_key)
+    AND NOT EXISTS (SELECT 1 FROM camreg_round_input i WHERE i.device_key = d.device_key)
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM input),
-       (SELECT count(*) FROM up LEFT JOIN old USING (device_key) WHERE old.device_key IS NULL),
-       (SELECT count(*) FROM up JOIN old USING (device_key), p WHERE up.updated_at = p.now),
-       (SELECT count(*) FROM up LEFT JOIN old USING (device_key)
-         WHERE up.is_active AND NOT COALESCE(old.is_active, false)),
-       (SELECT count(*) FROM gone)
+SELECT count(*) FROM gone
 )SQL";
 
 constexpr const char* expire_sql = R"SQL(
@@ -95,24 +129,65 @@ TimePoint time_of(long long us) {
   return TimePoint{Duration{us}};
 }
 
-// The round's listed paths as [{"k": key, "m": metadata, "h": healthy}, …].
-std::string round_document(const std::vector<DeviceUpsert>& rows) {
-  std::size_t size = 2;
-  for (const auto& row : rows)
-    size += row.device_key.size() + row.metadata_json.size() + 32;
-  std::string doc;
-  doc.reserve(size);
-  doc += '[';
-  for (const auto& row : rows) {
-    if (doc.size() > 1) doc += ',';
-    doc += "{\"k\":";
-    append_json_string(doc, row.device_key);
-    doc += ",\"m\":";
-    doc += row.metadata_json;
-    doc += row.healthy ? ",\"h\":true}" : ",\"h\":false}";
+// Appends a value in COPY's text format.
+void append_copy_field(std::string& out, std::string_view value) {
+  for (const char c : value) {
+    switch (c) {
+    case '\\': out += "\\\\"; break;
+    case '\t': out += "\\t"; break;
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    default: out += c;
+    }
   }
-  doc += ']';
-  return doc;
+}
+
+// FNV-1a, 64 bits: stable across compilers and releases, unlike std::hash, because
+// the value is stored.
+long long metadata_hash(std::string_view text) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (const char c : text) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return static_cast<long long>(h);
+}
+
+// Streams the listed paths into camreg_round_input. Runs inside the caller's
+// transaction (same connection); throws on failure so the transaction rolls back.
+void copy_round(PGconn* conn, const std::vector<DeviceUpsert>& rows) {
+  const auto fail_with = [&](const std::string& what) {
+    throw std::runtime_error("COPY of the round: " + what + PQerrorMessage(conn));
+  };
+  PGresult* res = PQexec(conn, copy_sql);
+  const bool started = PQresultStatus(res) == PGRES_COPY_IN;
+  PQclear(res);
+  if (!started) fail_with("");
+  constexpr std::size_t chunk = 1 << 20;
+  std::string buffer;
+  buffer.reserve(chunk + 4096);
+  for (const auto& row : rows) {
+    append_copy_field(buffer, row.device_key);
+    buffer += '\t';
+    append_copy_field(buffer, row.metadata_json);
+    buffer += '\t';
+    buffer += std::to_string(metadata_hash(row.metadata_json));
+    buffer += row.healthy ? "\tt\n" : "\tf\n";
+    if (buffer.size() >= chunk) {
+      if (PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) != 1) fail_with("");
+      buffer.clear();
+    }
+  }
+  if (!buffer.empty() && PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) != 1) {
+    fail_with("");
+  }
+  if (PQputCopyEnd(conn, nullptr) != 1) fail_with("");
+  std::string error;
+  while (PGresult* r = PQgetResult(conn)) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) error = PQresultErrorMessage(r);
+    PQclear(r);
+  }
+  if (!error.empty()) throw std::runtime_error("COPY of the round: " + error);
 }
 
 class PostgresDeviceRepository final : public DeviceRepository {
@@ -133,15 +208,23 @@ class PostgresDeviceRepository final : public DeviceRepository {
       const auto now = micros_of(round.now);
       RoundCounts counts;
       if (round.listed) {
-        const std::string doc = round_document(*round.listed);
-        long long seen = 0, inserted = 0, updated = 0, newly_active = 0, removed = 0;
-        sql << upsert_sql, soci::use(round.device_type, "type"), soci::use(now, "now"),
-            soci::use(doc, "doc"), soci::into(seen), soci::into(inserted), soci::into(updated),
-            soci::into(newly_active), soci::into(removed);
-        counts.paths_seen = static_cast<std::size_t>(seen);
+        sql << "SET LOCAL client_min_messages = warning";
+        sql << "SET LOCAL work_mem = '64MB'";
+        sql << stage_sql;
+        copy_round(connection_.native(), *round.listed);
+        long long updated = 0, activated = 0, inserted = 0, born_active = 0;
+        long long removed = 0;
+        sql << activating_sql, soci::use(round.device_type, "type"), soci::into(activated);
+        sql << update_sql, soci::use(round.device_type, "type"), soci::use(now, "now"),
+            soci::into(updated);
+        sql << insert_sql, soci::use(round.device_type, "type"), soci::use(now, "now"),
+            soci::into(inserted), soci::into(born_active);
+        sql << remove_sql, soci::use(round.device_type, "type"), soci::use(now, "now"),
+            soci::into(removed);
+        counts.paths_seen = round.listed->size();
         counts.inserted = static_cast<std::size_t>(inserted);
         counts.updated = static_cast<std::size_t>(updated);
-        counts.newly_active = static_cast<std::size_t>(newly_active);
+        counts.newly_active = static_cast<std::size_t>(activated + born_active);
         counts.removed = static_cast<std::size_t>(removed);
       }
       const auto stale = micros_of(round.stale_before);
