@@ -245,6 +245,16 @@ TEST_CASE("an unlisted camera is marked removed once and keeps its row", "[postg
   db.commit({camera("cam2", true)}, t0 + 7min);
   CHECK_FALSE(db.one("cam1").is_active);
   CHECK(db.all().size() == 2);
+
+  // Listed again with the very metadata it had before removal: live again, same row.
+  const auto id = db.one("cam1").id;
+  const auto back = db.commit({camera("cam1", true), camera("cam2", true)}, t0 + 8min);
+  CHECK(back.updated == 1);
+  CHECK(back.newly_active == 1);
+  CHECK(db.one("cam1").id == id);
+  CHECK(db.one("cam1").is_active);
+  CHECK(db.schema.scalar(
+            "SELECT device_metadata->>'state' FROM devices WHERE device_key = 'cam1'") == "live");
 }
 
 TEST_CASE("an operator's name survives syncs", "[postgres]") {

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "camreg/path_source.hpp"
+#include "camreg/result.hpp"
+
+namespace camreg::mediamtx {
+
+struct Options {
+  // Base of the control API; http:// or https://. Userinfo in it is used as Basic
+  // credentials when user and password are empty, and never logged.
+  std::string api_url = "http://127.0.0.1:9997";
+  std::string user; // HTTP Basic, with password
+  std::string password;
+  std::string token; // "Authorization: Bearer <token>": a JWT, or "user:pass"
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds total_timeout{10000}; // the whole listing, every page
+  std::size_t max_response_bytes = 64u << 20;     // one page's body
+  std::size_t max_pages = 10'000;
+  std::size_t items_per_page = 1000;
+  std::string ca_file;    // an extra CA for https (PEM); system CAs are always trusted
+  bool verify_tls = true; // false only for tests against self-signed servers
+};
+
+// A PathSource reading GET /v3/paths/list, every page, from MediaMTX. Fails at
+// construction on an unusable URL or CA file (invalid_argument). list_paths() fails
+// with unavailable (refused, reset), timeout, auth (401/403), protocol (bad status,
+// content type, JSON or field) or too_large (body or page count), naming the page;
+// a failed listing returns nothing partial. Not thread-safe.
+Result<std::unique_ptr<PathSource>> make_path_source(Options options);
+
+// One page of GET /v3/paths/list.
+struct PathPage {
+  std::size_t item_count = 0;
+  std::size_t page_count = 0;
+  std::vector<PathState> items;
+};
+
+// Parses one page body, tolerant of every v3 shape (v1.2 to v1.20: ready/available,
+// tracks/tracks2, bytesReceived/inboundBytes, null source) and of unknown fields.
+// A missing or mistyped field fails with protocol naming the page, the item and the
+// field. page is used in messages only.
+Result<PathPage> parse_paths_page(std::string_view body, std::size_t page);
+
+} // namespace camreg::mediamtx

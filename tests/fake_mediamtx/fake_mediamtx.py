@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""A loopback stand-in for MediaMTX's control API (v3), built from the contract in
+shared/mediamtx (OpenAPI v1.20.1 and its field notes), for camreg's tests and demo.
+
+What it serves, as upstream does:
+  GET /v3/paths/list   zero-based ?page, ?itemsPerPage (default 100), unsigned 31-bit
+                       decimals, 400 with Go's strconv message when malformed,
+                       400 "invalid items per page" for 0, items sorted by name,
+                       itemCount/pageCount, an empty page past the end
+  GET /v3/paths/get/N  one item, or 404 {"status":"error","error":"path not found"}
+  GET /v3/info         {"version": ..., "started": ...}
+  anything else        plain-text "404 page not found" (gin's default)
+  auth                 none, or users (Basic, or Bearer "user:pass") and/or a bearer
+                       token; 401 {"status":"error","error":"authentication error"},
+                       WWW-Authenticate only when no credentials were sent
+
+Test controls (not MediaMTX), under /_fake/:
+  PUT /_fake/paths     body: an array of path items (or {"items": [...]}) to serve
+  PUT /_fake/fault     body: {"mode": hang|drip|truncate|garbage|oversize|wrong_type|
+                       gzip|status_500|none, "pages": [n, ...] (default all),
+                       "bytes": n (oversize)}
+  PUT /_fake/mutate    body: {"after_page": n, "items": [...]}: once page n was served,
+                       add these items (the list changes between page requests)
+  GET /_fake/requests  the list requests seen so far: [{"page", "itemsPerPage", "auth"}]
+
+Prints {"port": N} on stdout once listening.
+"""
+import argparse
+import asyncio
+import base64
+import datetime
+import gzip
+import json
+import re
+import sys
+
+from aiohttp import web
+
+VERSION = "v1.20.1"
+MAX_UINT31 = (1 << 31) - 1
+
+
+def go_parse_uint31(text):
+    """strconv.ParseUint(text, 10, 31) with Go's error messages."""
+    if text == "" or not all("0" <= c <= "9" for c in text):
+        raise ValueError('strconv.ParseUint: parsing "%s": invalid syntax' % text)
+    value = int(text)
+    if value > MAX_UINT31:
+        raise ValueError('strconv.ParseUint: parsing "%s": value out of range' % text)
+    return value
+
+
+def compact(obj):
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_response(obj, status=200, headers=None):
+    return web.Response(status=status, text=compact(obj), headers=headers,
+                        content_type="application/json", charset="utf-8")
+
+
+def error_response(status, message, headers=None):
+    return json_response({"status": "error", "error": message}, status, headers)
+
+
+def not_found():
+    return web.Response(status=404, text="404 page not found", content_type="text/plain")
+
+
+class Fake:
+    def __init__(self, args):
+        self.items = []
+        self.users = {}
+        if args.user is not None:
+            self.users[args.user] = args.password or ""
+        self.token = args.token
+        self.auth_fail_delay = args.auth_fail_delay
+        self.fault = {"mode": "none"}
+        self.mutation = None
+        self.requests = []
+        self.started = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        if args.paths_file:
+            with open(args.paths_file, encoding="utf-8") as f:
+                self.set_items(json.load(f))
+
+    def set_items(self, doc):
+        items = doc["items"] if isinstance(doc, dict) else doc
+        if not isinstance(items, list):
+            raise ValueError("items must be an array")
+        # Upstream sorts by name in Go byte order.
+        self.items = sorted(items, key=lambda i: str(i.get("name", "")).encode("utf-8"))
+
+    # --- auth -----------------------------------------------------------------
+    def check_auth(self, request):
+        if not self.users and self.token is None:
+            return None
+        header = request.headers.get("Authorization")
+        if header is None:
+            return error_response(401, "authentication error",
+                                  {"WWW-Authenticate": 'Basic realm="mediamtx"'})
+        scheme, _, value = header.partition(" ")
+        ok = False
+        if scheme == "Basic":
+            try:
+                user, _, password = base64.b64decode(value).decode("utf-8").partition(":")
+                ok = self.users.get(user) == password and user in self.users
+            except Exception:
+                ok = False
+        elif scheme == "Bearer":
+            if self.token is not None and value == self.token:
+                ok = True
+            else:
+                user, sep, password = value.partition(":")
+                ok = bool(sep) and user in self.users and self.users[user] == password
+        return None if ok else "wrong"
+
+    async def authorize(self, request):
+        verdict = self.check_auth(request)
+        if verdict is None:
+            return None
+        if verdict == "wrong":
+            await asyncio.sleep(self.auth_fail_delay)
+            return error_response(401, "authentication error")
+        return verdict
+
+    # --- MediaMTX routes ------------------------------------------------------
+    async def paths_list(self, request):
+        denied = await self.authorize(request)
+        if denied is not None:
+            return denied
+        try:
+            page = 0
+            per_page = 100
+            if request.query.get("itemsPerPage", "") != "":
+                per_page = go_parse_uint31(request.query["itemsPerPage"])
+                if per_page == 0:
+                    raise ValueError("invalid items per page")
+            if request.query.get("page", "") != "":
+                page = go_parse_uint31(request.query["page"])
+        except ValueError as e:
+            return error_response(400, str(e))
+        self.requests.append({"page": page, "itemsPerPage": per_page,
+                              "auth": request.headers.get("Authorization")})
+        count = len(self.items)
+        page_count = (count + per_page - 1) // per_page
+        body = compact({"itemCount": count, "pageCount": page_count,
+                        "items": self.items[page * per_page:(page + 1) * per_page]})
+        if self.mutation is not None and self.mutation["after_page"] == page:
+            mutation, self.mutation = self.mutation, None
+            self.set_items(self.items + mutation["items"])
+        return await self.faulty(request, page, body)
+
+    async def paths_get(self, request):
+        denied = await self.authorize(request)
+        if denied is not None:
+            return denied
+        name = request.match_info["name"]
+        if name == "":
+            return error_response(400, "invalid name")
+        for item in self.items:
+            if item.get("name") == name:
+                return json_response(item)
+        return error_response(404, "path not found")
+
+    async def info(self, request):
+        denied = await self.authorize(request)
+        if denied is not None:
+            return denied
+        return json_response({"version": VERSION, "started": self.started})
+
+    # --- faults ---------------------------------------------------------------
+    async def faulty(self, request, page, body):
+        mode = self.fault.get("mode", "none")
+        pages = self.fault.get("pages")
+        if mode == "none" or (pages is not None and page not in pages):
+            return web.Response(text=body, content_type="application/json", charset="utf-8")
+        data = body.encode("utf-8")
+        if mode == "hang":
+            await asyncio.sleep(3600)
+        if mode == "status_500":
+            return error_response(500, "terminated")
+        if mode == "garbage":
+            return web.Response(body=b'{"itemCount": 1, "items": [{"name": "cam', status=200,
+                                headers={"Content-Type": "application/json"})
+        if mode == "wrong_type":
+            return web.Response(text="<html><body>MediaMTX</body></html>", content_type="text/html")
+        if mode == "gzip":
+            return web.Response(body=gzip.compress(data), headers={
+                "Content-Type": "application/json; charset=utf-8", "Content-Encoding": "gzip"})
+        if mode == "oversize":
+            size = int(self.fault.get("bytes", 65 << 20))
+            padded = data[:-1] + b"," + b'"pad":"' + b"x" * size + b'"}'
+            return web.Response(body=padded, headers={"Content-Type": "application/json"})
+        response = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
+        response.content_length = len(data)
+        await response.prepare(request)
+        if mode == "truncate":
+            await response.write(data[: len(data) // 2])
+            request.transport.close()
+            return response
+        if mode == "drip":
+            for i in range(len(data)):
+                await response.write(data[i:i + 1])
+                await asyncio.sleep(0.2)
+            await response.write_eof()
+            return response
+        raise web.HTTPBadRequest(text="unknown fault " + mode)
+
+    # --- test controls --------------------------------------------------------
+    async def put_paths(self, request):
+        self.set_items(await request.json())
+        return json_response({"status": "ok", "itemCount": len(self.items)})
+
+    async def put_fault(self, request):
+        self.fault = await request.json()
+        return json_response({"status": "ok"})
+
+    async def put_mutate(self, request):
+        self.mutation = await request.json()
+        return json_response({"status": "ok"})
+
+    async def get_requests(self, request):
+        return json_response(self.requests)
+
+
+@web.middleware
+async def plain_404(request, handler):
+    try:
+        return await handler(request)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+        return not_found()
+
+
+def build_app(fake):
+    app = web.Application(middlewares=[plain_404], client_max_size=256 << 20)
+    app.router.add_get("/v3/paths/list", fake.paths_list, allow_head=False)
+    app.router.add_get("/v3/paths/get/{name:.*}", fake.paths_get, allow_head=False)
+    app.router.add_get("/v3/info", fake.info, allow_head=False)
+    app.router.add_put("/_fake/paths", fake.put_paths)
+    app.router.add_put("/_fake/fault", fake.put_fault)
+    app.router.add_put("/_fake/mutate", fake.put_mutate)
+    app.router.add_get("/_fake/requests", fake.get_requests, allow_head=False)
+    return app
+
+
+async def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--listen", default="127.0.0.1:0", help="host:port (port 0: any free)")
+    parser.add_argument("--paths-file", help="a path list body or an array of path items")
+    parser.add_argument("--user", help="require this API user (Basic or Bearer user:pass)")
+    parser.add_argument("--password")
+    parser.add_argument("--token", help="accept Authorization: Bearer TOKEN")
+    parser.add_argument("--auth-fail-delay", type=float, default=0.0,
+                        help="seconds to wait before a 401 for wrong credentials")
+    args = parser.parse_args()
+    host, _, port = args.listen.rpartition(":")
+    fake = Fake(args)
+    runner = web.AppRunner(build_app(fake), access_log=None, handle_signals=True)
+    await runner.setup()
+    site = web.TCPSite(runner, host or "127.0.0.1", int(port))
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1]
+    print(compact({"port": bound}), flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass

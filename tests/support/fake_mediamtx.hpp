@@ -1,0 +1,38 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "process.hpp"
+
+namespace camreg::testing {
+
+// The project's fake MediaMTX (tests/fake_mediamtx) on a free loopback port, for the
+// lifetime of the object. The controls change what it serves between requests.
+class FakeMediamtx {
+ public:
+  explicit FakeMediamtx(std::vector<std::string> args = {});
+
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  void set_paths(const std::string& items_json); // an array of path items
+  void set_fault(const std::string& fault_json); // {"mode": ..., "pages": [...]}
+  void mutate_after_page(int page, const std::string& items_json);
+  std::string requests() const; // JSON array of list requests seen
+
+ private:
+  void put(const std::string& target, const std::string& body) const;
+  std::unique_ptr<ChildProcess> process_;
+  int port_ = 0;
+};
+
+// A path item as MediaMTX v1.20 lists it: available with H264, or configured and idle.
+std::string path_item_json(const std::string& name, bool available);
+// A JSON array of n items named prefix0000…, every third one not available.
+std::string path_items_json(const std::string& prefix, int n);
+// The text of a file under tests/data.
+std::string test_data(const std::string& relative);
+
+} // namespace camreg::testing
