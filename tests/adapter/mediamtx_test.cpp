@@ -1,4 +1,6 @@
+#include <unistd.h>
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <set>
 
 #include "camreg/mediamtx/mediamtx.hpp"
@@ -229,6 +231,48 @@ TEST_CASE("the fake speaks the upstream contract and not just what the client as
                                   {{"Authorization", "Basic dTp4"}});
   CHECK(wrong.status == 401);
   CHECK(wrong.header("www-authenticate").empty());
+}
+
+TEST_CASE("https APIs are verified against the system or a given CA", "[mediamtx][tls]") {
+  const auto dir = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+                   "/camreg-tls-" + std::to_string(::getpid());
+  const auto made = run_command({"/bin/sh", "-c",
+                                 "mkdir -p " + dir + " && cd " + dir +
+                                     " && openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
+                                     "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+                                     "-keyout key.pem -out cert.pem"});
+  REQUIRE(made.status == 0);
+  std::ofstream(dir + "/paths.json") << path_items_json("cam", 4);
+  // Over TLS the fake's plain-HTTP controls are out of reach: paths come from a file.
+  FakeMediamtx fake({"--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem", "--paths-file",
+                     dir + "/paths.json"});
+  const auto url = "https://127.0.0.1:" + std::to_string(fake.port());
+
+  SECTION("an unknown CA is refused") {
+    const auto paths = source_for(url)->list_paths();
+    REQUIRE_FALSE(paths);
+    CHECK(paths.error().kind == ErrorKind::unavailable);
+    CHECK_THAT(paths.error().message, Catch::Contains("TLS"));
+  }
+  SECTION("the CA file makes it trusted") {
+    mediamtx::Options options;
+    options.ca_file = dir + "/cert.pem";
+    CHECK(source_for(url, options)->list_paths().value().size() == 4);
+  }
+  SECTION("a certificate for another name is refused even with its CA") {
+    mediamtx::Options options;
+    options.ca_file = dir + "/cert.pem";
+    const auto paths =
+        source_for("https://localhost:" + std::to_string(fake.port()), options)->list_paths();
+    REQUIRE_FALSE(paths);
+    CHECK_THAT(paths.error().message, Catch::Contains("TLS"));
+  }
+  SECTION("verification can be turned off for a test bench") {
+    mediamtx::Options options;
+    options.verify_tls = false;
+    CHECK(source_for(url, options)->list_paths().value().size() == 4);
+  }
+  run_command({"/bin/rm", "-rf", dir});
 }
 
 TEST_CASE("an unusable API URL or CA file is refused when the source is made", "[mediamtx]") {

@@ -31,8 +31,7 @@ import base64
 import datetime
 import gzip
 import json
-import re
-import sys
+import ssl
 
 from aiohttp import web
 
@@ -252,12 +251,18 @@ async def main():
     parser.add_argument("--token", help="accept Authorization: Bearer TOKEN")
     parser.add_argument("--auth-fail-delay", type=float, default=0.0,
                         help="seconds to wait before a 401 for wrong credentials")
+    parser.add_argument("--tls-cert", help="serve https with this PEM certificate chain")
+    parser.add_argument("--tls-key", help="and this PEM private key")
     args = parser.parse_args()
     host, _, port = args.listen.rpartition(":")
     fake = Fake(args)
     runner = web.AppRunner(build_app(fake), access_log=None, handle_signals=True)
     await runner.setup()
-    site = web.TCPSite(runner, host or "127.0.0.1", int(port))
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+    site = web.TCPSite(runner, host or "127.0.0.1", int(port), ssl_context=tls)
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]
     print(compact({"port": bound}), flush=True)

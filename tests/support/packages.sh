@@ -7,7 +7,10 @@ CAMREG_BUILD_PACKAGES=(
   libsoci-dev libpq-dev libcli11-dev zlib1g-dev libssl-dev
 )
 CAMREG_TEST_PACKAGES=(
-  catch2 postgresql-15 postgresql-client-15 python3-aiohttp
+  catch2 postgresql-15 postgresql-client-15 python3-aiohttp openssl
+)
+CAMREG_FUZZ_PACKAGES=(
+  clang libclang-rt-14-dev
 )
 
 # camreg_install_packages PKG...: apt-get installs those not installed yet, as root

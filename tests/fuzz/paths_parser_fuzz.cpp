@@ -1,0 +1,21 @@
+// libFuzzer target: the MediaMTX path list parser must not crash, leak or hang on any
+// input. Built with -DCAMREG_FUZZ=ON and clang (the "fuzz" preset); run by tests/fuzz/run.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "camreg/mediamtx/mediamtx.hpp"
+#include "camreg/metadata.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view body(reinterpret_cast<const char*>(data), size);
+  const auto page = camreg::mediamtx::parse_paths_page(body, 0);
+  if (page) {
+    // Whatever parses must also render: metadata is what reaches the database.
+    for (const auto& path : page->items) {
+      const auto metadata = camreg::render_metadata(path, "http://localhost:8889/x/whep");
+      if (metadata.empty() || metadata.front() != '{') __builtin_trap();
+    }
+  }
+  return 0;
+}
