@@ -1,0 +1,50 @@
+#include "options.hpp"
+
+#include "camreg/duration.hpp"
+
+namespace camreg::app {
+
+void add_common_options(CLI::App& app, CommonOptions& options) {
+  // A repeated option takes its last value, so a script can override a unit file's.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--database-url", options.database_url, "PostgreSQL libpq URI or key=value string")
+      ->envname("CAMREG_DATABASE_URL")
+      ->capture_default_str();
+  app.add_flag("--migrate", options.migrate, "apply pending migrations, then run as usual");
+  app.add_flag("--migrate-only", options.migrate_only, "apply pending migrations and exit");
+  app.add_option("--log-level", options.log_level, "debug, info, warn or error")
+      ->envname("CAMREG_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.add_option("--log-format", options.log_format, "text (one line per event) or json")
+      ->envname("CAMREG_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+}
+
+CLI::Validator duration_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const auto d = parse_duration(text);
+        return d ? std::string() : d.error().message;
+      },
+      "DURATION");
+}
+
+Duration duration_of(const std::string& text) {
+  return parse_duration(text).value();
+}
+
+int parse_or_exit(CLI::App& app, int argc, char** argv, CommonOptions& common) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? exit_ok : exit_usage;
+  }
+  parse_log_level(common.log_level, common.level);
+  parse_log_format(common.log_format, common.format);
+  return -1;
+}
+
+} // namespace camreg::app

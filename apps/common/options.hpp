@@ -1,0 +1,42 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "camreg/result.hpp"
+#include "camreg/time.hpp"
+#include "log.hpp"
+
+namespace camreg::app {
+
+// Exit codes shared by both executables.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_usage = 2;         // a bad option or value
+inline constexpr int exit_mediamtx = 3;      // MediaMTX unreachable, timed out or answered garbage
+inline constexpr int exit_mediamtx_auth = 4; // MediaMTX refused the credentials
+inline constexpr int exit_database = 5;      // the database failed (connect, migrate, write)
+
+// Options both executables take.
+struct CommonOptions {
+  std::string database_url = "postgresql://camreg@127.0.0.1:5432/camreg";
+  bool migrate = false;
+  bool migrate_only = false;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  LogLevel level = LogLevel::info;
+  LogFormat format = LogFormat::text;
+};
+
+// Adds the common options; call first, as it also sets defaults for later options.
+void add_common_options(CLI::App& app, CommonOptions& options);
+
+// A CLI11 validator for durations ("500ms", "2s", "5m", "1h", seconds).
+CLI::Validator duration_validator();
+// Parses a duration the validator already accepted.
+Duration duration_of(const std::string& text);
+
+// Parses argv; on --help prints and returns exit_ok, on a bad option prints the message
+// (naming the option) and returns exit_usage; returns -1 to go on.
+int parse_or_exit(CLI::App& app, int argc, char** argv, CommonOptions& common);
+
+} // namespace camreg::app

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+
+#include "camreg/sync_round.hpp"
+#include "log.hpp"
+
+namespace camreg::app {
+
+// A stop request that a waiting loop sees at once.
+class StopSignal {
+ public:
+  void request();
+  bool requested() const;
+  // Waits until the deadline or a stop request; true when stopped.
+  bool wait_until(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+};
+
+struct WorkerConfig {
+  SyncOptions sync;
+  Duration interval = std::chrono::seconds(60);
+  bool once = false;
+};
+
+// The exit code of a --once run for its round (see options.hpp).
+int exit_code_for(const RoundReport& report);
+
+// Runs rounds until stopped (or one, with once). Rounds never overlap: the next starts
+// an interval after the previous started, or at once when a round took longer.
+// Returns the process exit code.
+int run_worker(PathSource& source, DeviceRepository& repository, const Clock& clock,
+               const WorkerConfig& config, StopSignal& stop, const Logger& log);
+
+} // namespace camreg::app

@@ -1,0 +1,232 @@
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <thread>
+
+#include "fake_mediamtx.hpp"
+#include "pg_test_database.hpp"
+#include "process.hpp"
+
+using namespace camreg::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The real executable against a real PostgreSQL schema and the fake MediaMTX.
+struct Stack {
+  TestSchema schema;
+  FakeMediamtx fake;
+
+  std::vector<std::string> argv(std::vector<std::string> extra) const {
+    std::vector<std::string> args{SYNC_WORKER, "--database-url", schema.url(), "--mediamtx-url",
+                                  fake.url()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+  CommandResult once(std::vector<std::string> extra = {}) const {
+    extra.insert(extra.begin(), "--once");
+    return run_command(argv(extra));
+  }
+  std::string q(const std::string& sql) const { return schema.scalar(sql); }
+  std::string active(const std::string& key) const {
+    return q("SELECT is_active FROM devices WHERE device_key = '" + key + "'");
+  }
+  std::string state(const std::string& key) const {
+    return q("SELECT device_metadata->>'state' FROM devices WHERE device_key = '" + key + "'");
+  }
+  std::string table() const {
+    return q("SELECT coalesce(string_agg(d::text, '|' ORDER BY id), '') FROM devices d");
+  }
+};
+
+std::string two_cameras(bool first_ready) {
+  return "[" + path_item_json("cam1", first_ready) + "," + path_item_json("site/cam2", true) + "]";
+}
+
+} // namespace
+
+TEST_CASE("cameras appear after one round", "[e2e][sync-worker]") {
+  Stack s;
+  s.fake.set_paths(two_cameras(true) /* plus one idle */);
+  const auto r = s.once({"--migrate"});
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(s.q("SELECT count(*) FROM devices WHERE is_active") == "2");
+  CHECK(s.q("SELECT device_metadata->>'whep_url' FROM devices WHERE device_key = 'site/cam2'") ==
+        "http://localhost:8889/site/cam2/whep");
+  CHECK_THAT(r.output, Catch::Contains("round: synced 2 paths"));
+  CHECK_THAT(r.output, Catch::Contains("newly_active=2"));
+  CHECK(s.q("SELECT ok FROM sync_runs") == "t");
+}
+
+TEST_CASE("a camera that stops being ready stays active until the stale window passes",
+          "[e2e][sync-worker]") {
+  Stack s;
+  s.fake.set_paths(two_cameras(true));
+  REQUIRE(s.once({"--migrate", "--stale-after", "2s", "--interval", "1s"}).status == 0);
+  s.fake.set_paths(two_cameras(false));
+  REQUIRE(s.once({"--stale-after", "2s", "--interval", "1s"}).status == 0);
+  CHECK(s.active("cam1") == "t");
+  CHECK(s.state("cam1") == "not_ready");
+  std::this_thread::sleep_for(2100ms);
+  const auto r = s.once({"--stale-after", "2s", "--interval", "1s"});
+  REQUIRE(r.status == 0);
+  CHECK(s.active("cam1") == "f");
+  CHECK(s.active("site/cam2") == "t");
+  CHECK_THAT(r.output, Catch::Contains("expired=1"));
+}
+
+TEST_CASE("a camera removed from MediaMTX expires the same way and its row stays",
+          "[e2e][sync-worker]") {
+  Stack s;
+  s.fake.set_paths(two_cameras(true));
+  REQUIRE(s.once({"--migrate", "--stale-after", "2s", "--interval", "1s"}).status == 0);
+  s.fake.set_paths("[" + path_item_json("site/cam2", true) + "]");
+  REQUIRE(s.once({"--stale-after", "2s", "--interval", "1s"}).status == 0);
+  CHECK(s.state("cam1") == "removed");
+  CHECK(s.active("cam1") == "t");
+  std::this_thread::sleep_for(2100ms);
+  REQUIRE(s.once({"--stale-after", "2s", "--interval", "1s"}).status == 0);
+  CHECK(s.active("cam1") == "f");
+  CHECK(s.q("SELECT count(*) FROM devices") == "2");
+}
+
+TEST_CASE("MediaMTX down writes nothing but still expires", "[e2e][sync-worker]") {
+  Stack s;
+  s.fake.set_paths(two_cameras(true));
+  REQUIRE(s.once({"--migrate", "--stale-after", "1s", "--interval", "1s"}).status == 0);
+  std::this_thread::sleep_for(1100ms);
+  const auto before = s.q("SELECT string_agg(device_metadata::text, '|' ORDER BY id) FROM devices");
+  auto args = s.argv({"--once", "--stale-after", "1s", "--interval", "1s", "--mediamtx-url",
+                      "http://127.0.0.1:1"});
+  const auto r = run_command(args);
+  INFO(r.output);
+  CHECK(r.status == 3);
+  CHECK_THAT(r.output, Catch::Contains("MediaMTX fetch failed"));
+  CHECK_THAT(r.output, Catch::Contains("refused"));
+  CHECK(s.q("SELECT count(*) FROM devices WHERE is_active") == "0");
+  CHECK(s.q("SELECT string_agg(device_metadata::text, '|' ORDER BY id) FROM devices") == before);
+  CHECK(s.q("SELECT ok::text || ' ' || expired FROM sync_runs ORDER BY id DESC LIMIT 1") ==
+        "false 2");
+}
+
+TEST_CASE("MediaMTX answering 401 exits with the authentication code", "[e2e][sync-worker]") {
+  TestSchema schema;
+  FakeMediamtx fake({"--user", "camreg", "--password", "right"});
+  const std::vector<std::string> base{SYNC_WORKER,  "--once",         "--migrate", "--database-url",
+                                      schema.url(), "--mediamtx-url", fake.url()};
+  const auto denied =
+      run_command(base, {"CAMREG_MEDIAMTX_USER=camreg", "CAMREG_MEDIAMTX_PASSWORD=wrong"});
+  INFO(denied.output);
+  CHECK(denied.status == 4);
+  CHECK_THAT(denied.output, Catch::Contains("authentication failed"));
+  CHECK(denied.output.find("wrong") == std::string::npos);
+  auto with_option = base;
+  with_option.insert(with_option.end(), {"--mediamtx-password", "right"});
+  // The command line wins over the environment.
+  CHECK(run_command(with_option, {"CAMREG_MEDIAMTX_USER=camreg", "CAMREG_MEDIAMTX_PASSWORD=wrong"})
+            .status == 0);
+}
+
+TEST_CASE("a database that cannot be reached exits with the database code", "[e2e][sync-worker]") {
+  FakeMediamtx fake;
+  const auto r = run_command({SYNC_WORKER, "--once", "--mediamtx-url", fake.url(), "--database-url",
+                              "postgresql://camreg:pw@127.0.0.1:1/camreg"});
+  INFO(r.output);
+  CHECK(r.status == 5);
+  CHECK(r.output.find(":pw@") == std::string::npos);
+  const auto migrate = run_command({SYNC_WORKER, "--migrate-only", "--database-url",
+                                    "postgresql://camreg:pw@127.0.0.1:1/camreg"});
+  CHECK(migrate.status == 5);
+}
+
+TEST_CASE("two rounds started together leave the state one round would", "[e2e][sync-worker]") {
+  Stack s;
+  s.fake.set_paths(path_items_json("cam", 500));
+  REQUIRE(run_command(s.argv({"--migrate-only"})).status == 0);
+  ChildProcess a(s.argv({"--once"}));
+  ChildProcess b(s.argv({"--once"}));
+  const auto ra = a.wait(30s);
+  const auto rb = b.wait(30s);
+  INFO(a.output() << b.output());
+  CHECK(ra == 0);
+  CHECK(rb == 0);
+  CHECK(s.q("SELECT count(*) FROM devices") == "500");
+  CHECK(s.q("SELECT count(DISTINCT device_key) FROM devices") == "500");
+  CHECK(s.q("SELECT count(*) FROM devices WHERE is_active") == "333");
+  const auto runs = std::stoi(s.q("SELECT count(*) FROM sync_runs"));
+  CHECK((runs == 1 || runs == 2));
+}
+
+TEST_CASE("SIGTERM in the middle of a round leaves the database as before it",
+          "[e2e][sync-worker][signals]") {
+  Stack s;
+  s.fake.set_paths(two_cameras(true));
+  REQUIRE(s.once({"--migrate"}).status == 0);
+  const auto before = s.table();
+  s.fake.set_paths(two_cameras(false));
+  s.fake.set_fault(R"({"mode":"hang"})");
+  ChildProcess worker(s.argv({"--timeout", "30s"}));
+  REQUIRE(worker.wait_for("start:", 10s));
+  std::this_thread::sleep_for(300ms); // the round is now waiting on MediaMTX
+  const auto sent = std::chrono::steady_clock::now();
+  worker.signal(SIGTERM);
+  const auto code = worker.wait(5s);
+  INFO(worker.output());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(std::chrono::steady_clock::now() - sent < 2s);
+  CHECK(s.table() == before);
+  CHECK(s.q("SELECT count(*) FROM sync_runs") == "1");
+}
+
+TEST_CASE("the loop runs a round per interval and stops at once on SIGTERM",
+          "[e2e][sync-worker][signals]") {
+  Stack s;
+  s.fake.set_paths(two_cameras(true));
+  ChildProcess worker(
+      s.argv({"--migrate", "--interval", "1s", "--stale-after", "5s", "--log-format", "json"}));
+  REQUIRE(worker.wait_for(R"("event":"round")", 10s));
+  const auto second = worker.wait_for(R"("event":"round")", 3s);
+  REQUIRE(second);
+  CHECK_THAT(*second, Catch::Contains(R"("ok":true,"paths_seen":2)"));
+  CHECK(second->rfind("{\"ts\":\"", 0) == 0);
+  const auto sent = std::chrono::steady_clock::now();
+  worker.signal(SIGTERM);
+  CHECK(worker.wait(3s) == 0);
+  CHECK(std::chrono::steady_clock::now() - sent < 1s);
+  CHECK(std::stoi(s.q("SELECT count(*) FROM sync_runs")) >= 2);
+}
+
+TEST_CASE("invalid options are refused at start naming the option", "[e2e][sync-worker]") {
+  const auto [args, env, words] =
+      GENERATE(table<std::vector<std::string>, std::vector<std::string>, std::string>({
+          {{"--interval", "-1s"}, {}, "--interval"},
+          {{"--interval", "0s"}, {}, "--interval: must be longer than 0s"},
+          {{"--interval", "10m"}, {}, "--stale-after: 5m is shorter than --interval 10m"},
+          {{"--stale-after", "soon"}, {}, "--stale-after"},
+          {{"--mediamtx-url", "localhost:9997"}, {}, "--mediamtx-url"},
+          {{"--webrtc-url", "ftp://x"}, {}, "--webrtc-url"},
+          {{"--log-format", "xml"}, {}, "--log-format"},
+          {{"--no-such-option"}, {}, "no-such-option"},
+          {{}, {"CAMREG_INTERVAL=fast"}, "--interval"},
+          {{}, {"CAMREG_MEDIAMTX_URL=ftp://nope"}, "--mediamtx-url"},
+      }));
+  auto argv = std::vector<std::string>{SYNC_WORKER, "--once"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto r = run_command(argv, env);
+  INFO(r.output);
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Catch::Contains(words));
+}
+
+TEST_CASE("help lists every option with its environment variable and the exit codes",
+          "[e2e][sync-worker]") {
+  const auto r = run_command({SYNC_WORKER, "--help"});
+  CHECK(r.status == 0);
+  for (const auto* env : {"CAMREG_DATABASE_URL", "CAMREG_MEDIAMTX_URL", "CAMREG_MEDIAMTX_USER",
+                          "CAMREG_MEDIAMTX_PASSWORD", "CAMREG_MEDIAMTX_TOKEN", "CAMREG_WEBRTC_URL",
+                          "CAMREG_INTERVAL", "CAMREG_STALE_AFTER"}) {
+    CHECK_THAT(r.output, Catch::Contains(env));
+  }
+  CHECK_THAT(r.output, Catch::Contains("4 MediaMTX authentication failed"));
+}
