@@ -407,7 +407,7 @@ TEST_CASE("a committed round notifies listeners, a failed one does not", "[postg
     int n = 0;
     PQconsumeInput(listener);
     while (PGnotify* note = PQnotifies(listener)) {
-      if (std::string(note->extra) == db.schema.name() + " camera") ++n;
+      if (std::string(note->extra) == db.schema.name() + " devices") ++n;
       PQfreemem(note);
     }
     return n;

@@ -1,5 +1,6 @@
-# cmake -D OUTPUT=… -D FILES="a.sql;b.sql" -P embed_migrations.cmake
+# cmake -D OUTPUT=… -D FILES="a.sql|b.sql" -P embed_migrations.cmake
 # Writes a .cpp defining camreg::postgres::migrations() from numbered SQL files.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "")
 set(previous 0)
 foreach(file IN LISTS FILES)

@@ -242,10 +242,6 @@ class PostgresDeviceRepository final : public DeviceRepository {
           soci::use(ok, "ok"), soci::use(round.error, "error"), soci::use(seen, "seen"),
           soci::use(upserted, "upserted"), soci::use(expired_count, "expired"),
           soci::use(round.source, "source");
-      // Delivered at commit only: listeners never see a round that did not happen.
-      // Channels are database-wide, so the payload names the schema: "<schema> <type>".
-      sql << "SELECT pg_notify('camreg_changes', current_schema() || ' ' || CAST(:type AS text))",
-          soci::use(round.device_type, "type");
       tx.commit();
       return counts;
     });

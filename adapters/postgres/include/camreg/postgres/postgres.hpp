@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "camreg/change_feed.hpp"
 #include "camreg/device_repository.hpp"
 #include "camreg/result.hpp"
 
@@ -40,8 +41,13 @@ struct MigrationReport {
 // an advisory lock; the later one finds nothing left to do.
 Result<MigrationReport> migrate(const Options& options);
 
-// The channel every committed sync round notifies, with payload "<schema> <device_type>".
+// The channel every committed change to devices or sync_runs notifies (triggers of
+// migration 0002), with payload "<schema> <table>".
 inline constexpr std::string_view change_channel = "camreg_changes";
+
+// A ChangeFeed on that channel, for the schema the URL's search_path selects, over a
+// libpq connection of its own (opened on first wait, re-opened after a loss).
+std::unique_ptr<ChangeFeed> make_change_feed(Options options);
 
 // A DeviceRepository on PostgreSQL. Connects on first use; a lost connection fails
 // the call that finds it (ErrorKind::unavailable) and is re-opened by the next one.
