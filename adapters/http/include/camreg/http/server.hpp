@@ -1,0 +1,55 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "camreg/change_feed.hpp"
+#include "camreg/device_repository.hpp"
+#include "camreg/result.hpp"
+
+namespace camreg::http {
+
+struct Options {
+  std::string listen = "127.0.0.1:8001";         // host:port; port 0 picks a free one
+  std::size_t threads = 2;                       // io threads sharing one io_context
+  std::string web_root;                          // the dashboard's directory; empty: none
+  std::vector<std::string> cors_origins;         // allowed Origin values ("*": any); empty: none
+  std::size_t max_connections = 4096;            // more are closed on accept
+  std::chrono::milliseconds read_timeout{10000}; // a request's arrival, and keep-alive idle
+  std::size_t header_limit = 8 * 1024;           // request line + headers; over: 431
+  std::size_t body_limit = 4 * 1024;             // over: 413
+  std::chrono::milliseconds drain_timeout{5000}; // after stop(), then connections are cut
+  std::size_t max_cached_queries = 64;           // distinct /api/devices queries kept
+};
+
+enum class LogLevel { info, warn, error };
+using LogSink = std::function<void(LogLevel, std::string_view event, std::string_view message)>;
+
+// The HTTP API and the dashboard. Reads come from pre-serialised snapshots (plain and
+// gzip, with an ETag) kept by a thread of the server's own, which refreshes them when
+// the feed reports a change and checks readiness every second; no request waits on the
+// database except the first of a new query. The repository and feed are used by that
+// thread only.
+class Server {
+ public:
+  // Binds the listen address; fails with invalid_argument (bad address or web root) or
+  // unavailable (bind failed).
+  static Result<std::unique_ptr<Server>> start(Options options,
+                                               std::unique_ptr<DeviceRepository> repository,
+                                               std::unique_ptr<ChangeFeed> feed, LogSink log);
+  virtual ~Server() = default;
+
+  virtual std::uint16_t port() const = 0;
+  // Serves until stop() and the drain that follows; blocks.
+  virtual void run() = 0;
+  // Stops accepting, lets requests in flight finish, closes idle connections; after the
+  // drain timeout cuts the rest. Thread-safe; run() returns when done.
+  virtual void stop() = 0;
+};
+
+} // namespace camreg::http
