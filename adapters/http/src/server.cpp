@@ -372,7 +372,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Closes the connection if it is waiting for a request (drain).
   void close_if_idle() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->reading_) self->stream_.expires_after(std::chrono::milliseconds(0));
+      if (self->reading_) self->stream_.cancel();
     });
   }
 
@@ -629,6 +629,8 @@ Result<std::unique_ptr<Server>> Server::start(Options options,
   }
   auto cache = std::make_unique<detail::SnapshotCache>(std::move(repository), std::move(feed),
                                                        options.max_cached_queries, log);
+  // Start ready when the database is: /readyz then never reports a transient "starting".
+  cache->wait_first_check(std::chrono::seconds(2));
   auto server = std::make_unique<BeastServer>(std::move(options), std::move(cache), std::move(log));
   if (auto bound = server->bind(tcp::endpoint(address, static_cast<std::uint16_t>(port)), root);
       !bound) {

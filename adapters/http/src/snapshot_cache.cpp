@@ -86,7 +86,7 @@ void SnapshotCache::get(const DeviceQuery& query, Callback callback) {
   std::string error;
   {
     const std::lock_guard lock(mutex_);
-    if (!health_.ready) {
+    if (checked_ && !health_.ready) {
       error = health_.reason;
     } else if (auto it = entries_.find(key); it != entries_.end()) {
       lru_.splice(lru_.begin(), lru_, it->second.lru);
@@ -118,6 +118,11 @@ void SnapshotCache::get(const DeviceQuery& query, Callback callback) {
     return;
   }
   feed_->wake();
+}
+
+void SnapshotCache::wait_first_check(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  checked_cv_.wait_for(lock, timeout, [&] { return checked_; });
 }
 
 Health SnapshotCache::health() const {
@@ -188,7 +193,7 @@ void SnapshotCache::loop() {
         const bool was_ready = health_.ready;
         health_.ready = ready.has_value();
         health_.reason = ready ? "" : ready.error().message;
-        changed = was_ready != health_.ready;
+        changed = was_ready != health_.ready || !checked_;
         if (!ready) {
           // Never serve what the database may no longer say: drop every snapshot.
           for (auto& [key, entry] : entries_) {
@@ -213,6 +218,13 @@ void SnapshotCache::loop() {
     if (health().ready) {
       refresh(dirty);
       dirty = false;
+    }
+    {
+      const std::lock_guard lock(mutex_);
+      if (!checked_) {
+        checked_ = true;
+        checked_cv_.notify_all();
+      }
     }
     const auto wait =
         std::chrono::duration_cast<Duration>(next_check - std::chrono::steady_clock::now());

@@ -45,6 +45,8 @@ class SnapshotCache {
   // not ready.
   void get(const DeviceQuery& query, Callback callback);
   Health health() const;
+  // Waits until readiness was checked once (or the timeout passes).
+  void wait_first_check(std::chrono::milliseconds timeout);
   // Recent sync runs (newest first), or nothing while not ready.
   std::optional<std::shared_ptr<const std::vector<SyncRun>>> runs() const;
   void stop();
@@ -69,6 +71,8 @@ class SnapshotCache {
   std::list<std::string> lru_; // most recent first
   std::shared_ptr<const std::vector<SyncRun>> runs_;
   Health health_;
+  bool checked_ = false; // until the first readiness check, requests wait instead of failing
+  std::condition_variable checked_cv_;
   bool stopping_ = false;
   std::thread thread_;
 };

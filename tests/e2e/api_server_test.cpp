@@ -1,0 +1,453 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include "camreg/metadata.hpp"
+#include "camreg/postgres/postgres.hpp"
+#include "camreg/time.hpp"
+#include "fake_mediamtx.hpp"
+#include "fakes.hpp"
+#include "http_client.hpp"
+#include "pg_test_database.hpp"
+#include "process.hpp"
+
+using namespace camreg;
+using namespace camreg::testing;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+// The real api-server on a free port, against a migrated schema.
+class ApiServer {
+ public:
+  explicit ApiServer(const std::string& database_url, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{API_SERVER,
+                                  "--database-url",
+                                  database_url,
+                                  "--listen",
+                                  "127.0.0.1:0",
+                                  "--web-root",
+                                  CAMREG_SOURCE_DIR "/tests/data/web"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<ChildProcess>(argv);
+    const auto line = process_->wait_for("listening", 10s);
+    if (!line) FAIL("api-server did not start:\n" << process_->output());
+    port_ = std::stoi(line->substr(line->find("port=") + 5));
+  }
+  HttpReply get(const std::string& target,
+                const std::vector<std::pair<std::string, std::string>>& headers = {}) const {
+    return http_request("GET", "127.0.0.1", port_, target, {}, headers);
+  }
+  HttpReply request(const std::string& method, const std::string& target) const {
+    return http_request(method, "127.0.0.1", port_, target);
+  }
+  // Polls until pred holds for a GET of target, or the timeout passes.
+  HttpReply wait_until(const std::string& target, const std::function<bool(const HttpReply&)>& pred,
+                       std::chrono::milliseconds timeout = 5s) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto reply = get(target);
+      if (pred(reply) || std::chrono::steady_clock::now() > deadline) return reply;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  int port() const { return port_; }
+  ChildProcess& process() { return *process_; }
+
+ private:
+  std::unique_ptr<ChildProcess> process_;
+  int port_ = 0;
+};
+
+struct Registry {
+  TestSchema schema;
+  std::unique_ptr<DeviceRepository> repo;
+  TimePoint now = SystemClock().now();
+
+  Registry() {
+    postgres::Options options;
+    options.database_url = schema.url();
+    REQUIRE(postgres::migrate(options));
+    repo = postgres::make_device_repository(options);
+  }
+  void round(const std::vector<std::pair<std::string, bool>>& cameras,
+             const std::string& type = "camera") {
+    RoundWrite r;
+    r.device_type = type;
+    r.now = now = SystemClock().now();
+    r.started_at = r.now;
+    r.stale_before = r.now - std::chrono::minutes(5);
+    r.source = "http://127.0.0.1:9997";
+    r.listed.emplace();
+    for (const auto& [key, healthy] : cameras) {
+      const auto path = healthy ? live_path(key) : connecting_path(key);
+      r.listed->push_back(
+          {key, render_metadata(path, "http://localhost:8889/" + key + "/whep"), healthy});
+    }
+    REQUIRE(repo->commit_round(r));
+  }
+};
+
+std::string gunzip(const std::string& data) {
+  z_stream zs{};
+  REQUIRE(inflateInit2(&zs, 15 + 16) == Z_OK);
+  std::string out(data.size() * 200 + (1 << 20), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  REQUIRE(inflate(&zs, Z_FINISH) == Z_STREAM_END);
+  out.resize(zs.total_out);
+  inflateEnd(&zs);
+  return out;
+}
+
+void check_error(const HttpReply& reply, int status, const std::string& detail_words) {
+  CAPTURE(reply.body);
+  CHECK(reply.status == status);
+  CHECK(reply.header("content-type") == "application/json");
+  const auto body = json::parse(reply.body).as_object();
+  CHECK(body.at("error").is_string());
+  CHECK_THAT(std::string(body.at("detail").as_string()), Catch::Contains(detail_words));
+}
+
+int raw_connect(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+} // namespace
+
+TEST_CASE("devices come back with every field of the contract", "[e2e][api]") {
+  Registry reg;
+  reg.round({{"cam1", true}, {"site-a/building.2/cam_1", false}});
+  ApiServer api(reg.schema.url());
+  const auto reply = api.get("/api/devices?device_type=camera&active_only=false");
+  REQUIRE(reply.status == 200);
+  CHECK(reply.header("content-type") == "application/json");
+  const auto list = json::parse(reply.body).as_array();
+  REQUIRE(list.size() == 2);
+  const auto& cam = list[0].as_object();
+  CHECK(cam.size() == 9);
+  CHECK(cam.at("id").is_int64());
+  CHECK(cam.at("device_key") == "cam1");
+  CHECK(cam.at("device_type") == "camera");
+  CHECK(cam.at("name") == "cam1");
+  CHECK(cam.at("is_active") == true);
+  const auto last_seen = std::string(cam.at("last_seen").as_string());
+  CHECK(parse_rfc3339(last_seen).value() == reg.now);
+  CHECK(last_seen.back() == 'Z');
+  CHECK(parse_rfc3339(std::string(cam.at("created_at").as_string())));
+  CHECK(parse_rfc3339(std::string(cam.at("updated_at").as_string())));
+  const auto& metadata = cam.at("device_metadata").as_object();
+  CHECK(metadata.at("state") == "live");
+  CHECK(metadata.at("whep_url") == "http://localhost:8889/cam1/whep");
+  CHECK(metadata.at("tracks").as_array().size() == 2);
+  const auto& dark = list[1].as_object();
+  CHECK(dark.at("last_seen").is_null());
+  CHECK(dark.at("is_active") == false);
+  CHECK(dark.at("device_metadata").at("state") == "not_ready");
+}
+
+TEST_CASE("devices are ordered by key and filtered by type and activity", "[e2e][api]") {
+  Registry reg;
+  reg.round({{"b", true}, {"a/2", false}, {"A", true}, {"a.1", true}});
+  reg.round({{"door-1", true}}, "sensor");
+  ApiServer api(reg.schema.url());
+  const auto keys = [&](const std::string& target) {
+    std::vector<std::string> out;
+    const auto reply = api.get(target);
+    REQUIRE(reply.status == 200);
+    const auto parsed = json::parse(reply.body);
+    for (const auto& d : parsed.as_array())
+      out.emplace_back(d.at("device_key").as_string());
+    return out;
+  };
+  CHECK(keys("/api/devices?device_type=camera") ==
+        std::vector<std::string>{"A", "a.1", "a/2", "b"});
+  CHECK(keys("/api/devices?device_type=camera&active_only=true") ==
+        std::vector<std::string>{"A", "a.1", "b"});
+  CHECK(keys("/api/devices?device_type=camera&active_only=1") ==
+        std::vector<std::string>{"A", "a.1", "b"});
+  CHECK(keys("/api/devices?active_only=0").size() == 5);
+  CHECK(keys("/api/devices?device_type=sensor") == std::vector<std::string>{"door-1"});
+  CHECK(keys("/api/devices?device_type=nothing").empty());
+}
+
+TEST_CASE("one device by key, with slashes plain or encoded", "[e2e][api]") {
+  Registry reg;
+  reg.round({{"site-a/building.2/cam_1", true}, {"cam1", true}});
+  ApiServer api(reg.schema.url());
+  const auto plain = api.get("/api/devices/site-a/building.2/cam_1");
+  REQUIRE(plain.status == 200);
+  CHECK(json::parse(plain.body).at("device_key") == "site-a/building.2/cam_1");
+  const auto encoded = api.get("/api/devices/site-a%2Fbuilding.2%2Fcam_1");
+  CHECK(encoded.body == plain.body);
+  check_error(api.get("/api/devices/nope"), 404, "nope");
+  check_error(api.get("/api/devices/cam1?device_type=sensor"), 404, "cam1");
+  check_error(api.get("/api/devices/%zz"), 400, "malformed");
+}
+
+TEST_CASE("every malformed request gets the documented status and a JSON body",
+          "[e2e][api][errors]") {
+  Registry reg;
+  ApiServer api(reg.schema.url(), {"--read-timeout", "2s"});
+  check_error(api.get("/api/devices?active_only=yes"), 400, "active_only");
+  check_error(api.get("/api/devices?device_type="), 400, "device_type");
+  check_error(api.get("/api/devices?device_type=x%27%3B%20DROP%20TABLE%20devices%3B--"), 400,
+              "device_type");
+  check_error(api.get("/api/devices?limit=5"), 400, "limit");
+  check_error(api.get("/api/devices?device_type=%G1"), 400, "percent");
+  check_error(api.get("/api/nothing"), 404, "no such resource");
+  const auto post = api.request("POST", "/api/devices");
+  check_error(post, 405, "POST");
+  CHECK(post.header("allow") == "GET, HEAD, OPTIONS");
+  check_error(api.request("DELETE", "/readyz"), 405, "DELETE");
+  check_error(api.get("/api/devices", {{"X-Big", std::string(10000, 'x')}}), 431, "exceed");
+  check_error(http_request("GET", "127.0.0.1", api.port(), "/api/devices", std::string(5000, 'b')),
+              413, "exceed");
+  check_error(api.get("/api/devices?" + std::string(9000, 'a')), 431, "exceed");
+  // The database never saw any of it.
+  CHECK(reg.schema.scalar("SELECT count(*) FROM devices") == "0");
+  CHECK(api.get("/api/devices").status == 200);
+}
+
+TEST_CASE("health endpoints tell process and database apart", "[e2e][api]") {
+  Registry reg;
+  ApiServer api(reg.schema.url());
+  CHECK(api.get("/healthz").body == R"({"status":"ok"})");
+  CHECK(api.get("/readyz").body == R"({"status":"ready"})");
+  SECTION("a schema behind the code is not ready") {
+    TestSchema empty;
+    ApiServer unmigrated(empty.url());
+    CHECK(unmigrated.get("/healthz").status == 200);
+    check_error(
+        unmigrated.wait_until("/readyz", [](const HttpReply& r) { return r.status == 503; }), 503,
+        "migrate");
+    check_error(unmigrated.get("/api/devices"), 503, "");
+  }
+}
+
+TEST_CASE("a committed sync round is visible within a second", "[e2e][api][cache]") {
+  Registry reg;
+  reg.round({{"cam1", true}});
+  ApiServer api(reg.schema.url());
+  const auto first = api.get("/api/devices?device_type=camera");
+  REQUIRE(json::parse(first.body).as_array().size() == 1);
+  const auto committed = std::chrono::steady_clock::now();
+  reg.round({{"cam1", true}, {"cam2", true}});
+  const auto seen = api.wait_until("/api/devices?device_type=camera", [](const HttpReply& r) {
+    return json::parse(r.body).as_array().size() == 2;
+  });
+  const auto took = std::chrono::steady_clock::now() - committed;
+  CHECK(json::parse(seen.body).as_array().size() == 2);
+  CHECK(took < 1s);
+  SECTION("a change made by hand is seen too") {
+    reg.schema.exec("UPDATE devices SET name = 'Front door' WHERE device_key = 'cam1'");
+    const auto renamed = api.wait_until(
+        "/api/devices/cam1",
+        [](const HttpReply& r) { return r.body.find("Front door") != std::string::npos; }, 1s);
+    CHECK_THAT(renamed.body, Catch::Contains("\"name\":\"Front door\""));
+  }
+}
+
+TEST_CASE("ETag revalidation, gzip and HEAD", "[e2e][api][cache]") {
+  Registry reg;
+  std::vector<std::pair<std::string, bool>> cams;
+  for (int i = 0; i < 50; ++i)
+    cams.emplace_back("cam" + std::to_string(i), i % 2 == 0);
+  reg.round(cams);
+  ApiServer api(reg.schema.url());
+  const auto plain = api.get("/api/devices?device_type=camera");
+  const auto etag = plain.header("etag");
+  REQUIRE(etag.size() > 2);
+  CHECK(plain.header("vary").find("Accept-Encoding") != std::string::npos);
+  const auto again = api.get("/api/devices?device_type=camera", {{"If-None-Match", etag}});
+  CHECK(again.status == 304);
+  CHECK(again.body.empty());
+  CHECK(again.header("etag") == etag);
+  CHECK(api.get("/api/devices?device_type=camera", {{"If-None-Match", "\"other\""}}).status == 200);
+
+  const auto zipped =
+      api.get("/api/devices?device_type=camera", {{"Accept-Encoding", "br, gzip;q=0.8"}});
+  CHECK(zipped.header("content-encoding") == "gzip");
+  CHECK(zipped.body.size() < plain.body.size() / 3);
+  CHECK(gunzip(zipped.body) == plain.body);
+  CHECK(api.get("/api/devices?device_type=camera", {{"Accept-Encoding", "gzip;q=0"}})
+            .header("content-encoding")
+            .empty());
+
+  const auto head =
+      http_request("HEAD", "127.0.0.1", api.port(), "/api/devices?device_type=camera");
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+  CHECK(head.header("content-length") == std::to_string(plain.body.size()));
+
+  reg.round({{"cam0", false}});
+  const auto changed = api.wait_until("/api/devices?device_type=camera",
+                                      [&](const HttpReply& r) { return r.header("etag") != etag; });
+  CHECK(changed.header("etag") != etag);
+  CHECK(api.get("/api/devices?device_type=camera", {{"If-None-Match", etag}}).status == 200);
+}
+
+TEST_CASE("sync status tells when the registry last synced", "[e2e][api]") {
+  Registry reg;
+  ApiServer api(reg.schema.url());
+  const auto none = json::parse(api.get("/api/sync/status").body).as_object();
+  CHECK(none.at("last_run").is_null());
+  CHECK(none.at("seconds_since_last_ok").is_null());
+  reg.round({{"cam1", true}});
+  RoundWrite failed;
+  failed.now = failed.started_at = SystemClock().now();
+  failed.stale_before = failed.now - std::chrono::minutes(5);
+  failed.error = "GET http://127.0.0.1:9997/v3/paths/list: connection refused";
+  REQUIRE(reg.repo->commit_round(failed));
+  const auto status = api.wait_until("/api/sync/status", [](const HttpReply& r) {
+    return json::parse(r.body).at("runs").as_array().size() == 2;
+  });
+  const auto body = json::parse(status.body).as_object();
+  CHECK(body.at("last_run").at("ok") == false);
+  CHECK_THAT(std::string(body.at("last_run").at("error").as_string()), Catch::Contains("refused"));
+  CHECK(body.at("last_ok_run").at("paths_seen") == 1);
+  CHECK(body.at("seconds_since_last_ok").as_int64() <= 1);
+}
+
+TEST_CASE("two hundred concurrent clients are all served", "[e2e][api][load]") {
+  Registry reg;
+  std::vector<std::pair<std::string, bool>> cams;
+  for (int i = 0; i < 100; ++i)
+    cams.emplace_back("cam" + std::to_string(i), true);
+  reg.round(cams);
+  ApiServer api(reg.schema.url(), {"--threads", "2"});
+  const auto expected = api.get("/api/devices?device_type=camera").body;
+  std::atomic<int> ok{0}, bad{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 200; ++c) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 5; ++i) {
+        try {
+          const auto r = api.get("/api/devices?device_type=camera");
+          (r.status == 200 && r.body == expected ? ok : bad)++;
+        } catch (...) {
+          bad++;
+        }
+      }
+    });
+  }
+  for (auto& t : clients)
+    t.join();
+  CHECK(ok == 1000);
+  CHECK(bad == 0);
+}
+
+TEST_CASE("a client that sends half a request and stalls is cut off", "[e2e][api][slowloris]") {
+  Registry reg;
+  ApiServer api(reg.schema.url(), {"--read-timeout", "1s"});
+  const int fd = raw_connect(api.port());
+  const std::string half = "GET /api/devices HTTP/1.1\r\nHost: x\r\n";
+  REQUIRE(write(fd, half.data(), half.size()) == static_cast<ssize_t>(half.size()));
+  // Others are served meanwhile.
+  CHECK(api.get("/healthz").status == 200);
+  const auto started = std::chrono::steady_clock::now();
+  char buf[64];
+  const auto n = read(fd, buf, sizeof buf); // blocks until the server hangs up
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(n == 0);
+  CHECK(took < 3s);
+  close(fd);
+}
+
+TEST_CASE("the dashboard's files are served with a strict policy and never from outside",
+          "[e2e][api][static]") {
+  Registry reg;
+  ApiServer api(reg.schema.url());
+  const auto index = api.get("/");
+  CHECK(index.status == 200);
+  CHECK(index.header("content-type") == "text/html; charset=utf-8");
+  CHECK_THAT(index.header("content-security-policy"), Catch::Contains("script-src 'self'"));
+  CHECK(index.body == test_data("web/index.html"));
+  CHECK(api.get("/app.js").header("content-type") == "text/javascript; charset=utf-8");
+  for (const auto* evil : {"/../CMakeLists.txt", "/%2e%2e/CMakeLists.txt", "/..%2fCMakeLists.txt",
+                           "/%2E%2E%2F%2E%2E%2Fetc/passwd", "/sub/../../x", "/./index.html",
+                           "/index.html%00.js", "/link-out"}) {
+    CAPTURE(evil);
+    const auto reply = api.get(evil);
+    CHECK((reply.status == 404 || reply.status == 400));
+    CHECK(reply.body.find("camreg") == std::string::npos);
+  }
+}
+
+TEST_CASE("CORS answers only the allowed origins", "[e2e][api][cors]") {
+  Registry reg;
+  ApiServer api(reg.schema.url(), {"--cors-origin", "http://dash.example:3000"});
+  const auto allowed = api.get("/api/devices", {{"Origin", "http://dash.example:3000"}});
+  CHECK(allowed.header("access-control-allow-origin") == "http://dash.example:3000");
+  CHECK_THAT(allowed.header("vary"), Catch::Contains("Origin"));
+  const auto other = api.get("/api/devices", {{"Origin", "http://evil.example"}});
+  CHECK(other.header("access-control-allow-origin").empty());
+  const auto preflight = http_request(
+      "OPTIONS", "127.0.0.1", api.port(), "/api/devices", {},
+      {{"Origin", "http://dash.example:3000"}, {"Access-Control-Request-Method", "GET"}});
+  CHECK(preflight.status == 204);
+  CHECK(preflight.header("access-control-allow-methods") == "GET, HEAD, OPTIONS");
+}
+
+TEST_CASE("the database stopped and restarted under the running server", "[e2e][api][faults]") {
+  // A cluster of this test's own: stopping the shared one would fail every other test.
+  const auto state = std::string("/tmp/camreg-outage-") + std::to_string(getpid());
+  const std::string script = CAMREG_SOURCE_DIR "/tests/support/pg-cluster";
+  REQUIRE(run_command({script, "start", state}, {"CAMREG_TEST_DATABASE_URL="}, 60s).status == 0);
+  std::string url;
+  std::getline(std::ifstream(state + "/url"), url);
+  postgres::Options options;
+  options.database_url = url;
+  REQUIRE(postgres::migrate(options));
+  {
+    ApiServer api(url);
+    CHECK(api.get("/readyz").status == 200);
+    CHECK(api.get("/api/devices").status == 200);
+    REQUIRE(run_command({script, "pause", state}).status == 0);
+    check_error(api.wait_until(
+                    "/readyz", [](const HttpReply& r) { return r.status == 503; }, 5s),
+                503, "");
+    check_error(api.get("/api/devices"), 503, "");
+    CHECK(api.get("/healthz").status == 200);
+    REQUIRE(run_command({script, "resume", state}).status == 0);
+    CHECK(api.wait_until(
+                 "/readyz", [](const HttpReply& r) { return r.status == 200; }, 10s)
+              .status == 200);
+    CHECK(api.wait_until(
+                 "/api/devices", [](const HttpReply& r) { return r.status == 200; }, 5s)
+              .body == "[]");
+    CHECK(api.process().wait(0ms) == std::nullopt); // still running
+  }
+  run_command({script, "stop", state});
+  run_command({"/bin/rm", "-rf", state});
+}
+
+TEST_CASE("SIGTERM drains and exits 0", "[e2e][api][signals]") {
+  Registry reg;
+  ApiServer api(reg.schema.url(), {"--drain-timeout", "2s"});
+  const int idle = raw_connect(api.port()); // a keep-alive client doing nothing
+  CHECK(api.get("/healthz").status == 200);
+  const auto sent = std::chrono::steady_clock::now();
+  api.process().signal(SIGTERM);
+  CHECK(api.process().wait(5s) == 0);
+  CHECK(std::chrono::steady_clock::now() - sent < 2s);
+  close(idle);
+}
