@@ -22,6 +22,12 @@ Test controls (not MediaMTX), under /_fake/:
   PUT /_fake/mutate    body: {"after_page": n, "items": [...]}: once page n was served,
                        add these items (the list changes between page requests)
   GET /_fake/requests  the list requests seen so far: [{"page", "itemsPerPage", "auth"}]
+  PUT /_fake/whep      body: {"mode": "ok"|"fail", "drop": true}: WHEP answers 503 while
+                       failing; drop closes every playing session
+  GET /_fake/whep      {"mode", "sessions", "posts", "deletes"}
+
+With --webrtc-listen it also answers WHEP (whep.py: aiortc, a moving test pattern
+per available path), as MediaMTX does on :8889.
 
 Prints {"port": N} on stdout once listening.
 """
@@ -77,6 +83,7 @@ class Fake:
         self.fault = {"mode": "none"}
         self.mutation = None
         self.requests = []
+        self.whep = None
         self.started = datetime.datetime.now(datetime.timezone.utc).isoformat()
         if args.paths_file:
             with open(args.paths_file, encoding="utf-8") as f:
@@ -221,6 +228,16 @@ class Fake:
     async def get_requests(self, request):
         return json_response(self.requests)
 
+    async def put_whep(self, request):
+        if self.whep is None:
+            return error_response(404, "WHEP is not served (start with --webrtc-listen)")
+        return await self.whep.put_control(request)
+
+    async def get_whep(self, request):
+        if self.whep is None:
+            return error_response(404, "WHEP is not served (start with --webrtc-listen)")
+        return await self.whep.get_control(request)
+
 
 @web.middleware
 async def plain_404(request, handler):
@@ -239,6 +256,8 @@ def build_app(fake):
     app.router.add_put("/_fake/fault", fake.put_fault)
     app.router.add_put("/_fake/mutate", fake.put_mutate)
     app.router.add_get("/_fake/requests", fake.get_requests, allow_head=False)
+    app.router.add_put("/_fake/whep", fake.put_whep)
+    app.router.add_get("/_fake/whep", fake.get_whep, allow_head=False)
     return app
 
 
@@ -251,6 +270,7 @@ async def main():
     parser.add_argument("--token", help="accept Authorization: Bearer TOKEN")
     parser.add_argument("--auth-fail-delay", type=float, default=0.0,
                         help="seconds to wait before a 401 for wrong credentials")
+    parser.add_argument("--webrtc-listen", help="also serve WHEP on host:port (needs aiortc)")
     parser.add_argument("--tls-cert", help="serve https with this PEM certificate chain")
     parser.add_argument("--tls-key", help="and this PEM private key")
     args = parser.parse_args()
@@ -265,7 +285,18 @@ async def main():
     site = web.TCPSite(runner, host or "127.0.0.1", int(port), ssl_context=tls)
     await site.start()
     bound = site._server.sockets[0].getsockname()[1]
-    print(compact({"port": bound}), flush=True)
+    announce = {"port": bound}
+    if args.webrtc_listen:
+        import whep  # aiortc is needed only for this
+        peer = whep.Whep(fake)
+        fake.whep = peer
+        whep_runner = web.AppRunner(peer.app(), access_log=None)
+        await whep_runner.setup()
+        whost, _, wport = args.webrtc_listen.rpartition(":")
+        whep_site = web.TCPSite(whep_runner, whost or "127.0.0.1", int(wport))
+        await whep_site.start()
+        announce["webrtc_port"] = whep_site._server.sockets[0].getsockname()[1]
+    print(compact(announce), flush=True)
     await asyncio.Event().wait()
 
 

@@ -7,7 +7,8 @@ CAMREG_BUILD_PACKAGES=(
   libsoci-dev libpq-dev libcli11-dev zlib1g-dev libssl-dev
 )
 CAMREG_TEST_PACKAGES=(
-  catch2 postgresql-15 postgresql-client-15 python3-aiohttp openssl
+  catch2 postgresql-15 postgresql-client-15 python3-aiohttp python3-aiortc openssl
+  chromium fonts-dejavu-core nodejs
 )
 CAMREG_FUZZ_PACKAGES=(
   clang libclang-rt-14-dev

@@ -1,0 +1,151 @@
+// The dashboard in a real browser against the real services: every camera gets a card,
+// live ones play real frames over WebRTC, offline ones say why, and the loading, error
+// and empty states, HTML-inert keys and WHEP retry all hold.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { apiServer, artifacts, browser, fakeMediamtx, pathItem, psql, schemaUrl, sleep, syncOnce } from './harness.mjs';
+
+const EVIL = '<img src=x onerror="window.__pwned=1">';
+let fake, db, api, chrome, page;
+
+// Frames the <video> of a card has decoded so far, and its size.
+async function videoStats(key) {
+  return page.evaluate((k) => {
+    const card = [...document.querySelectorAll('[data-testid="camera"]')].find((c) => c.dataset.key === k);
+    const video = card?.querySelector('video');
+    if (!video) return null;
+    return { width: video.videoWidth, height: video.videoHeight, frames: video.getVideoPlaybackQuality().totalVideoFrames };
+  }, key);
+}
+
+function card(key) {
+  return page.locator(`[data-testid="camera"][data-key="${key.replace(/["\\]/g, '\\$&')}"]`);
+}
+
+before(async () => {
+  fake = await fakeMediamtx();
+  await fake.control('paths', [
+    pathItem('cam-lobby'),
+    pathItem('cam-parking', { available: false, source: 'rtspSource' }),
+    pathItem('site-a/building.2/cam_1'),
+    pathItem(EVIL, { available: false, source: null }),
+  ]);
+  db = schemaUrl('browser_wall');
+  syncOnce(db, fake);
+  // A camera that was live ten minutes ago and went dark.
+  psql(db, `INSERT INTO devices (device_key, device_type, name, last_seen, is_active, device_metadata)
+            VALUES ('cam-yard', 'camera', 'Yard', now() - interval '10 minutes', false,
+                    '{"state": "removed", "ready": false, "whep_url": "http://127.0.0.1:9/cam-yard/whep"}')`);
+  api = await apiServer(db);
+  chrome = await browser();
+  page = await chrome.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on('pageerror', (error) => console.error('page error:', error));
+  await page.goto(`${api.url}/?refresh=1000`);
+});
+
+after(async () => {
+  await chrome?.close();
+  api?.process.kill();
+  fake?.process.kill();
+});
+
+test('the wall shows a card for every camera, in key order', async () => {
+  await page.locator('[data-testid="camera"]').nth(4).waitFor();
+  const keys = await page.locator('[data-testid="camera"]').evaluateAll((cards) => cards.map((c) => c.dataset.key));
+  assert.deepEqual(keys, [EVIL, 'cam-lobby', 'cam-parking', 'cam-yard', 'site-a/building.2/cam_1']);
+  assert.equal(await page.locator('#summary').textContent(), '5 cameras · 2 live');
+  assert.equal(await page.locator('[data-testid="loading"]').isHidden(), true);
+});
+
+test('live cameras play real, moving frames', async () => {
+  for (const key of ['cam-lobby', 'site-a/building.2/cam_1']) {
+    await card(key).and(page.locator('[data-status="playing"]')).waitFor({ timeout: 20000 });
+    const first = await videoStats(key);
+    assert.equal(first.width, 320, `${key} has real dimensions`);
+    assert.equal(first.height, 240);
+    await sleep(1500);
+    const later = await videoStats(key);
+    assert.ok(later.frames > first.frames + 5, `${key} keeps decoding frames (${first.frames} -> ${later.frames})`);
+    assert.equal(await card(key).locator('.badge').textContent(), 'Live');
+  }
+  await page.screenshot({ path: path.join(artifacts, 'dashboard-wall.png'), fullPage: true });
+});
+
+test('offline cameras say why and when they were last seen', async () => {
+  const parking = card('cam-parking');
+  assert.equal(await parking.getAttribute('data-status'), 'offline');
+  assert.equal(await parking.locator('.badge').textContent(), 'Offline');
+  assert.match(await parking.locator('.reason').textContent(), /source is attached but not ready.*never seen live/);
+  const yard = card('cam-yard');
+  assert.equal(await yard.locator('.name').textContent(), 'Yard');
+  assert.match(await yard.locator('.reason').textContent(), /no longer listed by MediaMTX; last seen 10 min ago/);
+  assert.equal(await yard.locator('video').evaluate((v) => v.srcObject), null, 'no stream is opened for it');
+});
+
+test('a device key made of HTML stays text', async () => {
+  const evil = card(EVIL);
+  assert.equal(await evil.locator('.name').textContent(), EVIL);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  assert.equal(await page.locator('[data-testid="grid"] img').count(), 0);
+});
+
+test('the sync status says when the registry last synced', async () => {
+  await page.waitForFunction(() => document.getElementById('sync-status').dataset.state === 'ok');
+  assert.match(await page.locator('#sync-status').textContent(), /^Last sync \d+ s ago$/);
+});
+
+test('a failing WHEP endpoint shows the retry UI and recovers when it comes back', async () => {
+  await fake.control('whep', { mode: 'fail', drop: true });
+  const lobby = card('cam-lobby');
+  await lobby.and(page.locator('[data-status="failed"]')).waitFor({ timeout: 15000 });
+  assert.equal(await lobby.locator('button.retry').isVisible(), true);
+  assert.match(await lobby.locator('.overlay-message').textContent(), /Stream unavailable \(.*\)\. Retrying in \d+ s\./);
+  await fake.control('whep', { mode: 'ok' });
+  await lobby.locator('button.retry').click();
+  await lobby.and(page.locator('[data-status="playing"]')).waitFor({ timeout: 20000 });
+  const first = await videoStats('cam-lobby');
+  await sleep(1000);
+  assert.ok((await videoStats('cam-lobby')).frames > first.frames, 'frames flow again');
+  // The other live camera recovers by itself, with back-off.
+  await card('site-a/building.2/cam_1').and(page.locator('[data-status="playing"]')).waitFor({ timeout: 20000 });
+});
+
+test('a camera that goes away is torn down and its WHEP session deleted', async () => {
+  const before = await fake.control('whep');
+  psql(db, "DELETE FROM devices WHERE device_key = 'site-a/building.2/cam_1'");
+  await card('site-a/building.2/cam_1').waitFor({ state: 'detached', timeout: 5000 });
+  for (let i = 0; i < 50 && (await fake.control('whep')).deletes === before.deletes; i++) await sleep(100);
+  assert.ok((await fake.control('whep')).deletes > before.deletes);
+});
+
+test('loading, then the API-down error, then recovery', async () => {
+  const other = await apiServer(db);
+  const fresh = await chrome.newPage();
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await fresh.route('**/api/devices*', async (route) => { await held; await route.continue(); });
+  await fresh.goto(`${other.url}/?refresh=500`);
+  assert.equal(await fresh.locator('[data-testid="loading"]').isVisible(), true);
+  release();
+  await fresh.locator('[data-testid="camera"]').first().waitFor();
+  await fresh.unroute('**/api/devices*');
+  other.process.kill();
+  await fresh.locator('[data-testid="error"]').waitFor({ state: 'visible', timeout: 5000 });
+  assert.match(await fresh.locator('[data-testid="error"] h2').textContent(), /cannot be reached/);
+  await fresh.close();
+});
+
+test('an empty registry says how to add cameras', async () => {
+  const emptyDb = schemaUrl('browser_empty');
+  const emptyFake = await fakeMediamtx();
+  syncOnce(emptyDb, emptyFake);
+  const server = await apiServer(emptyDb);
+  const fresh = await chrome.newPage();
+  await fresh.goto(server.url);
+  await fresh.locator('[data-testid="empty"]').waitFor({ state: 'visible' });
+  assert.match(await fresh.locator('[data-testid="empty"]').textContent(), /Add paths to mediamtx\.yml/);
+  await fresh.close();
+  server.process.kill();
+  emptyFake.process.kill();
+});

@@ -1,0 +1,105 @@
+// What the dashboard tests run against: a PostgreSQL schema of their own, the fake
+// MediaMTX with its WHEP peer, the real sync-worker and api-server, and Debian's
+// Chromium driven by playwright-core. Nothing listens beyond 127.0.0.1.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const build = process.env.CAMREG_BUILD_DIR ?? path.join(root, 'build/ci');
+export const artifacts = process.env.CAMREG_ARTIFACTS ?? path.join(build, 'test-artifacts');
+mkdirSync(artifacts, { recursive: true });
+
+export function databaseUrl() {
+  if (process.env.CAMREG_TEST_DATABASE_URL) return process.env.CAMREG_TEST_DATABASE_URL;
+  const file = process.env.CAMREG_TEST_PG_URL_FILE;
+  if (!file) throw new Error('set CAMREG_TEST_DATABASE_URL or run through ctest');
+  return readFileSync(file, 'utf8').trim();
+}
+
+export function psql(url, sql) {
+  return execFileSync('psql', [url, '-qAt', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' }).trim();
+}
+
+// A fresh schema; returns a URL whose search_path is it.
+export function schemaUrl(name) {
+  const base = databaseUrl();
+  psql(base, `SET client_min_messages = warning; DROP SCHEMA IF EXISTS ${name} CASCADE; CREATE SCHEMA ${name}`);
+  return `${base}${base.includes('?') ? '&' : '?'}options=-csearch_path%3D${name}`;
+}
+
+// Starts a child process; resolves once a stdout line matches `ready`, with the match.
+export function start(command, args, ready, label) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const matched = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label} did not start:\n${output}`)), 20000);
+    const onData = (chunk) => {
+      output += chunk;
+      const m = output.match(ready);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk) => { output += chunk; });
+    child.on('exit', (code) => reject(new Error(`${label} exited ${code}:\n${output}`)));
+  });
+  return { child, matched, output: () => output };
+}
+
+export async function fakeMediamtx() {
+  const p = start('/usr/bin/python3', [path.join(root, 'tests/fake_mediamtx/fake_mediamtx.py'),
+    '--listen', '127.0.0.1:0', '--webrtc-listen', '127.0.0.1:0'], /\{"port":(\d+),"webrtc_port":(\d+)\}/, 'fake MediaMTX');
+  const m = await p.matched;
+  const api = `http://127.0.0.1:${m[1]}`;
+  const control = async (what, body) => {
+    const r = await fetch(`${api}/_fake/${what}`, body === undefined ? {} : { method: 'PUT', body: JSON.stringify(body) });
+    if (!r.ok) throw new Error(`fake ${what}: ${r.status} ${await r.text()}`);
+    return r.json();
+  };
+  return { process: p.child, api, webrtc: `http://127.0.0.1:${m[2]}`, control };
+}
+
+export function syncOnce(dbUrl, fake, extra = []) {
+  return execFileSync(path.join(build, 'apps/sync-worker/sync-worker'),
+    ['--once', '--migrate', '--database-url', dbUrl, '--mediamtx-url', fake.api, '--webrtc-url', fake.webrtc, ...extra],
+    { encoding: 'utf8' });
+}
+
+export async function apiServer(dbUrl) {
+  const p = start(path.join(build, 'apps/api-server/api-server'),
+    ['--database-url', dbUrl, '--listen', '127.0.0.1:0', '--web-root', path.join(root, 'apps/dashboard')],
+    /listening port=(\d+)/, 'api-server');
+  const m = await p.matched;
+  return { process: p.child, url: `http://127.0.0.1:${m[1]}` };
+}
+
+// A path item as MediaMTX v1.20 lists it.
+export function pathItem(name, { available = true, source = available ? 'rtspSource' : null } = {}) {
+  return {
+    name, confName: name, ready: available, readyTime: available ? '2026-11-24T10:00:00Z' : null,
+    available, availableTime: available ? '2026-11-24T10:00:00Z' : null, online: source !== null,
+    onlineTime: null, source: source ? { type: source, id: '' } : null,
+    tracks: available ? ['VP8'] : [], tracks2: available ? [{ codec: 'VP8', codecProps: null }] : [],
+    readers: [], inboundBytes: 0, outboundBytes: 0, inboundFramesInError: 0, bytesReceived: 0, bytesSent: 0,
+  };
+}
+
+export async function browser() {
+  return chromium.launch({
+    executablePath: process.env.CAMREG_CHROMIUM ?? '/usr/lib/chromium/chromium',
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-quic',
+      '--autoplay-policy=no-user-gesture-required',
+      '--disable-features=WebRtcHideLocalIpsWithMdns',
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
+    ],
+  });
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
