@@ -72,6 +72,28 @@ def not_found():
     return web.Response(status=404, text="404 page not found", content_type="text/plain")
 
 
+def config_paths(config_file):
+    """The concrete path names of a mediamtx.yml (regex keys and all_others excluded)."""
+    import yaml  # python3-yaml; only the demo needs it
+    with open(config_file, encoding="utf-8") as f:
+        config = yaml.safe_load(f) or {}
+    return [str(name) for name in (config.get("paths") or {})
+            if not str(name).startswith("~") and str(name) not in ("all", "all_others")]
+
+
+def live_item(name):
+    """A path as MediaMTX v1.20 lists a ready RTSP source."""
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+    return {
+        "name": name, "confName": name, "ready": True, "readyTime": now, "available": True,
+        "availableTime": now, "online": True, "onlineTime": now,
+        "source": {"type": "rtspSource", "id": ""}, "tracks": ["VP8"],
+        "tracks2": [{"codec": "VP8", "codecProps": None}], "readers": [],
+        "inboundBytes": 0, "outboundBytes": 0, "inboundFramesInError": 0,
+        "bytesReceived": 0, "bytesSent": 0,
+    }
+
+
 class Fake:
     def __init__(self, args):
         self.items = []
@@ -88,6 +110,8 @@ class Fake:
         if args.paths_file:
             with open(args.paths_file, encoding="utf-8") as f:
                 self.set_items(json.load(f))
+        if args.config:
+            self.set_items([live_item(name) for name in config_paths(args.config)])
 
     def set_items(self, doc):
         items = doc["items"] if isinstance(doc, dict) else doc
@@ -265,6 +289,7 @@ async def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--listen", default="127.0.0.1:0", help="host:port (port 0: any free)")
     parser.add_argument("--paths-file", help="a path list body or an array of path items")
+    parser.add_argument("--config", help="serve the paths of this mediamtx.yml as live cameras (demo)")
     parser.add_argument("--user", help="require this API user (Basic or Bearer user:pass)")
     parser.add_argument("--password")
     parser.add_argument("--token", help="accept Authorization: Bearer TOKEN")

@@ -8,7 +8,7 @@ CAMREG_BUILD_PACKAGES=(
 )
 CAMREG_TEST_PACKAGES=(
   catch2 postgresql-15 postgresql-client-15 python3-aiohttp python3-aiortc openssl
-  chromium fonts-dejavu-core nodejs
+  chromium fonts-dejavu-core nodejs python3-yaml nginx-light curl
 )
 CAMREG_FUZZ_PACKAGES=(
   clang libclang-rt-14-dev

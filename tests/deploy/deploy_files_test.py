@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""deploy/ and mediamtx.yml stay consistent with the executables' real options.
+
+Docker cannot run here, so every command a unit, cron line, compose service or image
+would run is run for real with its arguments and environment, plus --migrate-only and
+a database that cannot be reached: exit 5 (database) proves the options parsed, exit 2
+(usage) would not. Usage: deploy_files_test.py BUILD_DIR
+"""
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = sys.argv.pop(1) if len(sys.argv) > 1 else os.path.join(ROOT, "build", "ci")
+BINARIES = {
+    "sync-worker": os.path.join(BUILD, "apps", "sync-worker", "sync-worker"),
+    "api-server": os.path.join(BUILD, "apps", "api-server", "api-server"),
+}
+UNREACHABLE = "postgresql://camreg:secret@127.0.0.1:1/camreg"
+EXIT_DATABASE = 5
+
+
+def read(relative):
+    with open(os.path.join(ROOT, relative), encoding="utf-8") as f:
+        return f.read()
+
+
+def run_like(argv, env=None):
+    """Runs argv (program name first) as the deployment would, against no database."""
+    program = os.path.basename(argv[0])
+    args = [a for a in argv[1:] if a not in ("--migrate", "--once")]
+    environment = {"PATH": os.environ.get("PATH", "")}
+    environment.update(env or {})
+    environment["CAMREG_DATABASE_URL"] = UNREACHABLE
+    result = subprocess.run([BINARIES[program], *args, "--migrate-only"], env=environment,
+                            capture_output=True, text=True, timeout=30)
+    return result.returncode, result.stdout + result.stderr
+
+
+def env_file(relative):
+    values = {}
+    for line in read(relative).splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            values[name] = value
+    return values
+
+
+class DeployFiles(unittest.TestCase):
+    def assert_accepted(self, argv, env=None, where=""):
+        code, output = run_like(argv, env)
+        self.assertEqual(code, EXIT_DATABASE, f"{where}: {argv} was refused:\n{output}")
+        self.assertNotIn("secret", output, f"{where}: a password reached the output")
+
+    def test_systemd_units_run_with_the_example_environment(self):
+        env = env_file("deploy/systemd/camreg.env.example")
+        for unit in ("camreg-sync-worker.service", "camreg-api-server.service"):
+            text = read(f"deploy/systemd/{unit}")
+            exec_start = re.search(r"^ExecStart=(.+)$", text, re.M).group(1)
+            self.assert_accepted(shlex.split(exec_start), env, unit)
+            for hardening in ("DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes",
+                              "Restart=on-failure", "Type=simple"):
+                self.assertIn(hardening, text, unit)
+
+    def test_cron_line_runs_once(self):
+        line = next(l for l in read("deploy/cron/camreg-sync-worker.cron").splitlines()
+                    if l and not l.startswith(("#", "SHELL")))
+        command = line.split("&&")[-1].split(">>")[0]
+        argv = shlex.split(command)
+        self.assertIn("--once", argv)
+        self.assert_accepted(argv, env_file("deploy/systemd/camreg.env.example"), "cron")
+
+    def test_compose_has_the_stack_and_its_commands_parse(self):
+        compose = yaml.safe_load(read("deploy/docker-compose.yml"))
+        services = compose["services"]
+        self.assertEqual(set(services), {"mediamtx", "postgres", "migrate", "sync-worker", "api-server"})
+        self.assertEqual(services["mediamtx"]["network_mode"], "host")
+        self.assertTrue(any("postgres-data:" in v for v in services["postgres"]["volumes"]))
+        self.assertIn("postgres-data", compose["volumes"])
+        self.assertEqual(services["migrate"]["command"][-1], "--migrate-only")
+        self.assertEqual(services["migrate"]["build"]["dockerfile"], "deploy/Dockerfile")
+        self.assertIn("/readyz", " ".join(services["api-server"]["healthcheck"]["test"]))
+        for name in ("migrate", "sync-worker", "api-server"):
+            service = services[name]
+            self.assertEqual(service.get("image"), "camreg:latest", name)
+            self.assert_accepted(service["command"], {k: str(v) for k, v in service["environment"].items()},
+                                 f"compose {name}")
+        self.assertEqual(services["sync-worker"]["depends_on"]["migrate"]["condition"],
+                         "service_completed_successfully")
+
+    def test_dockerfile_is_multi_stage_non_root_and_its_command_parses(self):
+        text = read("deploy/Dockerfile")
+        self.assertEqual(len(re.findall(r"^FROM debian:12", text, re.M)), 2)
+        self.assertRegex(text, r"(?m)^USER camreg$")
+        cmd = re.search(r'^CMD (\[.*\])$', text, re.M).group(1)
+        self.assert_accepted(yaml.safe_load(cmd), {"CAMREG_WEB_ROOT": "/opt/camreg/share/camreg/dashboard"},
+                             "Dockerfile")
+
+    def test_nginx_site_is_valid(self):
+        if not os.path.exists("/usr/sbin/nginx"):
+            self.skipTest("nginx is not installed")
+        with tempfile.TemporaryDirectory() as tmp:
+            conf = os.path.join(tmp, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(f"pid {tmp}/nginx.pid; error_log {tmp}/error.log;\n"
+                        f"events {{}}\nhttp {{ access_log off; include {ROOT}/deploy/nginx/camreg.conf; }}\n")
+            result = subprocess.run(["/usr/sbin/nginx", "-t", "-c", conf, "-e", f"{tmp}/error.log"],
+                                    capture_output=True, text=True)
+            self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_mediamtx_yml_is_what_the_run_issue_asks(self):
+        config = yaml.safe_load(read("mediamtx.yml"))
+        self.assertIs(config["api"], True)
+        self.assertEqual(config["apiAddress"], ":9997")
+        self.assertEqual(config["webrtcAddress"], ":8889")
+        self.assertEqual(config["rtspAddress"], ":8554")
+        self.assertEqual(len(config["paths"]), 2)
+        for name, path in config["paths"].items():
+            self.assertTrue(re.fullmatch(r"[0-9A-Za-z_\-/.]+", name), name)
+            self.assertTrue(path["source"].startswith("rtsp://"), name)
+            self.assertEqual(path["rtspTransport"], "tcp")
+            self.assertIs(path["sourceOnDemand"], False)
+        remote_api = [u for u in config["authInternalUsers"]
+                      if {"action": "api"} in u["permissions"] and u["user"] != "any"]
+        self.assertTrue(remote_api, "a user that may call the API from another host")
+        for user in config["authInternalUsers"]:
+            self.assertIn("ips", user, "every entry lists ips explicitly")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
