@@ -372,6 +372,24 @@ TEST_CASE("a client that sends half a request and stalls is cut off", "[e2e][api
   close(fd);
 }
 
+TEST_CASE("connections beyond the cap are closed at once and served again when one frees",
+          "[e2e][api][limits]") {
+  Registry reg;
+  ApiServer api(reg.schema.url(), {"--max-connections", "3"});
+  std::vector<int> idle;
+  for (int i = 0; i < 3; ++i) idle.push_back(raw_connect(api.port()));
+  std::this_thread::sleep_for(200ms);
+  const int extra = raw_connect(api.port());
+  char buf[16];
+  CHECK(read(extra, buf, sizeof buf) == 0); // closed without a word
+  close(extra);
+  close(idle.back());
+  idle.pop_back();
+  std::this_thread::sleep_for(200ms);
+  CHECK(api.get("/healthz").status == 200);
+  for (const int fd : idle) close(fd);
+}
+
 TEST_CASE("the dashboard's files are served with a strict policy and never from outside",
           "[e2e][api][static]") {
   Registry reg;
