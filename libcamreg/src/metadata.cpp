@@ -1,5 +1,8 @@
 #include "camreg/metadata.hpp"
 
+#include <algorithm>
+#include <span>
+
 #include "camreg/url.hpp"
 #include "json_writer.hpp"
 
@@ -85,7 +88,8 @@ std::string render_metadata(const PathState& path, std::string_view whep) {
   w.end_array();
   w.key("readers");
   w.begin_array();
-  for (const auto& reader : path.readers) {
+  const auto shown = std::min(path.readers.size(), max_listed_readers);
+  for (const auto& reader : std::span(path.readers).first(shown)) {
     w.begin_object();
     w.key("type");
     text(reader.type);

@@ -216,16 +216,30 @@ TEST_CASE("hostile bodies are refused cleanly", "[mediamtx][hostile]") {
     REQUIRE_FALSE(page);
     CHECK_THAT(page.error().message, Catch::Contains("not valid JSON"));
   }
-  SECTION("a megabyte name is kept, not truncated, and the message stays short") {
-    const std::string big(1 << 20, 'n');
+  SECTION("a name at the limit is kept, one byte over or with a control character is refused") {
+    const std::string limit(mediamtx::max_path_name_bytes, 'n');
     const auto ok = parse_paths_page(
-        R"({"pageCount":1,"items":[{"name":")" + big + R"(","available":true}]})", 0);
+        R"({"pageCount":1,"items":[{"name":")" + limit + R"(","available":true}]})", 0);
     REQUIRE(ok);
-    CHECK(ok->items.at(0).name.size() == big.size());
-    const auto bad =
-        parse_paths_page(R"({"pageCount":1,"items":[{"name":")" + big + R"(","available":1}]})", 0);
-    REQUIRE_FALSE(bad);
-    CHECK(bad.error().message.size() < 300);
+    CHECK(ok->items.at(0).name == limit);
+    const auto over = parse_paths_page(
+        R"({"pageCount":1,"items":[{"name":")" + limit + R"(n","available":true}]})", 0);
+    REQUIRE_FALSE(over);
+    CHECK_THAT(over.error().message, Catch::Contains("name: longer than 1024 bytes"));
+    CHECK(over.error().message.size() < 300);
+    const auto control =
+        parse_paths_page(R"({"pageCount":1,"items":[{"name":"a\u0000b","available":true}]})", 0);
+    REQUIRE_FALSE(control);
+    CHECK_THAT(control.error().message, Catch::Contains("control character"));
+  }
+  SECTION("a megabyte field value is kept whole") {
+    const std::string big(1 << 20, 'v');
+    const auto page = parse_paths_page(
+        R"({"pageCount":1,"items":[{"name":"a","available":true,"source":{"type":"rtspSession","id":")" +
+            big + R"("}}]})",
+        0);
+    REQUIRE(page);
+    CHECK(page->items.at(0).source->id.size() == big.size());
   }
   SECTION("a hundred thousand readers") {
     std::string readers = "[";

@@ -65,3 +65,17 @@ TEST_CASE("a removed camera keeps its last metadata with state removed and ready
   CHECK(metadata_as_removed(removed) == removed);
   CHECK(metadata_as_removed("not json") == R"({"state":"removed","ready":false})");
 }
+
+TEST_CASE("a path with a hundred thousand readers lists a hundred and counts them all",
+          "[metadata]") {
+  auto p = live_path("cam1");
+  p.readers.assign(100'000, ReaderRef{"webRTCSession", "0b6f6f1e-1d7c-4b59-a7a8-000000000000"});
+  const auto json = render_metadata(p, "w");
+  CHECK(json.find(R"("reader_count":100000)") != std::string::npos);
+  std::size_t listed = 0;
+  for (auto at = json.find("webRTCSession"); at != std::string::npos;
+       at = json.find("webRTCSession", at + 1))
+    ++listed;
+  CHECK(listed == max_listed_readers);
+  CHECK(json.size() < 10'000);
+}

@@ -153,6 +153,16 @@ Result<PathState> parse_item(const json::value& v, std::size_t page, std::size_t
   if (name == nullptr) return where.error("name", "missing");
   if (!name->is_string()) return where.error("name", expected("a string", *name));
   if (name->get_string().empty()) return where.error("name", "empty");
+  // MediaMTX itself allows only [A-Za-z0-9_-/.]; camreg tolerates more, but a key must
+  // fit an index entry and a log line, and carry no control characters.
+  if (name->get_string().size() > mediamtx::max_path_name_bytes) {
+    return where.error("name",
+                       "longer than " + std::to_string(mediamtx::max_path_name_bytes) + " bytes");
+  }
+  for (const char c : name->get_string()) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      return where.error("name", "contains a control character");
+  }
   path.name = std::string(name->get_string());
   where = Where(page, index, path.name);
 
