@@ -9,6 +9,7 @@ a database that cannot be reached: exit 5 (database) proves the options parsed, 
 import os
 import re
 import shlex
+import socket
 import subprocess
 import sys
 import tempfile
@@ -107,10 +108,18 @@ class DeployFiles(unittest.TestCase):
         if not os.path.exists("/usr/sbin/nginx"):
             self.skipTest("nginx is not installed")
         with tempfile.TemporaryDirectory() as tmp:
+            # nginx -t binds the listen address: move port 80 to a free one so the check
+            # also works for an ordinary user.
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            site = os.path.join(tmp, "camreg.conf")
+            with open(site, "w") as f:
+                f.write(re.sub(r"listen 80;", f"listen 127.0.0.1:{port};", read("deploy/nginx/camreg.conf")))
             conf = os.path.join(tmp, "nginx.conf")
             with open(conf, "w") as f:
                 f.write(f"pid {tmp}/nginx.pid; error_log {tmp}/error.log;\n"
-                        f"events {{}}\nhttp {{ access_log off; include {ROOT}/deploy/nginx/camreg.conf; }}\n")
+                        f"events {{}}\nhttp {{ access_log off; include {site}; }}\n")
             result = subprocess.run(["/usr/sbin/nginx", "-t", "-c", conf, "-e", f"{tmp}/error.log"],
                                     capture_output=True, text=True)
             self.assertEqual(result.returncode, 0, result.stderr)
