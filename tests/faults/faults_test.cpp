@@ -1,0 +1,339 @@
+// The reliability campaign: real processes, a real PostgreSQL, the fake MediaMTX; each
+// fault is applied for real (kill -9, a stopped server, a flapping source, hostile
+// input, abusive clients) and what a user would check is asserted.
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include "fake_mediamtx.hpp"
+#include "http_client.hpp"
+#include "pg_test_database.hpp"
+#include "process.hpp"
+
+using namespace camreg::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+int raw_connect(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// A private cluster (stopping the shared one would fail other tests).
+class PrivateCluster {
+ public:
+  PrivateCluster() : state_("/tmp/camreg-fault-" + std::to_string(getpid()) + "-" + std::to_string(counter_++)) {
+    REQUIRE(run_command({script(), "start", state_}, {"CAMREG_TEST_DATABASE_URL="}, 60s).status == 0);
+    std::getline(std::ifstream(state_ + "/url"), url_);
+  }
+  ~PrivateCluster() {
+    run_command({script(), "stop", state_});
+    run_command({"/bin/rm", "-rf", state_});
+  }
+  const std::string& url() const { return url_; }
+  void pause() const { REQUIRE(run_command({script(), "pause", state_}).status == 0); }
+  void resume() const { REQUIRE(run_command({script(), "resume", state_}, {}, 60s).status == 0); }
+
+ private:
+  static std::string script() { return CAMREG_SOURCE_DIR "/tests/support/pg-cluster"; }
+  static inline int counter_ = 0;
+  std::string state_;
+  std::string url_;
+};
+
+std::string scalar(const std::string& url, const std::string& sql) {
+  const auto r = run_command({"/usr/bin/psql", url, "-qAt", "-c", sql});
+  REQUIRE(r.status == 0);
+  auto out = r.output;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+std::string fingerprint(const TestSchema& schema) {
+  return schema.scalar("SELECT count(*) || ':' || md5(coalesce(string_agg(d::text, '|' ORDER BY id), '')) FROM devices d");
+}
+
+std::vector<std::string> worker_args(const std::string& db, const FakeMediamtx& fake,
+                                     std::vector<std::string> extra) {
+  std::vector<std::string> args{SYNC_WORKER, "--database-url", db, "--mediamtx-url", fake.url()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+// n path items named cam000000…, every one with the given readiness.
+std::string many_paths(int n, bool available) {
+  std::string out = "[";
+  for (int i = 0; i < n; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "cam%06d", i);
+    if (i) out += ',';
+    out += path_item_json(name, available);
+  }
+  return out + "]";
+}
+
+} // namespace
+
+TEST_CASE("kill -9 in the middle of a 100,000-camera round leaves the table as before it",
+          "[faults][kill]") {
+  TestSchema schema;
+  FakeMediamtx fake;
+  fake.set_paths(many_paths(100'000, false));
+  REQUIRE(run_command(worker_args(schema.url(), fake, {"--once", "--migrate", "--timeout", "60s"}), {}, 120s).status == 0);
+  const auto before = fingerprint(schema);
+  CHECK(before.rfind("100000:", 0) == 0);
+
+  // Every camera turns live: the next round rewrites every row.
+  fake.set_paths(many_paths(100'000, true));
+  ChildProcess worker(worker_args(schema.url(), fake, {"--once", "--timeout", "60s"}));
+  // Wait until the round is inside its transaction, writing.
+  bool writing = false;
+  for (int i = 0; i < 600 && !writing; ++i) {
+    writing = schema.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + schema.name() +
+                            "' AND state = 'active' AND (query LIKE 'COPY camreg_round_input%' OR "
+                            "query LIKE '%camreg_round_input i%')") != "0";
+    if (!writing) std::this_thread::sleep_for(50ms);
+  }
+  REQUIRE(writing);
+  kill(worker.pid(), SIGKILL);
+  CHECK(worker.wait(5s) == 128 + SIGKILL);
+  // The server notices the lost client and rolls back; nothing of the round remains.
+  for (int i = 0; i < 200; ++i) {
+    if (schema.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + schema.name() +
+                      "' AND pid <> pg_backend_pid() AND state <> 'idle'") == "0")
+      break;
+    std::this_thread::sleep_for(50ms);
+  }
+  CHECK(fingerprint(schema) == before);
+  CHECK(schema.scalar("SELECT count(*) FROM sync_runs") == "1");
+
+  const auto next = run_command(worker_args(schema.url(), fake, {"--once", "--timeout", "60s"}), {}, 120s);
+  INFO(next.output);
+  CHECK(next.status == 0);
+  CHECK(schema.scalar("SELECT count(*) FROM devices WHERE is_active") == "100000");
+  CHECK(schema.scalar("SELECT count(*) FROM sync_runs") == "2");
+}
+
+TEST_CASE("PostgreSQL down for a while under load: both processes report it, stay up and recover",
+          "[faults][outage]") {
+  const auto outage = std::chrono::seconds(std::getenv("CAMREG_OUTAGE_SECONDS")
+                                               ? std::atoi(std::getenv("CAMREG_OUTAGE_SECONDS"))
+                                               : 30);
+  PrivateCluster db;
+  FakeMediamtx fake;
+  fake.set_paths(path_items_json("cam", 50));
+  REQUIRE(run_command({SYNC_WORKER, "--database-url", db.url(), "--migrate-only"}).status == 0);
+  ChildProcess worker(worker_args(db.url(), fake, {"--interval", "1s", "--stale-after", "10m"}));
+  ChildProcess api({API_SERVER, "--database-url", db.url(), "--listen", "127.0.0.1:0", "--web-root", ""});
+  const auto listening = api.wait_for("listening", 10s);
+  REQUIRE(listening);
+  const int port = std::stoi(listening->substr(listening->find("port=") + 5));
+  REQUIRE(worker.wait_for("synced 50 paths", 10s));
+
+  // Clients hammer the API through the whole outage.
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, unavailable{0}, other{0};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 4; ++t) {
+    load.emplace_back([&] {
+      while (!stop) {
+        try {
+          const auto r = http_request("GET", "127.0.0.1", port, "/api/devices?device_type=camera");
+          (r.status == 200 ? ok : r.status == 503 ? unavailable : other)++;
+        } catch (...) {
+          other++;
+        }
+        std::this_thread::sleep_for(5ms);
+      }
+    });
+  }
+  std::this_thread::sleep_for(1s);
+  db.pause();
+  const auto down_at = std::chrono::steady_clock::now();
+  int readyz_503 = 0;
+  while (std::chrono::steady_clock::now() - down_at < outage) {
+    if (http_request("GET", "127.0.0.1", port, "/readyz").status == 503) ++readyz_503;
+    std::this_thread::sleep_for(500ms);
+  }
+  CHECK(readyz_503 > 0);
+  CHECK_FALSE(worker.wait(0ms).has_value());
+  CHECK_FALSE(api.wait(0ms).has_value());
+  db.resume();
+  bool ready_again = false;
+  for (int i = 0; i < 100 && !ready_again; ++i) {
+    ready_again = http_request("GET", "127.0.0.1", port, "/readyz").status == 200;
+    if (!ready_again) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(ready_again);
+  // The worker's next rounds commit again.
+  REQUIRE(worker.wait_for("synced 50 paths", 15s));
+  stop = true;
+  for (auto& t : load) t.join();
+  INFO("ok " << ok << " unavailable " << unavailable << " other " << other);
+  CHECK(unavailable > 0);
+  CHECK(other == 0);
+  CHECK(ok > 0);
+  CHECK_THAT(worker.output(), Catch::Contains("database:"));
+  CHECK_THAT(api.output(), Catch::Contains("database: not ready"));
+  // No round is half applied: every recorded run wrote all 50 paths or none.
+  CHECK(scalar(db.url(), "SELECT count(*) FROM sync_runs WHERE ok AND paths_seen <> 50") == "0");
+  CHECK(scalar(db.url(), "SELECT count(*) FROM devices") == "50");
+  worker.signal(SIGTERM);
+  api.signal(SIGTERM);
+  CHECK(worker.wait(5s) == 0);
+  CHECK(api.wait(10s) == 0);
+}
+
+TEST_CASE("a flapping MediaMTX converges within one round once it settles", "[faults][flap]") {
+  TestSchema schema;
+  FakeMediamtx fake;
+  const auto once = [&] {
+    return run_command(worker_args(schema.url(), fake, {"--once", "--migrate", "--stale-after", "1s", "--interval", "1s",
+                                                        "--timeout", "2s"}));
+  };
+  const std::string a_live = "[" + path_item_json("a", true) + "," + path_item_json("b", true) + "]";
+  const std::string a_dark = "[" + path_item_json("a", false) + "," + path_item_json("b", true) + "]";
+  for (int round = 0; round < 6; ++round) {
+    fake.set_paths(round % 2 ? a_dark : a_live);
+    if (round == 2) fake.set_fault(R"({"mode":"status_500"})");
+    if (round == 3) fake.set_fault(R"({"mode":"none"})");
+    if (round == 4) fake.mutate_after_page(0, "[" + path_item_json("0-new", true) + "]");
+    once();
+  }
+  // MediaMTX settles: c appears, b goes away, a is dark.
+  fake.set_fault(R"({"mode":"none"})");
+  fake.set_paths("[" + path_item_json("a", false) + "," + path_item_json("c", true) + "]");
+  std::this_thread::sleep_for(1100ms);
+  REQUIRE(once().status == 0);
+  const auto state = [&](const std::string& key) {
+    return schema.scalar("SELECT device_metadata->>'state' || ' ' || is_active FROM devices WHERE device_key = '" +
+                         key + "'");
+  };
+  CHECK(state("a") == "not_ready false");
+  CHECK(state("b") == "removed false");
+  CHECK(state("c") == "live true");
+  CHECK(schema.scalar("SELECT count(*) FROM devices WHERE is_active") == "1");
+}
+
+TEST_CASE("hostile MediaMTX replies are a clear error or a stored row, never a crash",
+          "[faults][hostile]") {
+  TestSchema schema;
+  FakeMediamtx fake;
+  const auto once = [&] {
+    return run_command(worker_args(schema.url(), fake, {"--once", "--migrate", "--max-response", "256MiB"}), {}, 60s);
+  };
+  SECTION("a name at the length limit is stored, one over is refused with nothing written") {
+    const std::string limit(1024, 'n');
+    fake.set_paths("[" + path_item_json(limit, true) + "]");
+    CHECK(once().status == 0);
+    CHECK(schema.scalar("SELECT length(device_key) FROM devices") == "1024");
+    fake.set_paths("[" + path_item_json(limit + "n", true) + "," + path_item_json("ok", true) + "]");
+    const auto r = once();
+    CHECK(r.status == 3);
+    CHECK_THAT(r.output, Catch::Contains("longer than 1024 bytes"));
+    CHECK(schema.scalar("SELECT count(*) FROM devices") == "1");
+  }
+  SECTION("a one-megabyte field value is stored whole") {
+    auto item = path_item_json("big", true);
+    item.replace(item.find(R"("source":{"type":"rtspSource","id":"")"), 36,
+                 R"("source":{"type":"rtspSource","id":")" + std::string(1 << 20, 'x') + "\"");
+    fake.set_paths("[" + item + "]");
+    CHECK(once().status == 0);
+    CHECK(schema.scalar("SELECT length(device_metadata->>'source_id') FROM devices") == "1048576");
+  }
+  SECTION("deeply nested JSON and invalid UTF-8 are refused, nothing written") {
+    auto deep = path_item_json("deep", true);
+    deep.insert(deep.size() - 1, R"(,"x":)" + std::string(100'000, '[') + std::string(100'000, ']'));
+    fake.set_paths("[" + deep + "]");
+    const auto r = once();
+    CHECK(r.status == 3);
+    CHECK_THAT(r.output, Catch::Contains("not valid JSON"));
+    CHECK(schema.scalar("SELECT count(*) FROM devices") == "0");
+  }
+  SECTION("a hundred thousand readers make one bounded row") {
+    auto item = path_item_json("popular", true);
+    std::string readers = R"("readers":[)";
+    for (int i = 0; i < 100'000; ++i) readers += std::string(i ? "," : "") + R"({"type":"webRTCSession","id":"r)" + std::to_string(i) + "\"}";
+    item.replace(item.find(R"("readers":[])"), 12, readers + "]");
+    fake.set_paths("[" + item + "]");
+    CHECK(once().status == 0);
+    CHECK(schema.scalar("SELECT (device_metadata->>'reader_count') || ' ' || jsonb_array_length(device_metadata->'readers') "
+                        "FROM devices") == "100000 100");
+  }
+}
+
+TEST_CASE("invalid UTF-8 from MediaMTX is refused with nothing written", "[faults][hostile]") {
+  TestSchema schema;
+  FakeMediamtx fake;
+  fake.set_fault(R"({"mode":"invalid_utf8"})");
+  const auto r = run_command(worker_args(schema.url(), fake, {"--once", "--migrate"}));
+  CHECK(r.status == 3);
+  CHECK_THAT(r.output, Catch::Contains("not valid JSON"));
+  CHECK(schema.scalar("SELECT count(*) FROM devices") == "0");
+}
+
+TEST_CASE("API abuse gets the documented statuses while normal clients are served",
+          "[faults][abuse]") {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, 8192);
+  setrlimit(RLIMIT_NOFILE, &limit); // the api-server child inherits it
+  TestSchema schema;
+  FakeMediamtx fake;
+  fake.set_paths(path_items_json("cam", 20));
+  REQUIRE(run_command(worker_args(schema.url(), fake, {"--once", "--migrate"})).status == 0);
+  ChildProcess api({API_SERVER, "--database-url", schema.url(), "--listen", "127.0.0.1:0", "--web-root",
+                    CAMREG_SOURCE_DIR "/apps/dashboard", "--read-timeout", "30s"});
+  const auto listening = api.wait_for("listening", 10s);
+  REQUIRE(listening);
+  const int port = std::stoi(listening->substr(listening->find("port=") + 5));
+  const auto expected = http_request("GET", "127.0.0.1", port, "/api/devices?device_type=camera").body;
+
+  std::vector<int> idle;
+  for (int i = 0; i < 1000; ++i) {
+    const int fd = raw_connect(port);
+    REQUIRE(fd >= 0);
+    idle.push_back(fd);
+  }
+  for (int i = 0; i < 20; ++i) {
+    const auto r = http_request("GET", "127.0.0.1", port, "/api/devices?device_type=camera");
+    CHECK(r.status == 200);
+    CHECK(r.body == expected);
+  }
+  const auto status = [&](const std::string& target, const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+    return http_request("GET", "127.0.0.1", port, target, {}, headers).status;
+  };
+  CHECK(status("/" + std::string(20'000, 'a')) == 431);
+  CHECK(status("/api/devices", {{"X-Filler", std::string(20'000, 'h')}}) == 431);
+  for (const auto* path : {"/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc%2fpasswd",
+                           "/%2E%2E/CMakeLists.txt", "/static/..%5c..%5cwin.ini"}) {
+    CAPTURE(path);
+    const auto s = status(path);
+    CHECK((s == 404 || s == 400));
+  }
+  for (const auto* query : {"device_type=camera'%20OR%201=1--", "device_type=camera%3B%20DROP%20TABLE%20devices",
+                            "active_only=1%20OR%201=1", "device_type=%00"}) {
+    CAPTURE(query);
+    CHECK(status(std::string("/api/devices?") + query) == 400);
+  }
+  CHECK(http_request("GET", "127.0.0.1", port, "/api/devices?device_type=camera").body == expected);
+  for (const int fd : idle) close(fd);
+  CHECK_FALSE(api.wait(0ms).has_value());
+}
