@@ -17,7 +17,7 @@ What it serves, as upstream does:
 Test controls (not MediaMTX), under /_fake/:
   PUT /_fake/paths     body: an array of path items (or {"items": [...]}) to serve
   PUT /_fake/fault     body: {"mode": hang|drip|truncate|garbage|oversize|wrong_type|
-                       gzip|status_500|none, "pages": [n, ...] (default all),
+                       gzip|status_500|invalid_utf8|raw|none, "body": "…" (raw), "pages": [n, ...] (default all),
                        "bytes": n (oversize)}
   PUT /_fake/mutate    body: {"after_page": n, "items": [...]}: once page n was served,
                        add these items (the list changes between page requests)
@@ -212,6 +212,12 @@ class Fake:
         if mode == "garbage":
             return web.Response(body=b'{"itemCount": 1, "items": [{"name": "cam', status=200,
                                 headers={"Content-Type": "application/json"})
+        if mode == "raw":
+            return web.Response(body=self.fault["body"].encode("utf-8"),
+                                headers={"Content-Type": "application/json; charset=utf-8"})
+        if mode == "invalid_utf8":
+            return web.Response(body=b'{"itemCount":1,"pageCount":1,"items":[{"name":"cam\xff","available":true}]}',
+                                headers={"Content-Type": "application/json; charset=utf-8"})
         if mode == "wrong_type":
             return web.Response(text="<html><body>MediaMTX</body></html>", content_type="text/html")
         if mode == "gzip":

@@ -103,6 +103,9 @@ Result<void> Connection::open() {
   }
   try {
     session_ = std::make_unique<soci::session>(soci::postgresql, conninfo_);
+    // PostgreSQL 14+: a backend whose client died (kill -9 mid-round) aborts within a
+    // second instead of finishing the statement and holding the round lock meanwhile.
+    PQclear(PQexec(native(), "SET client_connection_check_interval = '1s'"));
     return {};
   } catch (const std::exception& e) {
     session_.reset();
