@@ -51,14 +51,10 @@ int main(int argc, char** argv) {
       ->envname("CAMREG_MAX_CONNECTIONS")
       ->check(CLI::Range(1, 1'000'000))
       ->capture_default_str();
-  app.add_option("--read-timeout", read_timeout, "time a client has to send a request")
-      ->envname("CAMREG_READ_TIMEOUT")
-      ->check(duration_validator())
-      ->capture_default_str();
-  app.add_option("--drain-timeout", drain_timeout, "time in-flight requests get on SIGTERM")
-      ->envname("CAMREG_DRAIN_TIMEOUT")
-      ->check(duration_validator())
-      ->capture_default_str();
+  add_duration_option(app, "--read-timeout", read_timeout, "time a client has to send a request",
+                      "CAMREG_READ_TIMEOUT");
+  add_duration_option(app, "--drain-timeout", drain_timeout,
+                      "time in-flight requests get on SIGTERM", "CAMREG_DRAIN_TIMEOUT");
   if (const int code = parse_or_exit(app, argc, argv, common); code >= 0) return code;
   server.read_timeout =
       std::chrono::duration_cast<std::chrono::milliseconds>(duration_of(read_timeout));

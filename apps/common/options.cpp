@@ -22,13 +22,18 @@ void add_common_options(CLI::App& app, CommonOptions& options) {
       ->capture_default_str();
 }
 
-CLI::Validator duration_validator() {
-  return CLI::Validator(
+CLI::Option* add_duration_option(CLI::App& app, const std::string& name, std::string& value,
+                                 const std::string& description, const std::string& env) {
+  const CLI::Validator valid_duration(
       [](std::string& text) -> std::string {
         const auto d = parse_duration(text);
         return d ? std::string() : d.error().message;
       },
       "DURATION");
+  return app.add_option(name, value, description)
+      ->envname(env)
+      ->check(valid_duration)
+      ->capture_default_str();
 }
 
 Duration duration_of(const std::string& text) {

@@ -30,8 +30,9 @@ struct CommonOptions {
 // Adds the common options; call first, as it also sets defaults for later options.
 void add_common_options(CLI::App& app, CommonOptions& options);
 
-// A CLI11 validator for durations ("500ms", "2s", "5m", "1h", seconds).
-CLI::Validator duration_validator();
+// Adds a duration option ("500ms", "2s", "5m", "1h", seconds) read also from env.
+CLI::Option* add_duration_option(CLI::App& app, const std::string& name, std::string& value,
+                                 const std::string& description, const std::string& env);
 // Parses a duration the validator already accepted.
 Duration duration_of(const std::string& text);
 

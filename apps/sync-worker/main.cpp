@@ -34,22 +34,13 @@ int main(int argc, char** argv) {
   app.add_option("--webrtc-url", webrtc_url, "WebRTC (WHEP) base URL used to build whep_url")
       ->envname("CAMREG_WEBRTC_URL")
       ->capture_default_str();
-  app.add_option("--interval", interval, "time between round starts")
-      ->envname("CAMREG_INTERVAL")
-      ->check(duration_validator())
-      ->capture_default_str();
-  app.add_option("--stale-after", stale_after, "no healthy sync for longer: inactive")
-      ->envname("CAMREG_STALE_AFTER")
-      ->check(duration_validator())
-      ->capture_default_str();
-  app.add_option("--connect-timeout", connect_timeout, "MediaMTX connect timeout")
-      ->envname("CAMREG_CONNECT_TIMEOUT")
-      ->check(duration_validator())
-      ->capture_default_str();
-  app.add_option("--timeout", timeout, "MediaMTX timeout for a whole listing")
-      ->envname("CAMREG_TIMEOUT")
-      ->check(duration_validator())
-      ->capture_default_str();
+  add_duration_option(app, "--interval", interval, "time between round starts", "CAMREG_INTERVAL");
+  add_duration_option(app, "--stale-after", stale_after, "no healthy sync for longer: inactive",
+                      "CAMREG_STALE_AFTER");
+  add_duration_option(app, "--connect-timeout", connect_timeout, "MediaMTX connect timeout",
+                      "CAMREG_CONNECT_TIMEOUT");
+  add_duration_option(app, "--timeout", timeout, "MediaMTX timeout for a whole listing",
+                      "CAMREG_TIMEOUT");
   app.add_flag("--once", once, "run one round and exit (for cron)");
   if (const int code = parse_or_exit(app, argc, argv, common); code >= 0) return code;
 

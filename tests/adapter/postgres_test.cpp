@@ -1,16 +1,16 @@
 #include <libpq-fe.h>
 
+#include <unistd.h>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <thread>
-#include <unistd.h>
 
 #include "camreg/metadata.hpp"
 #include "camreg/postgres/postgres.hpp"
 #include "camreg/sync_round.hpp"
 #include "fakes.hpp"
 #include "pg_test_database.hpp"
-#include "process.hpp"
+#include "private_cluster.hpp"
 
 using namespace camreg;
 using namespace camreg::testing;
@@ -386,14 +386,9 @@ TEST_CASE("a lost connection fails one call clearly and the next reconnects",
 
 TEST_CASE("a server restart between rounds fails one call and the next round goes through",
           "[postgres][faults]") {
-  // A cluster of this test's own: restarting the shared one would fail other tests.
-  const auto state = "/tmp/camreg-restart-" + std::to_string(getpid());
-  const std::string script = CAMREG_SOURCE_DIR "/tests/support/pg-cluster";
-  REQUIRE(run_command({script, "start", state}, {"CAMREG_TEST_DATABASE_URL="}, 60s).status == 0);
-  std::string url;
-  std::getline(std::ifstream(state + "/url"), url);
+  PrivateCluster cluster;
   postgres::Options options;
-  options.database_url = url;
+  options.database_url = cluster.url();
   REQUIRE(postgres::migrate(options));
   auto repo = postgres::make_device_repository(options);
   const auto round = [&](TimePoint now) {
@@ -404,11 +399,11 @@ TEST_CASE("a server restart between rounds fails one call and the next round goe
     return repo->commit_round(r);
   };
   REQUIRE(round(t0));
-  REQUIRE(run_command({script, "pause", state}).status == 0);
+  cluster.pause();
   const auto down = round(t0 + 1min);
   REQUIRE_FALSE(down);
   CHECK(down.error().kind == ErrorKind::unavailable);
-  REQUIRE(run_command({script, "resume", state}).status == 0);
+  cluster.resume();
   // The connection the server dropped fails at most one more call, clearly; then the
   // repository reconnects by itself.
   auto after = round(t0 + 2min);
@@ -418,8 +413,6 @@ TEST_CASE("a server restart between rounds fails one call and the next round goe
   }
   REQUIRE(after);
   CHECK(repo->list_devices(DeviceQuery{}).value().at(0).last_seen == t0 + 2min);
-  run_command({script, "stop", state});
-  run_command({"/bin/rm", "-rf", state});
 }
 
 TEST_CASE("an unreachable database is an error, not a crash, and names no password",

@@ -18,6 +18,7 @@
 #include "fakes.hpp"
 #include "http_client.hpp"
 #include "pg_test_database.hpp"
+#include "private_cluster.hpp"
 #include "process.hpp"
 
 using namespace camreg;
@@ -119,16 +120,6 @@ void check_error(const HttpReply& reply, int status, const std::string& detail_w
   const auto body = json::parse(reply.body).as_object();
   CHECK(body.at("error").is_string());
   CHECK_THAT(std::string(body.at("detail").as_string()), Catch::Contains(detail_words));
-}
-
-int raw_connect(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  return fd;
 }
 
 } // namespace
@@ -377,7 +368,8 @@ TEST_CASE("connections beyond the cap are closed at once and served again when o
   Registry reg;
   ApiServer api(reg.schema.url(), {"--max-connections", "3"});
   std::vector<int> idle;
-  for (int i = 0; i < 3; ++i) idle.push_back(raw_connect(api.port()));
+  for (int i = 0; i < 3; ++i)
+    idle.push_back(raw_connect(api.port()));
   std::this_thread::sleep_for(200ms);
   const int extra = raw_connect(api.port());
   char buf[16];
@@ -387,7 +379,8 @@ TEST_CASE("connections beyond the cap are closed at once and served again when o
   idle.pop_back();
   std::this_thread::sleep_for(200ms);
   CHECK(api.get("/healthz").status == 200);
-  for (const int fd : idle) close(fd);
+  for (const int fd : idle)
+    close(fd);
 }
 
 TEST_CASE("the dashboard's files are served with a strict policy and never from outside",
@@ -426,12 +419,8 @@ TEST_CASE("CORS answers only the allowed origins", "[e2e][api][cors]") {
 }
 
 TEST_CASE("the database stopped and restarted under the running server", "[e2e][api][faults]") {
-  // A cluster of this test's own: stopping the shared one would fail every other test.
-  const auto state = std::string("/tmp/camreg-outage-") + std::to_string(getpid());
-  const std::string script = CAMREG_SOURCE_DIR "/tests/support/pg-cluster";
-  REQUIRE(run_command({script, "start", state}, {"CAMREG_TEST_DATABASE_URL="}, 60s).status == 0);
-  std::string url;
-  std::getline(std::ifstream(state + "/url"), url);
+  PrivateCluster cluster;
+  const auto& url = cluster.url();
   postgres::Options options;
   options.database_url = url;
   REQUIRE(postgres::migrate(options));
@@ -439,13 +428,13 @@ TEST_CASE("the database stopped and restarted under the running server", "[e2e][
     ApiServer api(url);
     CHECK(api.get("/readyz").status == 200);
     CHECK(api.get("/api/devices").status == 200);
-    REQUIRE(run_command({script, "pause", state}).status == 0);
+    cluster.pause();
     check_error(api.wait_until(
                     "/readyz", [](const HttpReply& r) { return r.status == 503; }, 5s),
                 503, "");
     check_error(api.get("/api/devices"), 503, "");
     CHECK(api.get("/healthz").status == 200);
-    REQUIRE(run_command({script, "resume", state}).status == 0);
+    cluster.resume();
     CHECK(api.wait_until(
                  "/readyz", [](const HttpReply& r) { return r.status == 200; }, 10s)
               .status == 200);
@@ -454,8 +443,6 @@ TEST_CASE("the database stopped and restarted under the running server", "[e2e][
               .body == "[]");
     CHECK(api.process().wait(0ms) == std::nullopt); // still running
   }
-  run_command({script, "stop", state});
-  run_command({"/bin/rm", "-rf", state});
 }
 
 TEST_CASE("SIGTERM drains and exits 0", "[e2e][api][signals]") {

@@ -16,49 +16,13 @@
 #include "fake_mediamtx.hpp"
 #include "http_client.hpp"
 #include "pg_test_database.hpp"
+#include "private_cluster.hpp"
 #include "process.hpp"
 
 using namespace camreg::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-int raw_connect(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// A private cluster (stopping the shared one would fail other tests).
-class PrivateCluster {
- public:
-  PrivateCluster()
-      : state_("/tmp/camreg-fault-" + std::to_string(getpid()) + "-" + std::to_string(counter_++)) {
-    REQUIRE(run_command({script(), "start", state_}, {"CAMREG_TEST_DATABASE_URL="}, 60s).status ==
-            0);
-    std::getline(std::ifstream(state_ + "/url"), url_);
-  }
-  ~PrivateCluster() {
-    run_command({script(), "stop", state_});
-    run_command({"/bin/rm", "-rf", state_});
-  }
-  const std::string& url() const { return url_; }
-  void pause() const { REQUIRE(run_command({script(), "pause", state_}).status == 0); }
-  void resume() const { REQUIRE(run_command({script(), "resume", state_}, {}, 60s).status == 0); }
-
- private:
-  static std::string script() { return CAMREG_SOURCE_DIR "/tests/support/pg-cluster"; }
-  static inline int counter_ = 0;
-  std::string state_;
-  std::string url_;
-};
 
 std::string scalar(const std::string& url, const std::string& sql) {
   const auto r = run_command({"/usr/bin/psql", url, "-qAt", "-c", sql});

@@ -23,4 +23,7 @@ HttpReply http_request(const std::string& method, const std::string& host, int p
                        const std::vector<std::pair<std::string, std::string>>& headers = {},
                        std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+// A bare TCP connection to 127.0.0.1:port (for clients that misbehave on purpose), or -1.
+int raw_connect(int port);
+
 } // namespace camreg::testing
