@@ -126,6 +126,20 @@ TEST_CASE("every fault fails the whole listing with a clear reason", "[mediamtx]
   CHECK(source_for(fake.url(), options)->list_paths());
 }
 
+TEST_CASE("a list with more pages than the limit is refused whole", "[mediamtx][limits]") {
+  FakeMediamtx fake;
+  fake.set_paths(path_items_json("cam", 30));
+  mediamtx::Options options;
+  options.items_per_page = 10;
+  options.max_pages = 2;
+  const auto paths = source_for(fake.url(), options)->list_paths();
+  REQUIRE_FALSE(paths);
+  CHECK(paths.error().kind == ErrorKind::too_large);
+  CHECK_THAT(paths.error().message, Catch::Contains("3 pages, more than the limit of 2"));
+  options.max_pages = 3;
+  CHECK(source_for(fake.url(), options)->list_paths().value().size() == 30);
+}
+
 TEST_CASE("a refused connection and an unresolvable host are unavailable", "[mediamtx][faults]") {
   const auto refused = source_for("http://127.0.0.1:1")->list_paths();
   REQUIRE_FALSE(refused);

@@ -197,6 +197,25 @@ TEST_CASE("the loop runs a round per interval and stops at once on SIGTERM",
   CHECK(std::stoi(s.q("SELECT count(*) FROM sync_runs")) >= 2);
 }
 
+TEST_CASE("a round slower than the interval delays the next instead of overlapping it",
+          "[e2e][sync-worker]") {
+  Stack s;
+  s.fake.set_paths(two_cameras(true));
+  REQUIRE(s.once({"--migrate"}).status == 0);
+  s.fake.set_fault(R"({"mode":"delay","seconds":1.5})"); // each round takes 1.5 s
+  ChildProcess worker(s.argv({"--interval", "1s", "--stale-after", "10s"}));
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(worker.wait_for("round: synced", 5s));
+  worker.signal(SIGTERM);
+  CHECK(worker.wait(5s) == 0);
+  // Each run started after the previous one finished, and right after it (no idle wait).
+  CHECK(s.q("SELECT count(*) FROM (SELECT started_at, lag(finished_at) OVER (ORDER BY id) AS prev "
+            "FROM sync_runs) r WHERE prev IS NOT NULL AND started_at < prev") == "0");
+  CHECK(s.q("SELECT count(*) FROM (SELECT started_at - lag(finished_at) OVER (ORDER BY id) AS gap "
+            "FROM sync_runs ORDER BY id OFFSET 2) r WHERE gap > interval '0.5 s'") == "0");
+  CHECK(std::stoi(s.q("SELECT count(*) FROM sync_runs")) >= 4);
+}
+
 TEST_CASE("invalid options are refused at start naming the option", "[e2e][sync-worker]") {
   const auto [args, env, words] =
       GENERATE(table<std::vector<std::string>, std::vector<std::string>, std::string>({

@@ -17,7 +17,8 @@ What it serves, as upstream does:
 Test controls (not MediaMTX), under /_fake/:
   PUT /_fake/paths     body: an array of path items (or {"items": [...]}) to serve
   PUT /_fake/fault     body: {"mode": hang|drip|truncate|garbage|oversize|wrong_type|
-                       gzip|status_500|invalid_utf8|raw|none, "body": "…" (raw), "pages": [n, ...] (default all),
+                       gzip|status_500|invalid_utf8|raw|delay|none, "body": "…" (raw),
+                       "seconds": n (delay: answer normally after n seconds), "pages": [n, ...] (default all),
                        "bytes": n (oversize)}
   PUT /_fake/mutate    body: {"after_page": n, "items": [...]}: once page n was served,
                        add these items (the list changes between page requests)
@@ -207,6 +208,9 @@ class Fake:
         data = body.encode("utf-8")
         if mode == "hang":
             await asyncio.sleep(3600)
+        if mode == "delay":
+            await asyncio.sleep(float(self.fault.get("seconds", 1)))
+            return web.Response(text=body, content_type="application/json", charset="utf-8")
         if mode == "status_500":
             return error_response(500, "terminated")
         if mode == "garbage":
