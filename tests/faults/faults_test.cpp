@@ -194,6 +194,13 @@ TEST_CASE("a flapping MediaMTX converges within one round once it settles", "[fa
     if (round == 3) fake.set_fault(R"({"mode":"none"})");
     if (round == 4) fake.mutate_after_page(0, "[" + path_item_json("0-new", true) + "]");
     once();
+    if (round == 1) {
+      // The API gone altogether for a round: connection refused.
+      CHECK(run_command(worker_args(schema.url(), fake,
+                                    {"--once", "--stale-after", "1s", "--interval", "1s",
+                                     "--mediamtx-url", "http://127.0.0.1:1"}))
+                .status == 3);
+    }
   }
   // MediaMTX settles: c appears, b goes away, a is dark.
   fake.set_fault(R"({"mode":"none"})");
