@@ -1,6 +1,7 @@
 #include "options.hpp"
 
 #include "camreg/duration.hpp"
+#include "camreg/postgres/postgres.hpp"
 
 namespace camreg::app {
 
@@ -38,6 +39,21 @@ CLI::Option* add_duration_option(CLI::App& app, const std::string& name, std::st
 
 Duration duration_of(const std::string& text) {
   return parse_duration(text).value();
+}
+
+std::optional<int> migrate_if_asked(const CommonOptions& common, const Logger& log) {
+  if (!common.migrate && !common.migrate_only) return std::nullopt;
+  postgres::Options db;
+  db.database_url = common.database_url;
+  const auto migrated = postgres::migrate(db);
+  if (!migrated) {
+    log.log(LogLevel::error, "migrate", migrated.error().message);
+    return exit_database;
+  }
+  log.log(LogLevel::info, "migrate", "schema at version " + std::to_string(migrated->version),
+          {{"applied", static_cast<long long>(migrated->applied.size())}});
+  if (common.migrate_only) return exit_ok;
+  return std::nullopt;
 }
 
 int parse_or_exit(CLI::App& app, int argc, char** argv, CommonOptions& common) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 
 #include "camreg/result.hpp"
@@ -35,6 +36,10 @@ CLI::Option* add_duration_option(CLI::App& app, const std::string& name, std::st
                                  const std::string& description, const std::string& env);
 // Parses a duration the validator already accepted.
 Duration duration_of(const std::string& text);
+
+// Applies pending migrations when --migrate or --migrate-only was given. Returns the
+// exit code to stop with (a failure, or --migrate-only done), or nothing to go on.
+std::optional<int> migrate_if_asked(const CommonOptions& common, const Logger& log);
 
 // Parses argv; on --help prints and returns exit_ok, on a bad option prints the message
 // (naming the option) and returns exit_usage; returns -1 to go on.

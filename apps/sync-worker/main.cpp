@@ -72,16 +72,7 @@ int main(int argc, char** argv) {
   const Logger log(common.level, common.format);
   postgres::Options db;
   db.database_url = common.database_url;
-  if (common.migrate || common.migrate_only) {
-    const auto migrated = postgres::migrate(db);
-    if (!migrated) {
-      log.log(LogLevel::error, "migrate", migrated.error().message);
-      return exit_database;
-    }
-    log.log(LogLevel::info, "migrate", "schema at version " + std::to_string(migrated->version),
-            {{"applied", static_cast<long long>(migrated->applied.size())}});
-    if (common.migrate_only) return exit_ok;
-  }
+  if (const auto code = migrate_if_asked(common, log)) return *code;
 
   StopSignal stop;
   handle_stop_signals([&] { stop.request(); },

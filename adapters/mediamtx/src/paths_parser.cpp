@@ -42,15 +42,20 @@ std::string expected(const char* what, const json::value& got) {
   return std::string("expected ") + what + ", got " + kind_name(got);
 }
 
+// The newer field, else its deprecated twin (fallback, may be empty), with the name of
+// the one found for messages; nullptr when neither is present.
+std::pair<const json::value*, std::string_view> field_or_older(const json::object& item,
+                                                               std::string_view field,
+                                                               std::string_view fallback) {
+  if (const json::value* v = item.if_contains(field)) return {v, field};
+  if (!fallback.empty()) return {item.if_contains(fallback), fallback};
+  return {nullptr, field};
+}
+
 // Reads an unsigned counter; absent is 0.
 Result<std::uint64_t> counter(const json::object& item, std::string_view field,
                               std::string_view fallback, const Where& where) {
-  const json::value* v = item.if_contains(field);
-  std::string_view used = field;
-  if (v == nullptr && !fallback.empty()) {
-    v = item.if_contains(fallback);
-    used = fallback;
-  }
+  const auto [v, used] = field_or_older(item, field, fallback);
   if (v == nullptr) return std::uint64_t{0};
   if (v->is_uint64()) return v->get_uint64();
   if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
@@ -59,12 +64,7 @@ Result<std::uint64_t> counter(const json::object& item, std::string_view field,
 
 Result<std::optional<std::string>> optional_string(const json::object& item, std::string_view field,
                                                    std::string_view fallback, const Where& where) {
-  const json::value* v = item.if_contains(field);
-  std::string_view used = field;
-  if (v == nullptr && !fallback.empty()) {
-    v = item.if_contains(fallback);
-    used = fallback;
-  }
+  const auto [v, used] = field_or_older(item, field, fallback);
   if (v == nullptr || v->is_null()) return std::optional<std::string>{};
   if (!v->is_string()) return where.error(used, expected("a string or null", *v));
   return std::optional<std::string>{std::string(v->get_string())};
@@ -171,12 +171,7 @@ Result<PathState> parse_item(const json::value& v, std::size_t page, std::size_t
     path.conf_name = std::string(c->get_string());
   }
   // available (v1.16+) and ready (older, deprecated) always agree when both are sent.
-  const json::value* ready = item.if_contains("available");
-  std::string_view ready_field = "available";
-  if (ready == nullptr) {
-    ready = item.if_contains("ready");
-    ready_field = "ready";
-  }
+  const auto [ready, ready_field] = field_or_older(item, "available", "ready");
   if (ready == nullptr) return where.error("available", "missing (and no ready either)");
   if (!ready->is_bool()) return where.error(ready_field, expected("a boolean", *ready));
   path.available = ready->get_bool();
