@@ -20,6 +20,7 @@
 #include "camreg/http/server.hpp"
 #include "camreg/json.hpp"
 #include "camreg/list_devices.hpp"
+#include "camreg/url.hpp"
 #include "snapshot_cache.hpp"
 
 namespace camreg::http {
@@ -51,29 +52,6 @@ std::string lower(std::string_view s) {
   for (auto& c : out)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%') {
-      if (i + 2 >= in.size() || hex(in[i + 1]) < 0 || hex(in[i + 2]) < 0) return false;
-      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
-      i += 2;
-    } else if (plus_is_space && in[i] == '+') {
-      out += ' ';
-    } else {
-      out += in[i];
-    }
-  }
-  return true;
 }
 
 bool parse_query(std::string_view query, QueryParams& params) {

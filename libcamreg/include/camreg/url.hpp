@@ -25,6 +25,10 @@ struct HttpUrl {
 // Fails with invalid_argument naming what is wrong (scheme, host, port, query...).
 Result<HttpUrl> parse_http_url(std::string_view text);
 
+// Decodes %XX escapes (and '+' as a space when plus_is_space, as in query strings)
+// into out; false on a malformed escape.
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space = false);
+
 // Removes the userinfo ("user:pass@") of every URL inside text, leaving the rest
 // byte for byte: "rtsp://a:b@cam/x" -> "rtsp://cam/x".
 std::string redact_userinfo(std::string_view text);
