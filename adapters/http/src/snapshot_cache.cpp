@@ -3,19 +3,15 @@
 #include <zlib.h>
 
 #include "camreg/api_json.hpp"
+#include "camreg/hash.hpp"
 
 namespace camreg::http::detail {
 
 namespace {
 
 std::string etag_of(std::string_view body) {
-  std::uint64_t h = 14695981039346656037ULL;
-  for (const char c : body) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "\"%016llx-%zx\"", static_cast<unsigned long long>(h),
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "\"%016llx-%zx\"", static_cast<unsigned long long>(fnv1a_64(body)),
                 body.size());
   return buf;
 }

@@ -1,5 +1,6 @@
 #include <soci/soci.h>
 
+#include "camreg/hash.hpp"
 #include "connection.hpp"
 
 namespace camreg::postgres {
@@ -142,17 +143,6 @@ void append_copy_field(std::string& out, std::string_view value) {
   }
 }
 
-// FNV-1a, 64 bits: stable across compilers and releases, unlike std::hash, because
-// the value is stored.
-long long metadata_hash(std::string_view text) {
-  std::uint64_t h = 14695981039346656037ULL;
-  for (const char c : text) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
-  }
-  return static_cast<long long>(h);
-}
-
 // Streams the listed paths into camreg_round_input. Runs inside the caller's
 // transaction (same connection); throws on failure so the transaction rolls back.
 void copy_round(PGconn* conn, const std::vector<DeviceUpsert>& rows) {
@@ -171,7 +161,7 @@ void copy_round(PGconn* conn, const std::vector<DeviceUpsert>& rows) {
     buffer += '\t';
     append_copy_field(buffer, row.metadata_json);
     buffer += '\t';
-    buffer += std::to_string(metadata_hash(row.metadata_json));
+    buffer += std::to_string(static_cast<long long>(fnv1a_64(row.metadata_json)));
     buffer += row.healthy ? "\tt\n" : "\tf\n";
     if (buffer.size() >= chunk) {
       if (PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) != 1) fail_with("");
