@@ -172,7 +172,7 @@ void SnapshotCache::refresh(bool everything) {
 
 void SnapshotCache::loop() {
   bool dirty = true;
-  bool feed_down_logged = false;
+  bool feed_down = false; // no notifications: poll, one rebuild per readiness check
   auto next_check = std::chrono::steady_clock::now();
   for (;;) {
     {
@@ -209,7 +209,7 @@ void SnapshotCache::loop() {
       }
       for (auto& cb : failed)
         cb(nullptr, ready ? std::string() : ready.error().message);
-      if (!ready) dirty = true;
+      if (!ready || feed_down) dirty = true;
     }
     if (health().ready) {
       refresh(dirty);
@@ -226,14 +226,12 @@ void SnapshotCache::loop() {
         std::chrono::duration_cast<Duration>(next_check - std::chrono::steady_clock::now());
     const auto changed = feed_->wait(std::max(wait, Duration(0)));
     if (!changed) {
-      dirty = true;
-      if (!feed_down_logged && log_) log_(LogLevel::warn, "change-feed", changed.error().message);
-      feed_down_logged = true;
-      // Without notifications, poll: rebuild at every readiness check.
+      if (!feed_down && log_) log_(LogLevel::warn, "change-feed", changed.error().message);
+      feed_down = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     } else {
-      feed_down_logged = false;
-      if (*changed) dirty = true;
+      feed_down = false;
+      if (*changed) dirty = true; // a reconnected feed reports true: changes may be missed
     }
   }
 }
