@@ -4,7 +4,7 @@
 #include <mutex>
 
 #include "camreg/clock.hpp"
-#include "camreg/json.hpp"
+#include "camreg/json_writer.hpp"
 
 namespace camreg::app {
 

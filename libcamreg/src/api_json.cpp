@@ -1,6 +1,6 @@
 #include "camreg/api_json.hpp"
 
-#include "camreg/json.hpp"
+#include "camreg/json_writer.hpp"
 
 namespace camreg {
 

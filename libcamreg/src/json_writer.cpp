@@ -1,4 +1,7 @@
-#include "json_writer.hpp"
+#include "camreg/json_writer.hpp"
+
+#include <charconv>
+#include <cmath>
 
 namespace camreg {
 
@@ -70,9 +73,21 @@ void append_json_string(std::string& out, std::string_view value) {
   out += '"';
 }
 
-} // namespace camreg
-
-namespace camreg::detail {
+std::string to_valid_utf8(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (std::size_t i = 0; i < value.size();) {
+    const std::size_t n = value[i] == '\0' ? 0 : utf8_sequence_length(value, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(value.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
 
 void JsonWriter::separate() {
   if (after_key_) {
@@ -105,6 +120,22 @@ void JsonWriter::number(std::uint64_t value) {
   out_ += std::to_string(value);
 }
 
+void JsonWriter::number(double value) {
+  separate();
+  if (!std::isfinite(value)) {
+    out_ += "null";
+    return;
+  }
+  char buffer[32];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out_.append(buffer, ec == std::errc{} ? end : buffer);
+}
+
+void JsonWriter::raw(std::string_view json) {
+  separate();
+  out_ += json;
+}
+
 void JsonWriter::boolean(bool value) {
   separate();
   out_ += value ? "true" : "false";
@@ -115,4 +146,4 @@ void JsonWriter::null() {
   out_ += "null";
 }
 
-} // namespace camreg::detail
+} // namespace camreg

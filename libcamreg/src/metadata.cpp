@@ -4,7 +4,7 @@
 #include <span>
 
 #include "camreg/url.hpp"
-#include "json_writer.hpp"
+#include "camreg/json_writer.hpp"
 
 namespace camreg {
 
@@ -33,7 +33,7 @@ DeviceState classify(const PathState& path) {
 std::string render_metadata(const PathState& path, std::string_view whep) {
   std::string out;
   out.reserve(512);
-  detail::JsonWriter w(out);
+  JsonWriter w(out);
   const auto text = [&](std::string_view value) { w.string(redact_userinfo(value)); };
   w.begin_object();
   w.key("state");

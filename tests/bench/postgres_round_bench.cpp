@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "camreg/json.hpp"
+#include "camreg/json_writer.hpp"
 #include "camreg/metadata.hpp"
 #include "camreg/postgres/postgres.hpp"
 #include "camreg/url.hpp"

@@ -18,7 +18,7 @@
 #include "camreg/api_json.hpp"
 #include "camreg/clock.hpp"
 #include "camreg/http/server.hpp"
-#include "camreg/json.hpp"
+#include "camreg/json_writer.hpp"
 #include "camreg/list_devices.hpp"
 #include "camreg/url.hpp"
 #include "snapshot_cache.hpp"
