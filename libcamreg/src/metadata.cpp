@@ -8,12 +8,6 @@
 
 namespace camreg {
 
-namespace {
-
-constexpr std::string_view removed_prefix = R"({"state":"removed","ready":false)";
-
-} // namespace
-
 std::string_view to_string(DeviceState state) noexcept {
   switch (state) {
   case DeviceState::live: return "live";
@@ -22,6 +16,14 @@ std::string_view to_string(DeviceState state) noexcept {
   case DeviceState::removed: return "removed";
   }
   return "unknown";
+}
+
+std::optional<DeviceState> parse_device_state(std::string_view text) noexcept {
+  for (const auto state : {DeviceState::live, DeviceState::not_ready, DeviceState::no_source,
+                           DeviceState::removed}) {
+    if (to_string(state) == text) return state;
+  }
+  return std::nullopt;
 }
 
 DeviceState classify(const PathState& path) {
@@ -112,23 +114,5 @@ std::string render_metadata(const PathState& path, std::string_view whep) {
   return out;
 }
 
-std::string metadata_as_removed(std::string_view rendered) {
-  // render_metadata writes {"state":"<s>","ready":<b>, first; swap exactly that prefix.
-  constexpr std::string_view head = R"({"state":")";
-  if (rendered.substr(0, head.size()) == head) {
-    const auto ready = rendered.find(R"(","ready":)", head.size());
-    if (ready != std::string_view::npos) {
-      auto rest = rendered.substr(ready + 10);
-      if (rest.substr(0, 4) == "true")
-        rest.remove_prefix(4);
-      else if (rest.substr(0, 5) == "false")
-        rest.remove_prefix(5);
-      else
-        return std::string(removed_prefix) + "}";
-      return std::string(removed_prefix) + std::string(rest);
-    }
-  }
-  return std::string(removed_prefix) + "}";
-}
 
 } // namespace camreg

@@ -1,40 +1,188 @@
 #include "camreg/sync_round.hpp"
 
 #include <unordered_map>
+#include <unordered_set>
 
+#include "camreg/hash.hpp"
+#include "camreg/json_writer.hpp"
 #include "camreg/metadata.hpp"
 
 namespace camreg {
 
-RoundWrite plan_round(const Result<std::vector<PathState>>& fetched, const SyncOptions& options,
-                      TimePoint started_at, TimePoint now, std::string source) {
-  RoundWrite round;
-  round.device_type = options.device_type;
-  round.started_at = started_at;
-  round.now = now;
-  round.stale_before = now - options.stale_after;
-  round.source = std::move(source);
-  if (!fetched) {
-    round.error = fetched.error().message;
-    return round;
+std::string_view to_string(TransitionReason reason) noexcept {
+  switch (reason) {
+  case TransitionReason::added: return "added";
+  case TransitionReason::listed: return "listed";
+  case TransitionReason::removed: return "removed";
+  case TransitionReason::expired: return "expired";
   }
-  const auto& paths = fetched.value();
-  std::vector<DeviceUpsert> listed;
-  listed.reserve(paths.size());
+  return "unknown";
+}
+
+namespace {
+
+// The listing with each name once, at the position of its first occurrence and with
+// the state of its last (the list changed between pages: the later state is fresher).
+std::vector<const PathState*> unique_paths(const std::vector<PathState>& paths) {
+  std::vector<const PathState*> out;
+  out.reserve(paths.size());
   std::unordered_map<std::string_view, std::size_t> index;
   index.reserve(paths.size());
   for (const auto& path : paths) {
-    DeviceUpsert row{path.name, render_metadata(path, whep_url(options.webrtc_base, path.name)),
-                     is_healthy(path)};
-    // A name listed twice (the list changed between pages) keeps its later, fresher state.
-    if (const auto [it, inserted] = index.try_emplace(path.name, listed.size()); !inserted) {
-      listed[it->second] = std::move(row);
-    } else {
-      listed.push_back(std::move(row));
+    const auto [it, inserted] = index.try_emplace(path.name, out.size());
+    if (inserted)
+      out.push_back(&path);
+    else
+      out[it->second] = &path;
+  }
+  return out;
+}
+
+// A device's row as the round found it and as it leaves it.
+struct Change {
+  const StoredPresence* before = nullptr; // nullptr: a new device
+  DeviceWrite after;
+  bool written = false;
+  bool expired = false;
+};
+
+void add_transition(RoundPlan& plan, const Change& change, TimePoint now) {
+  const auto* before = change.before;
+  const auto& after = change.after;
+  const bool was_active = before && before->is_active;
+  const auto previous = before ? before->state : std::nullopt;
+  if (before && previous == after.state && was_active == after.is_active) return;
+  Transition t;
+  t.device_key = after.device_key;
+  t.previous_state = previous;
+  t.state = after.state;
+  t.was_active = was_active;
+  t.is_active = after.is_active;
+  t.at = now;
+  if (!before)
+    t.reason = TransitionReason::added;
+  else if (change.expired)
+    t.reason = TransitionReason::expired;
+  else if (after.state == DeviceState::removed && previous != DeviceState::removed)
+    t.reason = TransitionReason::removed;
+  else
+    t.reason = TransitionReason::listed;
+  plan.transitions.push_back(std::move(t));
+}
+
+Change from_stored(const StoredPresence& stored) {
+  Change c;
+  c.before = &stored;
+  c.after.device_key = stored.device_key;
+  c.after.state = stored.state.value_or(DeviceState::no_source);
+  c.after.last_seen = stored.last_seen;
+  c.after.is_active = stored.is_active;
+  c.after.metadata_hash = stored.metadata_hash.value_or(0);
+  return c;
+}
+
+} // namespace
+
+RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const RegistryState& stored,
+                     const SyncOptions& options, TimePoint started_at, const std::string& source) {
+  const TimePoint now = stored.now;
+  RoundPlan plan;
+  std::unordered_map<std::string_view, const StoredPresence*> by_key;
+  by_key.reserve(stored.devices.size());
+  for (const auto& d : stored.devices) by_key.emplace(d.device_key, &d);
+
+  std::vector<Change> changes; // listed devices first, in listing order, then the rest
+  std::unordered_set<std::string_view> listed;
+  std::size_t paths_seen = 0;
+  if (fetched) {
+    const auto paths = unique_paths(fetched.value());
+    paths_seen = paths.size();
+    listed.reserve(paths.size());
+    changes.reserve(stored.devices.size() + paths.size());
+    for (const PathState* path : paths) {
+      listed.insert(path->name);
+      std::string metadata = render_metadata(*path, whep_url(options.webrtc_base, path->name));
+      const std::uint64_t hash = fnv1a_64(metadata);
+      const bool healthy = is_healthy(*path);
+      const auto found = by_key.find(path->name);
+      Change c;
+      if (found == by_key.end()) {
+        c.after.device_key = path->name;
+        c.after.insert = true;
+        c.after.touch = true;
+        c.written = true;
+      } else {
+        c = from_stored(*found->second);
+      }
+      if (c.after.insert || c.before->metadata_hash != hash) {
+        c.after.metadata = DeviceWrite::Metadata::replace;
+        c.after.metadata_json = std::move(metadata);
+        c.after.metadata_hash = hash;
+        c.after.touch = c.written = true;
+      }
+      c.after.state = classify(*path);
+      if (healthy) {
+        c.after.last_seen = now;
+        if (!c.after.is_active) c.after.touch = true;
+        c.after.is_active = true;
+        c.written = true;
+      }
+      changes.push_back(std::move(c));
     }
   }
-  round.listed = std::move(listed);
-  return round;
+  for (const auto& d : stored.devices) {
+    if (fetched && listed.contains(d.device_key)) continue;
+    Change c = from_stored(d);
+    if (fetched && d.state != DeviceState::removed) {
+      c.after.metadata = DeviceWrite::Metadata::mark_removed;
+      c.after.state = DeviceState::removed;
+      c.after.touch = c.written = true;
+    }
+    changes.push_back(std::move(c));
+  }
+
+  const TimePoint stale_before = now - options.stale_after;
+  std::size_t inserted = 0, updated = 0, expired = 0;
+  for (auto& c : changes) {
+    auto& after = c.after;
+    if (after.is_active && (!after.last_seen || *after.last_seen < stale_before)) {
+      after.is_active = false;
+      after.touch = c.written = c.expired = true;
+      ++expired;
+    }
+    if (!c.written) continue;
+    add_transition(plan, c, now);
+    if (after.insert)
+      ++inserted;
+    else if (after.metadata == DeviceWrite::Metadata::replace ||
+             (after.is_active && !c.before->is_active))
+      ++updated;
+    plan.writes.push_back(std::move(after));
+  }
+
+  plan.run.started_at = started_at;
+  plan.run.finished_at = now;
+  plan.run.ok = fetched.has_value();
+  if (!fetched) plan.run.error = to_valid_utf8(fetched.error().message);
+  plan.run.paths_seen = paths_seen;
+  plan.run.upserted = inserted + updated;
+  plan.run.expired = expired;
+  plan.run.source = to_valid_utf8(source);
+  return plan;
+}
+
+RoundCounts count(const RoundPlan& plan) {
+  RoundCounts counts;
+  counts.paths_seen = plan.run.paths_seen;
+  counts.expired = plan.run.expired;
+  for (const auto& w : plan.writes) counts.inserted += w.insert ? 1 : 0;
+  counts.updated = plan.run.upserted - counts.inserted;
+  for (const auto& t : plan.transitions) {
+    if (t.is_active && !t.was_active) ++counts.newly_active;
+    if (t.state == DeviceState::removed && t.previous_state != DeviceState::removed)
+      ++counts.removed;
+  }
+  return counts;
 }
 
 RoundReport sync_round(PathSource& source, DeviceRepository& repository, const Clock& clock,
@@ -44,13 +192,16 @@ RoundReport sync_round(PathSource& source, DeviceRepository& repository, const C
   report.source = source.describe();
   auto fetched = source.list_paths();
   if (!fetched) report.fetch_error = fetched.error();
-  const auto now = clock.now();
-  const auto round = plan_round(fetched, options, report.started_at, now, report.source);
-  auto committed = repository.commit_round(round);
-  if (committed)
-    report.counts = committed.value();
-  else
+  auto committed = repository.commit_round(
+      options.device_type, clock.now(), [&](const RegistryState& stored) {
+        return plan_round(fetched, stored, options, report.started_at, report.source);
+      });
+  if (committed) {
+    report.counts = count(*committed);
+    report.transitions = std::move(committed->transitions);
+  } else {
     report.write_error = committed.error();
+  }
   report.finished_at = clock.now();
   return report;
 }

@@ -36,20 +36,25 @@ struct Db {
     repo = postgres::make_device_repository(options_for(schema));
   }
 
-  RoundWrite round(std::vector<DeviceUpsert> rows, TimePoint now,
-                   Duration stale_after = std::chrono::minutes(5)) {
-    RoundWrite r;
-    r.started_at = now - 1s;
-    r.now = now;
-    r.stale_before = now - stale_after;
-    r.listed = std::move(rows);
-    r.source = "http://127.0.0.1:9997";
-    return r;
+  // One round of the core's rules over rows, committed at now.
+  Result<RoundPlan> apply(std::vector<PathState> rows, TimePoint now,
+                          const std::string& type = "camera") {
+    return apply_to(*repo, std::move(rows), now, type);
   }
-  RoundCounts commit(std::vector<DeviceUpsert> rows, TimePoint now) {
-    auto counts = repo->commit_round(round(std::move(rows), now));
-    REQUIRE(counts);
-    return *counts;
+  static Result<RoundPlan> apply_to(DeviceRepository& to, std::vector<PathState> rows,
+                                    TimePoint now, const std::string& type = "camera") {
+    SyncOptions options;
+    options.webrtc_base = parse_http_url("http://localhost:8889").value();
+    options.device_type = type;
+    const Result<std::vector<PathState>> listing(std::move(rows));
+    return to.commit_round(type, now, [&](const RegistryState& stored) {
+      return plan_round(listing, stored, options, now - 1s, "http://127.0.0.1:9997");
+    });
+  }
+  RoundCounts commit(std::vector<PathState> rows, TimePoint now) {
+    auto plan = apply(std::move(rows), now);
+    REQUIRE(plan);
+    return count(*plan);
   }
   std::vector<Device> all() { return repo->list_devices(DeviceQuery{}).value(); }
   Device one(const std::string& key) {
@@ -66,10 +71,14 @@ struct Db {
   }
 };
 
-DeviceUpsert camera(const std::string& key, bool healthy, const std::string& extra = "") {
+PathState camera(const std::string& key, bool healthy, const std::string& extra = "") {
   PathState p = healthy ? live_path(key) : connecting_path(key);
   if (!extra.empty()) p.conf_name = extra;
-  return DeviceUpsert{key, render_metadata(p, "http://localhost:8889/" + key + "/whep"), healthy};
+  return p;
+}
+
+std::string metadata_of(const PathState& p) {
+  return render_metadata(p, "http://localhost:8889/" + p.name + "/whep");
 }
 
 } // namespace
@@ -141,7 +150,7 @@ TEST_CASE("a round stores every field and reads it back exactly", "[postgres]") 
   CHECK(cam1.updated_at == t0);
   CHECK(cam1.id > 0);
   // jsonb normalises key order; compare as jsonb.
-  CHECK(db.schema.scalar("SELECT device_metadata = '" + camera("cam1", true).metadata_json +
+  CHECK(db.schema.scalar("SELECT device_metadata = '" + metadata_of(camera("cam1", true)) +
                          "'::jsonb FROM devices WHERE device_key = 'cam1'") == "t");
   CHECK(
       db.schema.scalar("SELECT device_metadata->>'state' FROM devices WHERE device_key = 'cam2'") ==
@@ -177,9 +186,7 @@ TEST_CASE("devices are listed in byte order of device_key, filtered as asked", "
   db.commit({camera("b", true), camera("B", false), camera("a/2", true), camera("a.1", false),
              camera("_z", true)},
             t0);
-  RoundWrite sensors = db.round({camera("s1", true)}, t0);
-  sensors.device_type = "sensor";
-  REQUIRE(db.repo->commit_round(sensors));
+  REQUIRE(db.apply({camera("s1", true)}, t0, "sensor"));
 
   std::vector<std::string> keys;
   const auto cameras = db.repo->list_devices(DeviceQuery{"camera", false}).value();
@@ -193,99 +200,6 @@ TEST_CASE("devices are listed in byte order of device_key, filtered as asked", "
   CHECK(db.repo->list_devices(DeviceQuery{"nothing", false}).value().empty());
 }
 
-TEST_CASE("the stale boundary holds in the database", "[postgres][boundary]") {
-  const auto [elapsed, active] = GENERATE(table<Duration, bool>({
-      {4min + 59s, true},
-      {5min, true},
-      {5min + 1us, false},
-      {5min + 1s, false},
-  }));
-  CAPTURE(elapsed.count());
-  Db db;
-  db.commit({camera("cam1", true)}, t0);
-  const auto counts = db.commit({camera("cam1", false)}, t0 + elapsed);
-  CHECK(db.one("cam1").is_active == active);
-  CHECK(counts.expired == (active ? 0u : 1u));
-}
-
-TEST_CASE("a failed fetch only expires, marks nothing removed and is recorded", "[postgres]") {
-  Db db;
-  db.commit({camera("cam1", true), camera("cam2", true)}, t0);
-  db.commit({camera("cam2", true)}, t0 + 3min);
-  const auto cam2 = db.one("cam2");
-
-  RoundWrite failed = db.round({}, t0 + 5min + 30s);
-  failed.listed.reset();
-  failed.error = "MediaMTX: connection refused";
-  const auto counts = db.repo->commit_round(failed);
-  REQUIRE(counts);
-  CHECK(counts->expired == 1);
-  CHECK(counts->paths_seen == 0);
-  CHECK_FALSE(db.one("cam1").is_active);
-  const auto cam2_after = db.one("cam2");
-  CHECK(cam2_after.metadata_json == cam2.metadata_json);
-  CHECK(cam2_after.updated_at == cam2.updated_at);
-  CHECK(cam2_after.is_active);
-
-  const auto runs = db.repo->recent_sync_runs(1).value();
-  REQUIRE(runs.size() == 1);
-  CHECK_FALSE(runs[0].ok);
-  CHECK(runs[0].error == "MediaMTX: connection refused");
-  CHECK(runs[0].expired == 1);
-}
-
-TEST_CASE("an unlisted camera is marked removed once and keeps its row", "[postgres]") {
-  Db db;
-  db.commit({camera("cam1", true), camera("cam2", true)}, t0);
-  const auto first = db.commit({camera("cam2", true)}, t0 + 1min);
-  CHECK(first.removed == 1);
-  CHECK(db.schema.scalar("SELECT device_metadata->>'state' || ',' || (device_metadata->>'ready') "
-                         "|| ',' || (device_metadata->>'whep_url') FROM devices WHERE "
-                         "device_key = 'cam1'") == "removed,false,http://localhost:8889/cam1/whep");
-  CHECK(db.one("cam1").is_active);
-  const auto second = db.commit({camera("cam2", true)}, t0 + 2min);
-  CHECK(second.removed == 0);
-  db.commit({camera("cam2", true)}, t0 + 7min);
-  CHECK_FALSE(db.one("cam1").is_active);
-  CHECK(db.all().size() == 2);
-
-  // Listed again with the very metadata it had before removal: live again, same row.
-  const auto id = db.one("cam1").id;
-  const auto back = db.commit({camera("cam1", true), camera("cam2", true)}, t0 + 8min);
-  CHECK(back.updated == 1);
-  CHECK(back.newly_active == 1);
-  CHECK(db.one("cam1").id == id);
-  CHECK(db.one("cam1").is_active);
-  CHECK(db.schema.scalar(
-            "SELECT device_metadata->>'state' FROM devices WHERE device_key = 'cam1'") == "live");
-}
-
-TEST_CASE("an operator's name survives syncs", "[postgres]") {
-  Db db;
-  db.commit({camera("cam1", true)}, t0);
-  db.schema.exec("UPDATE devices SET name = 'Entrée nord' WHERE device_key = 'cam1'");
-  db.commit({camera("cam1", true, "changed")}, t0 + 1min);
-  CHECK(db.one("cam1").name == "Entrée nord");
-}
-
-TEST_CASE("unchanged rows are not rewritten beyond last_seen", "[postgres]") {
-  Db db;
-  db.commit({camera("live", true), camera("dark", false)}, t0);
-  const auto dark_version = db.schema.scalar("SELECT xmin FROM devices WHERE device_key = 'dark'");
-  const auto counts = db.commit({camera("live", true), camera("dark", false)}, t0 + 30s);
-  CHECK(counts.updated == 0);
-  CHECK(counts.inserted == 0);
-  CHECK(db.schema.scalar("SELECT xmin FROM devices WHERE device_key = 'dark'") == dark_version);
-  const auto live = db.one("live");
-  CHECK(live.updated_at == t0);
-  CHECK(live.last_seen == t0 + 30s);
-
-  const auto changed =
-      db.commit({camera("live", true, "new-conf"), camera("dark", false)}, t0 + 1min);
-  CHECK(changed.updated == 1);
-  CHECK(db.one("live").updated_at == t0 + 1min);
-}
-
 TEST_CASE("a round that fails part-way changes nothing", "[postgres][atomicity]") {
   Db db;
   db.commit({camera("cam1", true), camera("cam2", false)}, t0);
@@ -297,7 +211,7 @@ TEST_CASE("a round that fails part-way changes nothing", "[postgres][atomicity]"
       "$$BEGIN RAISE EXCEPTION 'injected failure'; END$$;"
       "CREATE TRIGGER boom BEFORE INSERT ON sync_runs FOR EACH ROW EXECUTE FUNCTION boom();");
   const auto result =
-      db.repo->commit_round(db.round({camera("cam2", true), camera("cam3", true)}, t0 + 10min));
+      db.apply({camera("cam2", true), camera("cam3", true)}, t0 + 10min);
   REQUIRE_FALSE(result);
   CHECK(result.error().kind == ErrorKind::database);
   CHECK_THAT(result.error().message, Catch::Contains("injected failure"));
@@ -305,7 +219,7 @@ TEST_CASE("a round that fails part-way changes nothing", "[postgres][atomicity]"
   CHECK(db.schema.scalar("SELECT count(*) FROM sync_runs") == "1");
 
   db.schema.exec("DROP TRIGGER boom ON sync_runs");
-  REQUIRE(db.repo->commit_round(db.round({camera("cam3", true)}, t0 + 11min)));
+  REQUIRE(db.apply({camera("cam3", true)}, t0 + 11min));
   CHECK(db.all().size() == 3);
 }
 
@@ -320,25 +234,25 @@ TEST_CASE("a round waits for no one: a second writer is told busy and writes not
   PQclear(PQexec(other,
                  "BEGIN; SELECT pg_advisory_xact_lock(hashtext(current_schema() || "
                  "'.camreg.sync'))"));
-  const auto result = db.repo->commit_round(db.round({camera("cam2", true)}, t0 + 1min));
+  const auto result = db.apply({camera("cam2", true)}, t0 + 1min);
   REQUIRE_FALSE(result);
   CHECK(result.error().kind == ErrorKind::busy);
   CHECK(db.fingerprint() == before);
   PQclear(PQexec(other, "COMMIT"));
   PQfinish(other);
-  CHECK(db.repo->commit_round(db.round({camera("cam2", true)}, t0 + 2min)));
+  CHECK(db.apply({camera("cam2", true)}, t0 + 2min));
 }
 
 TEST_CASE("two concurrent rounds leave the state one round would", "[postgres][concurrency]") {
   Db db;
-  std::vector<DeviceUpsert> rows;
+  std::vector<PathState> rows;
   for (int i = 0; i < 2000; ++i)
     rows.push_back(camera("cam" + std::to_string(i), i % 2 == 0));
   auto second = postgres::make_device_repository(options_for(db.schema));
-  Result<RoundCounts> a = fail(ErrorKind::cancelled, "");
-  Result<RoundCounts> b = fail(ErrorKind::cancelled, "");
-  std::thread ta([&] { a = db.repo->commit_round(db.round(rows, t0)); });
-  std::thread tb([&] { b = second->commit_round(db.round(rows, t0)); });
+  Result<RoundPlan> a = fail(ErrorKind::cancelled, "");
+  Result<RoundPlan> b = fail(ErrorKind::cancelled, "");
+  std::thread ta([&] { a = db.apply(rows, t0); });
+  std::thread tb([&] { b = Db::apply_to(*second, rows, t0); });
   ta.join();
   tb.join();
   REQUIRE((a || b));
@@ -353,7 +267,7 @@ TEST_CASE("two concurrent rounds leave the state one round would", "[postgres][c
 
 TEST_CASE("ten thousand cameras go up in one round", "[postgres][scale]") {
   Db db;
-  std::vector<DeviceUpsert> rows;
+  std::vector<PathState> rows;
   for (int i = 0; i < 10'000; ++i)
     rows.push_back(camera("site/cam" + std::to_string(i), i % 4 != 0));
   const auto counts = db.commit(rows, t0);
@@ -381,7 +295,7 @@ TEST_CASE("a lost connection fails one call clearly and the next reconnects",
   const auto again = db.repo->list_devices(DeviceQuery{});
   REQUIRE(again);
   CHECK(again->size() == 1);
-  CHECK(db.repo->commit_round(db.round({camera("cam1", true)}, t0 + 1min)));
+  CHECK(db.apply({camera("cam1", true)}, t0 + 1min));
 }
 
 TEST_CASE("a server restart between rounds fails one call and the next round goes through",
@@ -391,13 +305,7 @@ TEST_CASE("a server restart between rounds fails one call and the next round goe
   options.database_url = cluster.url();
   REQUIRE(postgres::migrate(options));
   auto repo = postgres::make_device_repository(options);
-  const auto round = [&](TimePoint now) {
-    RoundWrite r;
-    r.now = r.started_at = now;
-    r.stale_before = now - std::chrono::minutes(5);
-    r.listed = std::vector<DeviceUpsert>{camera("cam1", true)};
-    return repo->commit_round(r);
-  };
+  const auto round = [&](TimePoint now) { return Db::apply_to(*repo, {camera("cam1", true)}, now); };
   REQUIRE(round(t0));
   cluster.pause();
   const auto down = round(t0 + 1min);
@@ -453,7 +361,7 @@ TEST_CASE("a committed round notifies listeners, a failed one does not", "[postg
       "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS "
       "$$BEGIN RAISE EXCEPTION 'no'; END$$;"
       "CREATE TRIGGER boom BEFORE INSERT ON sync_runs FOR EACH ROW EXECUTE FUNCTION boom();");
-  REQUIRE_FALSE(db.repo->commit_round(db.round({camera("cam2", true)}, t0 + 1min)));
+  REQUIRE_FALSE(db.apply({camera("cam2", true)}, t0 + 1min));
   std::this_thread::sleep_for(100ms);
   CHECK(drain() == 0);
   PQfinish(listener);

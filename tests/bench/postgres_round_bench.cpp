@@ -12,10 +12,11 @@
 #include "camreg/json_writer.hpp"
 #include "camreg/metadata.hpp"
 #include "camreg/postgres/postgres.hpp"
+#include "camreg/sync_round.hpp"
 #include "camreg/url.hpp"
 
 using namespace camreg;
-using Clock = std::chrono::steady_clock;
+using Stopwatch = std::chrono::steady_clock;
 
 namespace {
 
@@ -28,9 +29,8 @@ void exec(PGconn* conn, const std::string& sql) {
   PQclear(res);
 }
 
-std::vector<DeviceUpsert> make_rows(int n) {
-  const auto base = parse_http_url("http://localhost:8889").value();
-  std::vector<DeviceUpsert> rows;
+std::vector<PathState> make_rows(int n) {
+  std::vector<PathState> rows;
   rows.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
     PathState p;
@@ -50,22 +50,23 @@ std::vector<DeviceUpsert> make_rows(int n) {
       p.readers = {ReaderRef{"webRTCSession", "0b6f6f1e-1d7c-4b59-a7a8-" + std::to_string(i)}};
     }
     p.inbound_bytes = 1'000'000ULL * static_cast<unsigned>(i);
-    rows.push_back({p.name, render_metadata(p, whep_url(base, p.name)), p.available});
+    rows.push_back(std::move(p));
   }
   return rows;
 }
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
+double seconds_since(Stopwatch::time_point start) {
+  return std::chrono::duration<double>(Stopwatch::now() - start).count();
 }
 
 // COPY of the same rows into a scratch table shaped like devices.
-double copy_rows(PGconn* conn, const std::vector<DeviceUpsert>& rows) {
+double copy_rows(PGconn* conn, const std::vector<PathState>& paths) {
+  const auto base = parse_http_url("http://localhost:8889").value();
   exec(conn, "DROP TABLE IF EXISTS copy_scratch");
   exec(conn,
        "CREATE TABLE copy_scratch (LIKE devices INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
        "INCLUDING INDEXES)");
-  const auto start = Clock::now();
+  const auto start = Stopwatch::now();
   exec(conn, "BEGIN");
   PGresult* res = PQexec(conn,
                          "COPY copy_scratch (device_key, device_type, name, device_metadata, "
@@ -82,13 +83,13 @@ double copy_rows(PGconn* conn, const std::vector<DeviceUpsert>& rows) {
       buffer += c;
     }
   };
-  for (const auto& row : rows) {
-    escape(row.device_key);
+  for (const auto& path : paths) {
+    escape(path.name);
     buffer += "\tcamera\t";
-    escape(row.device_key);
+    escape(path.name);
     buffer += '\t';
-    escape(row.metadata_json);
-    buffer += row.healthy ? "\t2026-11-24 10:00:00+00\tt\n" : "\t\\N\tf\n";
+    escape(render_metadata(path, whep_url(base, path.name)));
+    buffer += path.available ? "\t2026-11-24 10:00:00+00\tt\n" : "\t\\N\tf\n";
     if (buffer.size() > (1 << 20)) {
       PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size()));
       buffer.clear();
@@ -145,24 +146,28 @@ int main(int argc, char** argv) {
       return 1;
     }
 
-    const auto now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
-    RoundWrite round;
-    round.now = round.started_at = now;
-    round.stale_before = now - std::chrono::minutes(5);
-    round.listed = rows;
-    round.source = "bench";
+    // A round is the core's plan (rendering every listed path's metadata) and its
+    // commit; the COPY renders the same metadata, so both sides do the same work.
+    SyncOptions sync;
+    sync.webrtc_base = parse_http_url("http://localhost:8889").value();
+    const Result<std::vector<PathState>> listing(rows);
+    auto now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+    const auto round = [&]() {
+      return repo->commit_round("camera", now, [&](const RegistryState& stored) {
+        return plan_round(listing, stored, sync, now, "bench");
+      });
+    };
 
     const double copy = copy_rows(conn, rows);
-    auto start = Clock::now();
-    if (auto r = repo->commit_round(round); !r) {
+    auto start = Stopwatch::now();
+    if (auto r = round(); !r) {
       std::fprintf(stderr, "round: %s\n", r.error().message.c_str());
       return 1;
     }
     const double first = seconds_since(start);
-    round.now += std::chrono::seconds(60);
-    round.stale_before += std::chrono::seconds(60);
-    start = Clock::now();
-    if (auto r = repo->commit_round(round); !r || r->updated != 0) {
+    now += std::chrono::seconds(60);
+    start = Stopwatch::now();
+    if (auto r = round(); !r || count(*r).updated != 0) {
       std::fprintf(stderr, "second round: %s\n",
                    r ? "rows were rewritten" : r.error().message.c_str());
       return 1;

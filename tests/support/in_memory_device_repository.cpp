@@ -1,90 +1,90 @@
 #include "in_memory_device_repository.hpp"
 
 #include <algorithm>
-#include <unordered_set>
 
-#include "camreg/metadata.hpp"
 
 namespace camreg::testing {
 
-Result<RoundCounts> InMemoryDeviceRepository::commit_round(const RoundWrite& round) {
+namespace {
+
+constexpr std::string_view removed_prefix = R"({"state":"removed","ready":false)";
+
+// What PostgreSQL's `metadata || {"state":"removed","ready":false}` makes of metadata
+// rendered by render_metadata (which starts with those two members): the same object
+// with those two values swapped in.
+std::string metadata_as_removed(std::string_view rendered) {
+  // render_metadata writes {"state":"<s>","ready":<b>, first; swap exactly that prefix.
+  constexpr std::string_view head = R"({"state":")";
+  if (rendered.substr(0, head.size()) == head) {
+    const auto ready = rendered.find(R"(","ready":)", head.size());
+    if (ready != std::string_view::npos) {
+      auto rest = rendered.substr(ready + 10);
+      if (rest.substr(0, 4) == "true")
+        rest.remove_prefix(4);
+      else if (rest.substr(0, 5) == "false")
+        rest.remove_prefix(5);
+      else
+        return std::string(removed_prefix) + "}";
+      return std::string(removed_prefix) + std::string(rest);
+    }
+  }
+  return std::string(removed_prefix) + "}";
+}
+
+} // namespace
+
+Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& device_type,
+                                                         TimePoint now,
+                                                         const RoundPlanner& planner) {
   if (fail_next_) {
     fail_next_ = false;
     return fail(ErrorKind::database, "injected failure");
   }
-  // Work on a copy so a failure part-way leaves the stored state untouched, as a
-  // transaction would.
-  auto devices = devices_;
-  RoundCounts counts;
-  if (round.listed) {
-    std::unordered_set<std::string> listed_keys;
-    counts.paths_seen = round.listed->size();
-    for (const auto& row : *round.listed) {
-      listed_keys.insert(row.device_key);
-      auto [it, inserted] = devices.try_emplace({round.device_type, row.device_key});
-      Device& d = it->second;
-      const bool was_active = !inserted && d.is_active;
-      bool changed = false;
-      if (inserted) {
-        d.id = next_id_++;
-        d.device_key = row.device_key;
-        d.device_type = round.device_type;
-        d.name = row.device_key;
-        d.created_at = round.now;
-        d.updated_at = round.now;
-        ++counts.inserted;
-      }
-      if (d.metadata_json != row.metadata_json) {
-        d.metadata_json = row.metadata_json;
-        changed = true;
-      }
-      if (row.healthy) {
-        d.last_seen = round.now;
-        if (!d.is_active) changed = true;
-        d.is_active = true;
-        if (!was_active) ++counts.newly_active;
-      }
-      if (changed && !inserted) {
-        d.updated_at = round.now;
-        ++counts.updated;
-      }
-    }
-    for (auto& [id, d] : devices) {
-      if (id.first != round.device_type || listed_keys.count(id.second) != 0) continue;
-      const auto removed = metadata_as_removed(d.metadata_json);
-      if (removed != d.metadata_json) {
-        d.metadata_json = removed;
-        d.updated_at = round.now;
-        ++counts.removed;
-      }
-    }
+  RegistryState state;
+  state.now = now;
+  for (const auto& [id, row] : rows_) {
+    if (id.first != device_type) continue;
+    state.devices.push_back({row.device.device_key, row.state, row.device.is_active,
+                             row.device.last_seen, row.metadata_hash});
   }
-  for (auto& [id, d] : devices) {
-    if (id.first != round.device_type || !d.is_active) continue;
-    if (!d.last_seen || *d.last_seen < round.stale_before) {
-      d.is_active = false;
-      d.updated_at = round.now;
-      ++counts.expired;
+  RoundPlan plan = planner(state);
+  for (const auto& w : plan.writes) {
+    auto [it, inserted] = rows_.try_emplace({device_type, w.device_key});
+    Row& row = it->second;
+    Device& d = row.device;
+    if (w.insert) {
+      d.id = next_id_++;
+      d.device_key = w.device_key;
+      d.device_type = device_type;
+      d.name = w.device_key;
+      d.created_at = now;
     }
+    switch (w.metadata) {
+    case DeviceWrite::Metadata::keep: break;
+    case DeviceWrite::Metadata::replace:
+      d.metadata_json = w.metadata_json;
+      row.metadata_hash = w.metadata_hash;
+      break;
+    case DeviceWrite::Metadata::mark_removed:
+      d.metadata_json = metadata_as_removed(d.metadata_json);
+      row.metadata_hash.reset();
+      break;
+    }
+    row.state = w.state;
+    d.last_seen = w.last_seen;
+    d.is_active = w.is_active;
+    if (w.touch) d.updated_at = now;
   }
-  devices_ = std::move(devices);
-  SyncRun run;
+  SyncRun run = plan.run;
   run.id = static_cast<std::int64_t>(runs_.size()) + 1;
-  run.started_at = round.started_at;
-  run.finished_at = round.now;
-  run.ok = round.listed.has_value();
-  run.error = round.error;
-  run.paths_seen = counts.paths_seen;
-  run.upserted = counts.inserted + counts.updated;
-  run.expired = counts.expired;
-  run.source = round.source;
-  runs_.push_back(run);
-  return counts;
+  runs_.push_back(std::move(run));
+  return plan;
 }
 
 Result<std::vector<Device>> InMemoryDeviceRepository::list_devices(const DeviceQuery& query) {
   std::vector<Device> out;
-  for (const auto& [id, d] : devices_) {
+  for (const auto& [id, row] : rows_) {
+    const Device& d = row.device;
     if (query.device_type && d.device_type != *query.device_type) continue;
     if (query.active_only && !d.is_active) continue;
     out.push_back(d);
@@ -102,16 +102,16 @@ Result<std::vector<SyncRun>> InMemoryDeviceRepository::recent_sync_runs(std::siz
 
 bool InMemoryDeviceRepository::rename(const std::string& device_type, const std::string& key,
                                       std::string name) {
-  const auto it = devices_.find({device_type, key});
-  if (it == devices_.end()) return false;
-  it->second.name = std::move(name);
+  const auto it = rows_.find({device_type, key});
+  if (it == rows_.end()) return false;
+  it->second.device.name = std::move(name);
   return true;
 }
 
 const Device* InMemoryDeviceRepository::find(const std::string& device_type,
                                              const std::string& key) const {
-  const auto it = devices_.find({device_type, key});
-  return it == devices_.end() ? nullptr : &it->second;
+  const auto it = rows_.find({device_type, key});
+  return it == rows_.end() ? nullptr : &it->second.device;
 }
 
 } // namespace camreg::testing

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
@@ -9,11 +10,12 @@
 
 namespace camreg::testing {
 
-// DeviceRepository kept in memory, following the port's contract to the letter, so
-// the sync rules can be tested without a database. Not thread-safe.
+// DeviceRepository kept in memory: storage only, as the port asks (the rules are the
+// core's plan_round), so the core's rounds run without a database. Not thread-safe.
 class InMemoryDeviceRepository final : public DeviceRepository {
  public:
-  Result<RoundCounts> commit_round(const RoundWrite& round) override;
+  Result<RoundPlan> commit_round(const std::string& device_type, TimePoint now,
+                                 const RoundPlanner& planner) override;
   Result<std::vector<Device>> list_devices(const DeviceQuery& query) override;
   Result<std::vector<SyncRun>> recent_sync_runs(std::size_t limit) override;
   Result<void> check_ready() override { return {}; }
@@ -24,10 +26,15 @@ class InMemoryDeviceRepository final : public DeviceRepository {
   bool rename(const std::string& device_type, const std::string& key, std::string name);
   // The stored row, or nullptr.
   const Device* find(const std::string& device_type, const std::string& key) const;
-  std::size_t size() const { return devices_.size(); }
+  std::size_t size() const { return rows_.size(); }
 
  private:
-  std::map<std::pair<std::string, std::string>, Device> devices_; // (type, key)
+  struct Row {
+    Device device;
+    std::optional<DeviceState> state;
+    std::optional<std::uint64_t> metadata_hash;
+  };
+  std::map<std::pair<std::string, std::string>, Row> rows_; // (type, key)
   std::vector<SyncRun> runs_;
   std::int64_t next_id_ = 1;
   bool fail_next_ = false;

@@ -56,16 +56,6 @@ TEST_CASE("metadata stays valid JSON whatever bytes a name holds", "[metadata]")
   CHECK(track_json.find(R"({"codec":"H264","note":"a\"b\tc\u001f"})") != std::string::npos);
 }
 
-TEST_CASE("a removed camera keeps its last metadata with state removed and ready false",
-          "[metadata]") {
-  const auto json = render_metadata(live_path("cam1"), "http://x/cam1/whep");
-  const auto removed = metadata_as_removed(json);
-  CHECK(removed.rfind(R"({"state":"removed","ready":false,"ready_time":)", 0) == 0);
-  CHECK(removed.substr(removed.find("\"ready_time\"")) == json.substr(json.find("\"ready_time\"")));
-  CHECK(metadata_as_removed(removed) == removed);
-  CHECK(metadata_as_removed("not json") == R"({"state":"removed","ready":false})");
-}
-
 TEST_CASE("a path with a hundred thousand readers lists a hundred and counts them all",
           "[metadata]") {
   auto p = live_path("cam1");

@@ -5,10 +5,14 @@
 
 #include "camreg/postgres/postgres.hpp"
 #include "camreg/url.hpp"
+#include "connection.hpp"
 
 namespace camreg::postgres {
 
 namespace {
+
+const std::string listen_sql =
+    "LISTEN " + std::string(change_channel) + "; SELECT current_schema()";
 
 // LISTEN on a libpq connection of its own (SOCI has no API for notifications).
 class PostgresChangeFeed final : public ChangeFeed {
@@ -52,7 +56,7 @@ class PostgresChangeFeed final : public ChangeFeed {
  private:
   Result<void> open() {
     if (conn_) PQfinish(conn_);
-    conn_ = PQconnectdb(options_.database_url.c_str());
+    conn_ = PQconnectdb(detail::conninfo(options_).c_str());
     if (PQstatus(conn_) != CONNECTION_OK) {
       std::string message = PQerrorMessage(conn_);
       while (!message.empty() && message.back() == '\n')
@@ -63,7 +67,7 @@ class PostgresChangeFeed final : public ChangeFeed {
                                               redact_database_url(options_.database_url) + ": " +
                                               redact_userinfo(message));
     }
-    PGresult* res = PQexec(conn_, "LISTEN camreg_changes; SELECT current_schema()");
+    PGresult* res = PQexec(conn_, listen_sql.c_str());
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
       schema_ = PQgetvalue(res, 0, 0);
     }

@@ -82,19 +82,30 @@ std::string redact_database_url(std::string_view url) {
 
 namespace detail {
 
-Connection::Connection(Options options)
-    : options_(std::move(options)), redacted_url_(redact_database_url(options_.database_url)) {
-  conninfo_ = options_.database_url;
-  if (conninfo_.find("connect_timeout") == std::string::npos) {
-    const auto timeout = std::to_string(options_.connect_timeout.count());
-    if (is_uri(conninfo_)) {
-      conninfo_ += (conninfo_.find('?') == std::string::npos ? "?" : "&");
-      conninfo_ += "connect_timeout=" + timeout;
-    } else {
-      conninfo_ += " connect_timeout=" + timeout;
-    }
-  }
+std::string conninfo(const Options& options) {
+  std::string out = options.database_url;
+  const bool uri = is_uri(out);
+  const auto add = [&](std::string_view key, const std::string& value) {
+    if (out.find(std::string(key) + "=") != std::string::npos) return; // the URL's own wins
+    if (uri)
+      out += (out.find('?') == std::string::npos ? "?" : "&");
+    else if (!out.empty())
+      out += ' ';
+    out.append(key).append("=").append(value);
+  };
+  add("connect_timeout", std::to_string(options.connect_timeout.count()));
+  // A peer that vanished without a FIN or RST (a dropped NAT entry, a failed-over host)
+  // is noticed within about a minute instead of the kernel's two hours.
+  add("keepalives", "1");
+  add("keepalives_idle", "30");
+  add("keepalives_interval", "10");
+  add("keepalives_count", "3");
+  return out;
 }
+
+Connection::Connection(Options options)
+    : options_(std::move(options)), conninfo_(conninfo(options_)),
+      redacted_url_(redact_database_url(options_.database_url)) {}
 
 Result<void> Connection::open() {
   if (session_) {

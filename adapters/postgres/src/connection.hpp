@@ -10,6 +10,10 @@
 
 namespace camreg::postgres::detail {
 
+// The libpq connection string for options: the URL plus connect_timeout and TCP
+// keepalives unless the URL sets them. Every connection camreg opens uses it.
+std::string conninfo(const Options& options);
+
 // One SOCI session opened on demand and dropped when the server is lost, so the
 // next call reconnects. Turns SOCI exceptions into Errors at the port.
 class Connection {
@@ -37,7 +41,7 @@ class Connection {
   Error failure(std::string_view what, const std::exception& e);
 
   Options options_;
-  std::string conninfo_;
+  std::string conninfo_; // after options_: built from it
   std::string redacted_url_;
   std::unique_ptr<soci::session> session_;
 };

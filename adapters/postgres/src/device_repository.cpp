@@ -1,58 +1,64 @@
 #include <soci/soci.h>
 
-#include "camreg/hash.hpp"
+#include <cstdlib>
+
+#include "camreg/metadata.hpp"
 #include "connection.hpp"
 
 namespace camreg::postgres {
 
 namespace {
 
-// A whole round goes up by COPY (libpq; SOCI has no COPY) into a session-local table:
-// one stream for any number of cameras, and a real table (not a CTE over a parameter)
-// so the planner knows its size and hash-joins it against devices.
+// The stored presence of every device of a type: what the core plans a round from.
+// state is a column of its own so this never detoasts metadata.
+constexpr const char* load_sql = R"SQL(
+SELECT device_key, state, is_active, CAST(extract(epoch FROM last_seen) * 1000000 AS bigint),
+       metadata_hash
+FROM devices WHERE device_type = $1
+)SQL";
+
+// A round's writes, exactly as the core decided them, go up by COPY (libpq; SOCI has
+// no COPY) into a session-local table: one stream for any number of cameras, and a
+// real table (not a CTE over a parameter) so the planner knows its size and
+// hash-joins it against devices.
 constexpr const char* stage_sql = R"SQL(
-CREATE TEMP TABLE IF NOT EXISTS camreg_round_input (
+CREATE TEMP TABLE IF NOT EXISTS camreg_round_writes (
   device_key text COLLATE "C" NOT NULL,
-  metadata text NOT NULL,
-  metadata_hash bigint NOT NULL,
-  healthy boolean NOT NULL
+  ins boolean NOT NULL,
+  meta "char" NOT NULL,
+  metadata text NULL,
+  metadata_hash bigint NULL,
+  state text NOT NULL,
+  last_seen bigint NULL,
+  is_active boolean NOT NULL,
+  touch boolean NOT NULL
 ) ON COMMIT DELETE ROWS
 )SQL";
 
 constexpr const char* copy_sql =
-    "COPY camreg_round_input (device_key, metadata, metadata_hash, healthy) FROM STDIN";
+    "COPY camreg_round_writes (device_key, ins, meta, metadata, metadata_hash, state, last_seen,"
+    " is_active, touch) FROM STDIN";
 
-// Listed devices that exist but are inactive, and are about to be seen healthy.
-constexpr const char* activating_sql = R"SQL(
-SELECT count(*)
-FROM camreg_round_input i JOIN devices d ON d.device_key = i.device_key
-WHERE d.device_type = CAST(:type AS text) AND i.healthy AND NOT d.is_active
-)SQL";
-
-// Existing devices: metadata is parsed and rewritten only when its hash changed, a
-// healthy path refreshes last_seen. SET reads the old row, so updated_at moves exactly
-// when something an API reader sees changed. "p" names every parameter once, because
-// SOCI binds each :name to one position.
+// Storage only: every value comes from the plan. meta: k keep, r replace, x mark
+// removed (the stored metadata with state "removed" and ready false). "p" names every
+// parameter once, because SOCI binds each :name to one position.
 constexpr const char* update_sql = R"SQL(
 WITH p AS (
   SELECT CAST(:type AS text) AS type,
          timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now
-), upd AS (
-  UPDATE devices d SET
-    device_metadata = CASE WHEN d.metadata_hash IS DISTINCT FROM i.metadata_hash
-                           THEN CAST(i.metadata AS jsonb) ELSE d.device_metadata END,
-    metadata_hash = i.metadata_hash,
-    last_seen = CASE WHEN i.healthy THEN p.now ELSE d.last_seen END,
-    is_active = d.is_active OR i.healthy,
-    updated_at = CASE WHEN d.metadata_hash IS DISTINCT FROM i.metadata_hash
-                        OR (i.healthy AND NOT d.is_active) THEN p.now
-                      ELSE d.updated_at END
-  FROM camreg_round_input i, p
-  WHERE d.device_type = p.type AND d.device_key = i.device_key
-    AND (i.healthy OR d.metadata_hash IS DISTINCT FROM i.metadata_hash)
-  RETURNING d.updated_at = p.now AS updated
 )
-SELECT count(*) FILTER (WHERE updated) FROM upd
+UPDATE devices d SET
+  device_metadata = CASE i.meta WHEN 'r' THEN CAST(i.metadata AS jsonb)
+                                WHEN 'x' THEN d.device_metadata || '{"state": "removed", "ready": false}'
+                                ELSE d.device_metadata END,
+  metadata_hash = CASE i.meta WHEN 'r' THEN i.metadata_hash WHEN 'x' THEN NULL
+                              ELSE d.metadata_hash END,
+  state = i.state,
+  last_seen = timestamptz 'epoch' + i.last_seen * interval '1 microsecond',
+  is_active = i.is_active,
+  updated_at = CASE WHEN i.touch THEN p.now ELSE d.updated_at END
+FROM camreg_round_writes i, p
+WHERE NOT i.ins AND d.device_type = p.type AND d.device_key = i.device_key
 )SQL";
 
 // New devices: name starts as the path name and is never overwritten by a sync.
@@ -60,50 +66,13 @@ constexpr const char* insert_sql = R"SQL(
 WITH p AS (
   SELECT CAST(:type AS text) AS type,
          timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now
-), ins AS (
-  INSERT INTO devices (device_key, device_type, name, device_metadata, metadata_hash, last_seen,
-                       is_active, created_at, updated_at)
-  SELECT i.device_key, p.type, i.device_key, CAST(i.metadata AS jsonb), i.metadata_hash,
-         CASE WHEN i.healthy THEN p.now END, i.healthy, p.now, p.now
-  FROM camreg_round_input i, p
-  WHERE NOT EXISTS (SELECT 1 FROM devices d WHERE d.device_type = p.type
-                                            AND d.device_key = i.device_key)
-  RETURNING is_active
 )
-SELECT count(*), count(*) FILTER (WHERE is_active) FROM ins
-)SQL";
-
-constexpr const char* remove_sql = R"SQL(
-WITH p AS (
-  SELECT CAST(:type AS text) AS type,
-         timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now
-), gone AS (
-  UPDATE devices d
-  SET device_metadata = d.device_metadata || '{"state": "removed", "ready": false}',
-      metadata_hash = NULL,
-      updated_at = p.now
-  FROM p
-  WHERE d.device_type = p.type
-    AND d.device_metadata ->> 'state' IS DISTINCT FROM 'removed'
-    AND NOT EXISTS (SELECT 1 FROM camreg_round_input i WHERE i.device_key = d.device_key)
-  RETURNING 1
-)
-SELECT count(*) FROM gone
-)SQL";
-
-constexpr const char* expire_sql = R"SQL(
-WITH p AS (
-  SELECT CAST(:type AS text) AS type,
-         timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now,
-         timestamptz 'epoch' + CAST(:stale AS bigint) * interval '1 microsecond' AS stale_before
-), expired AS (
-  UPDATE devices d SET is_active = false, updated_at = p.now
-  FROM p
-  WHERE d.device_type = p.type AND d.is_active
-    AND (d.last_seen IS NULL OR d.last_seen < p.stale_before)
-  RETURNING 1
-)
-SELECT count(*) FROM expired
+INSERT INTO devices (device_key, device_type, name, device_metadata, metadata_hash, state,
+                     last_seen, is_active, created_at, updated_at)
+SELECT i.device_key, p.type, i.device_key, CAST(i.metadata AS jsonb), i.metadata_hash, i.state,
+       timestamptz 'epoch' + i.last_seen * interval '1 microsecond', i.is_active, p.now, p.now
+FROM camreg_round_writes i, p
+WHERE i.ins
 )SQL";
 
 constexpr const char* record_run_sql = R"SQL(
@@ -143,9 +112,9 @@ void append_copy_field(std::string& out, std::string_view value) {
   }
 }
 
-// Streams the listed paths into camreg_round_input. Runs inside the caller's
+// Streams a round's writes into camreg_round_writes. Runs inside the caller's
 // transaction (same connection); throws on failure so the transaction rolls back.
-void copy_round(PGconn* conn, const std::vector<DeviceUpsert>& rows) {
+void copy_writes(PGconn* conn, const std::vector<DeviceWrite>& writes) {
   const auto fail_with = [&](const std::string& what) {
     throw std::runtime_error("COPY of the round: " + what + PQerrorMessage(conn));
   };
@@ -156,13 +125,25 @@ void copy_round(PGconn* conn, const std::vector<DeviceUpsert>& rows) {
   constexpr std::size_t chunk = 1 << 20;
   std::string buffer;
   buffer.reserve(chunk + 4096);
-  for (const auto& row : rows) {
-    append_copy_field(buffer, row.device_key);
+  for (const auto& w : writes) {
+    append_copy_field(buffer, w.device_key);
+    buffer += w.insert ? "\tt\t" : "\tf\t";
+    switch (w.metadata) {
+    case DeviceWrite::Metadata::keep: buffer += "k\t\\N\t\\N\t"; break;
+    case DeviceWrite::Metadata::mark_removed: buffer += "x\t\\N\t\\N\t"; break;
+    case DeviceWrite::Metadata::replace:
+      buffer += "r\t";
+      append_copy_field(buffer, w.metadata_json);
+      buffer += '\t';
+      buffer += std::to_string(static_cast<long long>(w.metadata_hash));
+      buffer += '\t';
+      break;
+    }
+    buffer += to_string(w.state);
     buffer += '\t';
-    append_copy_field(buffer, row.metadata_json);
-    buffer += '\t';
-    buffer += std::to_string(static_cast<long long>(fnv1a_64(row.metadata_json)));
-    buffer += row.healthy ? "\tt\n" : "\tf\n";
+    buffer += w.last_seen ? std::to_string(micros_of(*w.last_seen)) : std::string("\\N");
+    buffer += w.is_active ? "\tt" : "\tf";
+    buffer += w.touch ? "\tt\n" : "\tf\n";
     if (buffer.size() >= chunk) {
       if (PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) != 1) fail_with("");
       buffer.clear();
@@ -180,13 +161,38 @@ void copy_round(PGconn* conn, const std::vector<DeviceUpsert>& rows) {
   if (!error.empty()) throw std::runtime_error("COPY of the round: " + error);
 }
 
+// Reads the stored presence of every device of the type, inside the caller's
+// transaction; throws on failure.
+std::vector<StoredPresence> load_presence(PGconn* conn, const std::string& device_type) {
+  const char* params[] = {device_type.c_str()};
+  PGresult* res = PQexecParams(conn, load_sql, 1, nullptr, params, nullptr, nullptr, 0);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    std::string error = PQresultErrorMessage(res);
+    PQclear(res);
+    throw std::runtime_error("reading device presence: " + error);
+  }
+  const int n = PQntuples(res);
+  std::vector<StoredPresence> out(static_cast<std::size_t>(n));
+  for (int r = 0; r < n; ++r) {
+    auto& d = out[static_cast<std::size_t>(r)];
+    d.device_key.assign(PQgetvalue(res, r, 0), static_cast<std::size_t>(PQgetlength(res, r, 0)));
+    if (!PQgetisnull(res, r, 1)) d.state = parse_device_state(PQgetvalue(res, r, 1));
+    d.is_active = PQgetvalue(res, r, 2)[0] == 't';
+    if (!PQgetisnull(res, r, 3)) d.last_seen = time_of(std::atoll(PQgetvalue(res, r, 3)));
+    if (!PQgetisnull(res, r, 4))
+      d.metadata_hash = static_cast<std::uint64_t>(std::atoll(PQgetvalue(res, r, 4)));
+  }
+  PQclear(res);
+  return out;
+}
+
 class PostgresDeviceRepository final : public DeviceRepository {
  public:
   explicit PostgresDeviceRepository(Options options) : connection_(std::move(options)) {}
 
-  Result<RoundCounts> commit_round(const RoundWrite& round) override {
-    return connection_.run<
-        RoundCounts>("sync round", [&](soci::session& sql) -> Result<RoundCounts> {
+  Result<RoundPlan> commit_round(const std::string& device_type, TimePoint now,
+                                 const RoundPlanner& planner) override {
+    return connection_.run<RoundPlan>("sync round", [&](soci::session& sql) -> Result<RoundPlan> {
       soci::transaction tx(sql);
       int locked = 0;
       sql << "SELECT CAST(pg_try_advisory_xact_lock(hashtext(current_schema() || '.camreg.sync'))"
@@ -195,45 +201,33 @@ class PostgresDeviceRepository final : public DeviceRepository {
       if (locked != 1) {
         return fail(ErrorKind::busy, "another process is applying a sync round; skipped");
       }
-      const auto now = micros_of(round.now);
-      RoundCounts counts;
-      if (round.listed) {
+      RegistryState state;
+      state.now = now;
+      state.devices = load_presence(connection_.native(), device_type);
+      RoundPlan plan = planner(state);
+      state.devices = {};
+      const auto now_us = micros_of(now);
+      if (!plan.writes.empty()) {
         sql << "SET LOCAL client_min_messages = warning";
         sql << "SET LOCAL work_mem = '64MB'";
         sql << stage_sql;
-        copy_round(connection_.native(), *round.listed);
-        long long updated = 0, activated = 0, inserted = 0, born_active = 0;
-        long long removed = 0;
-        sql << activating_sql, soci::use(round.device_type, "type"), soci::into(activated);
-        sql << update_sql, soci::use(round.device_type, "type"), soci::use(now, "now"),
-            soci::into(updated);
-        sql << insert_sql, soci::use(round.device_type, "type"), soci::use(now, "now"),
-            soci::into(inserted), soci::into(born_active);
-        sql << remove_sql, soci::use(round.device_type, "type"), soci::use(now, "now"),
-            soci::into(removed);
-        counts.paths_seen = round.listed->size();
-        counts.inserted = static_cast<std::size_t>(inserted);
-        counts.updated = static_cast<std::size_t>(updated);
-        counts.newly_active = static_cast<std::size_t>(activated + born_active);
-        counts.removed = static_cast<std::size_t>(removed);
+        copy_writes(connection_.native(), plan.writes);
+        sql << update_sql, soci::use(device_type, "type"), soci::use(now_us, "now");
+        sql << insert_sql, soci::use(device_type, "type"), soci::use(now_us, "now");
       }
-      const auto stale = micros_of(round.stale_before);
-      long long expired = 0;
-      sql << expire_sql, soci::use(round.device_type, "type"), soci::use(now, "now"),
-          soci::use(stale, "stale"), soci::into(expired);
-      counts.expired = static_cast<std::size_t>(expired);
-
-      const auto started = micros_of(round.started_at);
-      const int ok = round.listed ? 1 : 0;
-      const int seen = static_cast<int>(counts.paths_seen);
-      const int upserted = static_cast<int>(counts.inserted + counts.updated);
-      const int expired_count = static_cast<int>(counts.expired);
-      sql << record_run_sql, soci::use(started, "started"), soci::use(now, "finished"),
-          soci::use(ok, "ok"), soci::use(round.error, "error"), soci::use(seen, "seen"),
-          soci::use(upserted, "upserted"), soci::use(expired_count, "expired"),
-          soci::use(round.source, "source");
+      const auto& run = plan.run;
+      const auto started = micros_of(run.started_at);
+      const auto finished = micros_of(run.finished_at);
+      const int ok = run.ok ? 1 : 0;
+      const int seen = static_cast<int>(run.paths_seen);
+      const int upserted = static_cast<int>(run.upserted);
+      const int expired = static_cast<int>(run.expired);
+      sql << record_run_sql, soci::use(started, "started"), soci::use(finished, "finished"),
+          soci::use(ok, "ok"), soci::use(run.error, "error"), soci::use(seen, "seen"),
+          soci::use(upserted, "upserted"), soci::use(expired, "expired"),
+          soci::use(run.source, "source");
       tx.commit();
-      return counts;
+      return plan;
     });
   }
 

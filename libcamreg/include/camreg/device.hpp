@@ -19,6 +19,8 @@ enum class DeviceState {
 };
 
 std::string_view to_string(DeviceState state) noexcept;
+// The state named by text as to_string writes it; nothing for any other text.
+std::optional<DeviceState> parse_device_state(std::string_view text) noexcept;
 
 // One row of the devices table.
 struct Device {

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,50 +12,87 @@
 
 namespace camreg {
 
-// A listed path as the registry stores it.
-struct DeviceUpsert {
+// What the sync rules need to know of a stored device.
+struct StoredPresence {
   std::string device_key;
-  std::string metadata_json; // a JSON object whose "state" member comes first
-  bool healthy = false;      // sets last_seen = now and is_active = true
+  std::optional<DeviceState> state; // absent: not written by a sync (or unknown text)
+  bool is_active = false;
+  std::optional<TimePoint> last_seen;
+  std::optional<std::uint64_t> metadata_hash; // of the metadata a sync last wrote
 };
 
-// Everything one sync round writes. A repository applies it in one transaction:
-// either all of it is visible afterwards or none of it.
-struct RoundWrite {
-  std::string device_type = "camera";
-  TimePoint started_at;
-  TimePoint now;
-  // Active devices of device_type whose last_seen is before this instant, or who were
-  // never seen healthy, become inactive.
-  TimePoint stale_before;
-  // Every listed path, each key once. Absent when the fetch failed: then no device row
-  // is written except by expiry.
-  std::optional<std::vector<DeviceUpsert>> listed;
-  std::string source; // redacted description of where the list came from
-  std::string error;  // why the fetch failed; empty when it succeeded
+// The stored state of one device type at the start of a round, read inside the
+// round's transaction.
+struct RegistryState {
+  TimePoint now; // the round's commit time: every timestamp the round writes
+  std::vector<StoredPresence> devices; // every device of the type, in no particular order
 };
 
-// What a round changed.
-struct RoundCounts {
-  std::size_t paths_seen = 0;   // listed paths
-  std::size_t inserted = 0;     // devices created
-  std::size_t updated = 0;      // existing devices whose metadata or status changed
-  std::size_t newly_active = 0; // devices that went from inactive (or absent) to active
-  std::size_t removed = 0;      // devices newly marked state "removed"
-  std::size_t expired = 0;      // devices that became inactive
+// One device row as a round leaves it. The core decides every value; a repository
+// stores them as given.
+struct DeviceWrite {
+  enum class Metadata {
+    keep,         // device_metadata unchanged
+    replace,      // device_metadata = metadata_json (a JSON object), hash = metadata_hash
+    mark_removed, // "state" becomes "removed" and "ready" false, the rest kept; no hash
+  };
+  std::string device_key;
+  bool insert = false; // a new row: name = device_key, created_at = now
+  Metadata metadata = Metadata::keep;
+  std::string metadata_json;
+  std::uint64_t metadata_hash = 0;
+  DeviceState state = DeviceState::no_source; // the state the row is in afterwards
+  std::optional<TimePoint> last_seen;         // the value afterwards (may be unchanged)
+  bool is_active = false;
+  bool touch = false; // updated_at = now: something an API reader sees changed
 };
 
-// Port: the devices table and its sync history.
+// Why a device's presence changed in a round.
+enum class TransitionReason {
+  added,   // first listed
+  listed,  // MediaMTX reports it in another state (or healthy again)
+  removed, // no longer listed by a successful listing
+  expired, // no healthy sync for longer than the stale window
+};
+std::string_view to_string(TransitionReason reason) noexcept;
+
+// A device whose state or is_active changed in a round: what the ledger, events and
+// metrics consume.
+struct Transition {
+  std::string device_key;
+  std::optional<DeviceState> previous_state; // absent for a device first listed
+  DeviceState state = DeviceState::no_source;
+  bool was_active = false;
+  bool is_active = false;
+  TimePoint at;
+  TransitionReason reason = TransitionReason::listed;
+};
+
+// Everything one round writes, decided by the core (plan_round) from the listing and
+// the registry's state.
+struct RoundPlan {
+  std::vector<DeviceWrite> writes;      // only rows that change
+  std::vector<Transition> transitions;  // devices whose state or is_active changed
+  SyncRun run;                          // the run record (id assigned by the store)
+};
+
+// Decides a round's writes from the stored state; called inside the round's
+// transaction, once.
+using RoundPlanner = std::function<RoundPlan(const RegistryState&)>;
+
+// Port: the devices table and its sync history. Storage only: the rules of a round
+// live in the core's plan_round.
 class DeviceRepository {
  public:
   virtual ~DeviceRepository() = default;
 
-  // Applies one round atomically: upserts every listed device (name set on insert
-  // only; metadata rewritten only when it changed), marks unlisted devices of the type
-  // "removed", expires stale ones and records the run. Fails with ErrorKind::busy when
-  // another process is applying a round, ErrorKind::database on any other failure; in
-  // both cases nothing was written.
-  virtual Result<RoundCounts> commit_round(const RoundWrite& round) = 0;
+  // Applies one round atomically: takes the round lock, reads the stored presence of
+  // every device of device_type, asks planner for the plan (RegistryState::now = now),
+  // writes it and its run record, and returns it. Fails with ErrorKind::busy when
+  // another process is applying a round, ErrorKind::database (or unavailable) on any
+  // other failure; in both cases nothing was written.
+  virtual Result<RoundPlan> commit_round(const std::string& device_type, TimePoint now,
+                                         const RoundPlanner& planner) = 0;
 
   // Devices matching the query, ordered by device_key.
   virtual Result<std::vector<Device>> list_devices(const DeviceQuery& query) = 0;

@@ -26,8 +26,5 @@ inline constexpr std::size_t max_listed_readers = 100;
 // U+FFFD so the result is always valid JSON.
 std::string render_metadata(const PathState& path, std::string_view whep_url);
 
-// metadata rendered by render_metadata with state "removed" and ready false, the
-// rest unchanged. Other text is returned as {"state":"removed","ready":false}.
-std::string metadata_as_removed(std::string_view rendered);
 
 } // namespace camreg

@@ -17,6 +17,17 @@ struct SyncOptions {
   std::string device_type = "camera";
 };
 
+// What a round changed, derived from its plan.
+struct RoundCounts {
+  std::size_t paths_seen = 0;   // listed paths (each name once)
+  std::size_t inserted = 0;     // devices created
+  std::size_t updated = 0;      // existing devices whose metadata or status changed
+  std::size_t newly_active = 0; // devices that went from inactive (or absent) to active
+  std::size_t removed = 0;      // devices newly marked state "removed"
+  std::size_t expired = 0;      // devices that became inactive
+};
+RoundCounts count(const RoundPlan& plan);
+
 // How one round went. A failed fetch still commits expiry and the run record.
 struct RoundReport {
   TimePoint started_at;
@@ -24,18 +35,26 @@ struct RoundReport {
   std::string source;
   std::optional<Error> fetch_error; // the list could not be had: no device rows written
   std::optional<Error> write_error; // the database refused the round: nothing written
+  std::vector<Transition> transitions; // committed presence changes (empty on write_error)
   RoundCounts counts;
 
   bool ok() const { return !fetch_error && !write_error; }
 };
 
-// The write a round makes from a fetch result (pure; the rules of DESIGN.md):
-// duplicate names keep their last occurrence, healthy paths refresh last_seen.
-RoundWrite plan_round(const Result<std::vector<PathState>>& fetched, const SyncOptions& options,
-                      TimePoint started_at, TimePoint now, std::string source);
+// The sync rules (DESIGN.md), in one place: from what MediaMTX listed (or why it could
+// not), the stored state of the device type and the options, every row the round
+// writes, the transitions and the run record. Pure.
+// - a name listed more than once keeps its last occurrence;
+// - a listed device is inserted (name = key) or updated; its metadata is rewritten only
+//   when its hash differs; a healthy one gets last_seen = now and is_active;
+// - after a successful listing, stored devices not listed are marked "removed" once;
+// - after any round, active devices whose last_seen is older than now - stale_after
+//   (strictly), or absent, become inactive; a failed listing writes nothing else.
+RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const RegistryState& stored,
+                     const SyncOptions& options, TimePoint started_at, const std::string& source);
 
-// One sync round: list every path, then write it, expiry and the run record in one
-// transaction through the repository.
+// One sync round: list every path, then plan and write it, expiry and the run record
+// in one transaction through the repository.
 RoundReport sync_round(PathSource& source, DeviceRepository& repository, const Clock& clock,
                        const SyncOptions& options);
 

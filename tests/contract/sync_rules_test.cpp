@@ -1,0 +1,472 @@
+// The repository contract: every sync rule and boundary, asserted once, against each
+// DeviceRepository (in memory and PostgreSQL). The rules are the core's plan_round; a
+// repository only stores what it decides, so both must end in the same rows.
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <map>
+
+#include "camreg/duration.hpp"
+#include "camreg/list_devices.hpp"
+#include "camreg/postgres/postgres.hpp"
+#include "camreg/sync_round.hpp"
+#include "fakes.hpp"
+#include "in_memory_device_repository.hpp"
+#include "pg_test_database.hpp"
+
+using namespace camreg;
+using namespace camreg::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+const TimePoint t0 = std::chrono::sys_days{std::chrono::year{2026} / 11 / 24} + 8h + 123456us;
+
+SyncOptions default_options() {
+  SyncOptions options;
+  options.webrtc_base = parse_http_url("http://localhost:8889").value();
+  return options;
+}
+
+// The in-memory repository of tests/support.
+struct InMemory {
+  InMemoryDeviceRepository store;
+  DeviceRepository& repo() { return store; }
+  std::optional<Device> find(const std::string& type, const std::string& key) {
+    const Device* d = store.find(type, key);
+    return d ? std::optional<Device>(*d) : std::nullopt;
+  }
+  bool rename(const std::string& type, const std::string& key, const std::string& name) {
+    return store.rename(type, key, name);
+  }
+  std::size_t size() { return store.size(); }
+  void break_next_commit() { store.fail_next_commit(); }
+  void repair() {}
+};
+
+// PostgreSQL: a migrated schema of its own per test.
+struct Postgres {
+  TestSchema schema;
+  std::unique_ptr<DeviceRepository> store;
+  Postgres() {
+    postgres::Options options;
+    options.database_url = schema.url();
+    REQUIRE(postgres::migrate(options));
+    store = postgres::make_device_repository(options);
+  }
+  DeviceRepository& repo() { return *store; }
+  std::optional<Device> find(const std::string& type, const std::string& key) {
+    const auto devices = store->list_devices(DeviceQuery{type, false});
+    REQUIRE(devices);
+    const auto it = std::find_if(devices->begin(), devices->end(),
+                                 [&](const Device& d) { return d.device_key == key; });
+    return it == devices->end() ? std::nullopt : std::optional<Device>(*it);
+  }
+  bool rename(const std::string& type, const std::string& key, const std::string& name) {
+    schema.exec("UPDATE devices SET name = '" + name + "' WHERE device_type = '" + type +
+                "' AND device_key = '" + key + "'");
+    return find(type, key).has_value();
+  }
+  std::size_t size() { return std::stoul(schema.scalar("SELECT count(*) FROM devices")); }
+  // The run record cannot be written: the round fails at its very end.
+  void break_next_commit() { schema.exec("ALTER TABLE sync_runs RENAME TO sync_runs_away"); }
+  void repair() { schema.exec("ALTER TABLE sync_runs_away RENAME TO sync_runs"); }
+};
+
+// One sync world: a scripted MediaMTX, a repository and a hand-moved clock.
+template <class Backend>
+struct World {
+  Backend db;
+  FakePathSource source;
+  FakeClock clock{t0};
+  SyncOptions options = default_options();
+
+  RoundReport round(Result<std::vector<PathState>> answer) {
+    source.push(std::move(answer));
+    return sync_round(source, db.repo(), clock, options);
+  }
+  Device camera(const std::string& key) {
+    auto d = db.find("camera", key);
+    REQUIRE(d.has_value());
+    return *d;
+  }
+  // device_metadata as JSON (PostgreSQL's jsonb text differs from ours in spacing).
+  boost::json::object metadata(const std::string& key) {
+    return boost::json::parse(camera(key).metadata_json).as_object();
+  }
+  std::string state_of(const std::string& key) {
+    return std::string(metadata(key).at("state").as_string());
+  }
+  std::vector<SyncRun> runs(std::size_t n) { return db.repo().recent_sync_runs(n).value(); }
+};
+
+std::vector<PathState> paths(std::initializer_list<PathState> list) {
+  return list;
+}
+
+Error refused() {
+  return fail(ErrorKind::unavailable, "connection refused");
+}
+
+} // namespace
+
+TEMPLATE_TEST_CASE("a listed healthy camera appears active with last_seen now", "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  const auto report = w.round(paths({live_path("cam1")}));
+  REQUIRE(report.ok());
+  CHECK(report.counts.paths_seen == 1);
+  CHECK(report.counts.inserted == 1);
+  CHECK(report.counts.newly_active == 1);
+  const auto cam = w.camera("cam1");
+  CHECK(cam.is_active);
+  CHECK(cam.last_seen == t0);
+  CHECK(cam.name == "cam1");
+  CHECK(cam.device_type == "camera");
+  CHECK(w.state_of("cam1") == "live");
+}
+
+TEMPLATE_TEST_CASE("a listed camera that never was healthy is stored inactive with its reason", "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  REQUIRE(w.round(paths({connecting_path("door"), idle_path("yard")})).ok());
+  CHECK_FALSE(w.camera("door").is_active);
+  CHECK_FALSE(w.camera("door").last_seen.has_value());
+  CHECK(w.state_of("door") == "not_ready");
+  CHECK_FALSE(w.camera("yard").is_active);
+  CHECK(w.state_of("yard") == "no_source");
+}
+
+TEMPLATE_TEST_CASE("a camera going healthy, unhealthy, gone and back keeps one row and tells why", "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  const auto id = w.camera("cam1").id;
+
+  SECTION("unhealthy within the stale window stays active, state not_ready") {
+    w.clock.advance(1min);
+    REQUIRE(w.round(paths({connecting_path("cam1")})).ok());
+    CHECK(w.camera("cam1").is_active);
+    CHECK(w.camera("cam1").last_seen == t0);
+    CHECK(w.state_of("cam1") == "not_ready");
+
+    w.clock.advance(4min + 1s); // 5:01 after the last healthy sync
+    const auto report = w.round(paths({connecting_path("cam1")}));
+    CHECK(report.counts.expired == 1);
+    CHECK_FALSE(w.camera("cam1").is_active);
+  }
+  SECTION("gone from the list is marked removed, kept, and expires like any other") {
+    w.clock.advance(1min);
+    const auto gone = w.round(paths({}));
+    CHECK(gone.counts.removed == 1);
+    CHECK(w.state_of("cam1") == "removed");
+    CHECK(w.metadata("cam1").at("ready") == false);
+    CHECK(w.camera("cam1").is_active);
+
+    w.clock.advance(5min);
+    REQUIRE(w.round(paths({})).ok());
+    CHECK_FALSE(w.camera("cam1").is_active);
+    CHECK(w.db.size() == 1);
+
+    SECTION("and comes back live in the same row") {
+      w.clock.advance(1min);
+      const auto back = w.round(paths({live_path("cam1")}));
+      CHECK(back.counts.newly_active == 1);
+      CHECK(back.counts.inserted == 0);
+      CHECK(w.camera("cam1").id == id);
+      CHECK(w.camera("cam1").is_active);
+      CHECK(w.camera("cam1").last_seen == w.clock.now());
+      CHECK(w.state_of("cam1") == "live");
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("the stale window boundary is exact", "[sync][boundary]", InMemory, Postgres) {
+  const auto [elapsed, active] = GENERATE(table<Duration, bool>({
+      {4min + 59s, true},
+      {5min, true}, // "older than 5 minutes" is strict
+      {5min + 1us, false},
+      {5min + 1s, false},
+  }));
+  CAPTURE(format_duration(elapsed));
+  World<TestType> w;
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  w.clock.advance(elapsed);
+  REQUIRE(w.round(paths({connecting_path("cam1")})).ok());
+  CHECK(w.camera("cam1").is_active == active);
+}
+
+TEMPLATE_TEST_CASE("the stale window is an option", "[sync][boundary]", InMemory, Postgres) {
+  World<TestType> w;
+  w.options.stale_after = 2s;
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  w.clock.advance(2s);
+  REQUIRE(w.round(paths({connecting_path("cam1")})).ok());
+  CHECK(w.camera("cam1").is_active);
+  w.clock.advance(1ms);
+  REQUIRE(w.round(paths({connecting_path("cam1")})).ok());
+  CHECK_FALSE(w.camera("cam1").is_active);
+}
+
+TEMPLATE_TEST_CASE("a failed fetch writes no device rows but still expires and is recorded", "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  REQUIRE(w.round(paths({live_path("cam1"), live_path("cam2")})).ok());
+  w.clock.advance(3min);
+  REQUIRE(w.round(paths({live_path("cam2")})).ok()); // cam1 now removed, cam2 refreshed
+  const auto before = w.camera("cam2");
+
+  w.clock.advance(2min + 30s); // cam1 unseen for 5:30, cam2 for 2:30
+  const auto report = w.round(refused());
+  CHECK_FALSE(report.ok());
+  REQUIRE(report.fetch_error);
+  CHECK(report.fetch_error->kind == ErrorKind::unavailable);
+  CHECK(report.counts.paths_seen == 0);
+  CHECK(report.counts.expired == 1);
+  CHECK_FALSE(w.camera("cam1").is_active);
+  // cam2 is untouched: same metadata, same last_seen, same updated_at.
+  CHECK(w.camera("cam2").metadata_json == before.metadata_json);
+  CHECK(w.camera("cam2").updated_at == before.updated_at);
+  CHECK(w.camera("cam2").last_seen == before.last_seen);
+  CHECK(w.camera("cam2").is_active);
+
+  const auto runs = w.runs(10);
+  REQUIRE(runs.size() == 3);
+  CHECK_FALSE(runs.front().ok);
+  CHECK(runs.front().error == "connection refused");
+  CHECK(runs.front().expired == 1);
+  CHECK(runs.back().ok);
+}
+
+TEMPLATE_TEST_CASE("a failed fetch does not mark listed cameras removed", "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  REQUIRE_FALSE(w.round(refused()).ok());
+  CHECK(w.state_of("cam1") == "live");
+}
+
+TEMPLATE_TEST_CASE("a database failure is reported and leaves the table as it was", "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  const auto before = w.camera("cam1");
+  w.clock.advance(10min);
+  w.db.break_next_commit();
+  const auto report = w.round(paths({live_path("cam2")}));
+  w.db.repair();
+  REQUIRE(report.write_error);
+  CHECK(report.write_error->kind == ErrorKind::database);
+  CHECK(w.db.size() == 1);
+  CHECK(w.camera("cam1").is_active == before.is_active);
+  CHECK(w.camera("cam1").metadata_json == before.metadata_json);
+}
+
+TEMPLATE_TEST_CASE("zero paths is a successful round", "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  const auto report = w.round(paths({}));
+  CHECK(report.ok());
+  CHECK(report.counts.paths_seen == 0);
+  CHECK(w.db.size() == 0);
+  CHECK(w.runs(1).at(0).ok);
+}
+
+TEMPLATE_TEST_CASE("ten thousand paths are all stored", "[sync][scale]", InMemory, Postgres) {
+  World<TestType> w;
+  std::vector<PathState> many;
+  for (int i = 0; i < 10'000; ++i) {
+    many.push_back(i % 3 == 0 ? connecting_path("site/cam" + std::to_string(i))
+                              : live_path("site/cam" + std::to_string(i)));
+  }
+  const auto report = w.round(many);
+  REQUIRE(report.ok());
+  CHECK(report.counts.paths_seen == 10'000);
+  CHECK(report.counts.inserted == 10'000);
+  const auto active = list_devices(w.db.repo(), DeviceQuery{"camera", true}).value();
+  CHECK(active.size() == 6'666);
+  const auto all = list_devices(w.db.repo(), DeviceQuery{"camera", false}).value();
+  REQUIRE(all.size() == 10'000);
+  CHECK(std::is_sorted(all.begin(), all.end(), [](const Device& a, const Device& b) {
+    return a.device_key < b.device_key;
+  }));
+
+  // An identical second round changes nothing but last_seen.
+  w.clock.advance(1min);
+  const auto again = w.round(many);
+  CHECK(again.counts.inserted == 0);
+  CHECK(again.counts.updated == 0);
+  CHECK(again.counts.newly_active == 0);
+}
+
+TEMPLATE_TEST_CASE("a name listed on two pages becomes one device with its later state", "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  // The list changed between page requests: cam2 appears at the end of page 0 and
+  // again at the start of page 1, ready by then.
+  const auto report = w.round(
+      paths({live_path("cam1"), connecting_path("cam2"), live_path("cam2"), live_path("cam3")}));
+  REQUIRE(report.ok());
+  CHECK(report.counts.paths_seen == 3);
+  CHECK(report.counts.inserted == 3);
+  CHECK(w.db.size() == 3);
+  CHECK(w.state_of("cam2") == "live");
+  CHECK(w.camera("cam2").is_active);
+}
+
+TEMPLATE_TEST_CASE("names with slashes and dots are kept intact, in the key and the WHEP URL", "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  w.options.webrtc_base = parse_http_url("https://video.example.org:8443/mtx/").value();
+  REQUIRE(w.round(paths({live_path("site-a/building.2/cam_1")})).ok());
+  const auto cam = w.camera("site-a/building.2/cam_1");
+  CHECK(cam.name == "site-a/building.2/cam_1");
+  CHECK(w.metadata("site-a/building.2/cam_1").at("whep_url") ==
+        "https://video.example.org:8443/mtx/site-a/building.2/cam_1/whep");
+}
+
+TEMPLATE_TEST_CASE("credentials never reach device metadata", "[sync][security]", InMemory, Postgres) {
+  World<TestType> w;
+  w.options.webrtc_base = parse_http_url("http://viewer:webrtc-secret@localhost:8889").value();
+  auto path = connecting_path("cam1");
+  path.source = SourceRef{"rtspSource", "rtsp://admin:cam-secret@10.1.2.3:554/stream1"};
+  path.readers = {ReaderRef{"rtspSession", "rtsp://u:reader-secret@host/x"}};
+  path.conf_name = "rtsp://x:conf-secret@y/";
+  REQUIRE(w.round(paths({path})).ok());
+  const auto metadata = w.camera("cam1").metadata_json;
+  CHECK(metadata.find("secret") == std::string::npos);
+  CHECK(metadata.find("cam-secret") == std::string::npos);
+  CHECK(metadata.find("rtsp://10.1.2.3:554/stream1") != std::string::npos);
+  CHECK(metadata.find("http://localhost:8889/cam1/whep") != std::string::npos);
+}
+
+TEMPLATE_TEST_CASE("an operator's name survives later syncs", "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  REQUIRE(w.db.rename("camera", "cam1", "Front door"));
+  w.clock.advance(1min);
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  CHECK(w.camera("cam1").name == "Front door");
+}
+
+TEMPLATE_TEST_CASE("unchanged cameras are not rewritten beyond last_seen", "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  w.clock.advance(30s);
+  const auto report = w.round(paths({live_path("cam1")}));
+  CHECK(report.counts.updated == 0);
+  CHECK(w.camera("cam1").updated_at == t0);
+  CHECK(w.camera("cam1").last_seen == t0 + 30s);
+}
+
+TEMPLATE_TEST_CASE("a round's times come from the clock and its source is recorded", "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  const auto report = w.round(paths({live_path("cam1")}));
+  CHECK(report.started_at == t0);
+  CHECK(report.finished_at == t0);
+  CHECK(report.source == "fake://paths");
+  CHECK(w.runs(1).at(0).source == "fake://paths");
+}
+
+TEMPLATE_TEST_CASE("only devices of the synced type are touched", "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  w.options.device_type = "sensor";
+  REQUIRE(w.round(paths({live_path("s1")})).ok());
+  w.options.device_type = "camera";
+  w.clock.advance(10min);
+  const auto report = w.round(paths({live_path("cam1")}));
+  CHECK(report.counts.removed == 0);
+  CHECK(report.counts.expired == 0);
+  const auto sensor = w.db.find("sensor", "s1");
+  REQUIRE(sensor.has_value());
+  CHECK(sensor->is_active);
+}
+
+TEMPLATE_TEST_CASE("a removed camera keeps its last metadata with state removed and ready false",
+                   "[sync]", InMemory, Postgres) {
+  World<TestType> w;
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  auto expected = w.metadata("cam1");
+  expected["state"] = "removed";
+  expected["ready"] = false;
+  w.clock.advance(1min);
+  REQUIRE(w.round(paths({})).counts.removed == 1);
+  CHECK(w.metadata("cam1") == expected);
+  w.clock.advance(1min);
+  CHECK(w.round(paths({})).counts.removed == 0); // removed once
+  CHECK(w.metadata("cam1") == expected);
+}
+
+TEMPLATE_TEST_CASE("a round's outcome names each device whose presence changed, and why",
+                   "[sync][transitions]", InMemory, Postgres) {
+  World<TestType> w;
+  using R = TransitionReason;
+  const auto transitions_of = [](const RoundReport& report) {
+    REQUIRE(report.ok());
+    std::map<std::string, Transition> by_key;
+    for (const auto& t : report.transitions) by_key[t.device_key] = t;
+    CHECK(by_key.size() == report.transitions.size());
+    return by_key;
+  };
+
+  auto first = transitions_of(w.round(paths({live_path("cam1"), connecting_path("cam2")})));
+  REQUIRE(first.size() == 2);
+  CHECK(first["cam1"].reason == R::added);
+  CHECK_FALSE(first["cam1"].previous_state.has_value());
+  CHECK(first["cam1"].state == DeviceState::live);
+  CHECK((!first["cam1"].was_active && first["cam1"].is_active));
+  CHECK(first["cam1"].at == t0);
+  CHECK(first["cam2"].state == DeviceState::not_ready);
+  CHECK_FALSE(first["cam2"].is_active);
+
+  // Nothing changed: no transitions, whatever last_seen did.
+  w.clock.advance(30s);
+  CHECK(transitions_of(w.round(paths({live_path("cam1"), connecting_path("cam2")}))).empty());
+
+  w.clock.advance(30s);
+  auto second = transitions_of(w.round(paths({connecting_path("cam1"), live_path("cam3")})));
+  REQUIRE(second.size() == 3);
+  CHECK(second["cam1"].reason == R::listed);
+  CHECK(second["cam1"].previous_state == DeviceState::live);
+  CHECK(second["cam1"].state == DeviceState::not_ready);
+  CHECK((second["cam1"].was_active && second["cam1"].is_active)); // within the window
+  CHECK(second["cam2"].reason == R::removed);
+  CHECK(second["cam2"].previous_state == DeviceState::not_ready);
+  CHECK(second["cam2"].state == DeviceState::removed);
+  CHECK(second["cam3"].reason == R::added);
+  CHECK(second["cam3"].at == t0 + 1min);
+
+  w.clock.advance(4min + 31s); // cam1 last healthy 5:01 ago
+  auto third = transitions_of(w.round(paths({connecting_path("cam1"), live_path("cam3")})));
+  REQUIRE(third.size() == 1);
+  CHECK(third["cam1"].reason == R::expired);
+  CHECK(third["cam1"].state == DeviceState::not_ready);
+  CHECK((third["cam1"].was_active && !third["cam1"].is_active));
+
+  // A failed listing only expires: cam3, unseen for 5:01, goes dark; nothing is removed.
+  w.clock.advance(5min + 1s);
+  auto fourth = w.round(refused());
+  REQUIRE(fourth.fetch_error);
+  REQUIRE(fourth.transitions.size() == 1);
+  CHECK(fourth.transitions[0].device_key == "cam3");
+  CHECK(fourth.transitions[0].reason == R::expired);
+  CHECK(fourth.transitions[0].state == DeviceState::live);
+  CHECK(fourth.counts.expired == 1);
+}
+
+TEMPLATE_TEST_CASE("a database failure reports no transitions", "[sync][transitions]", InMemory,
+                   Postgres) {
+  World<TestType> w;
+  w.db.break_next_commit();
+  const auto report = w.round(paths({live_path("cam1")}));
+  w.db.repair();
+  REQUIRE(report.write_error);
+  CHECK(report.transitions.empty());
+  CHECK(w.db.size() == 0);
+}
+
+TEMPLATE_TEST_CASE("an error text that is not UTF-8 is recorded, made valid", "[sync]", InMemory,
+                   Postgres) {
+  World<TestType> w;
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  w.clock.advance(6min);
+  // A proxy's Latin-1 error page, cut in the middle of a multi-byte sequence.
+  const auto report = w.round(fail(ErrorKind::protocol, "502 Bad Gateway: caf\xE9 \xE2\x82"));
+  CHECK(report.fetch_error);
+  CHECK_FALSE(report.write_error);
+  CHECK_FALSE(w.camera("cam1").is_active); // expiry was committed
+  const auto runs = w.runs(1);
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].error == "502 Bad Gateway: caf\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD");
+}
