@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <span>
 
-#include "camreg/url.hpp"
 #include "camreg/json_writer.hpp"
+#include "camreg/url.hpp"
 
 namespace camreg {
 
@@ -19,8 +19,8 @@ std::string_view to_string(DeviceState state) noexcept {
 }
 
 std::optional<DeviceState> parse_device_state(std::string_view text) noexcept {
-  for (const auto state : {DeviceState::live, DeviceState::not_ready, DeviceState::no_source,
-                           DeviceState::removed}) {
+  for (const auto state :
+       {DeviceState::live, DeviceState::not_ready, DeviceState::no_source, DeviceState::removed}) {
     if (to_string(state) == text) return state;
   }
   return std::nullopt;
@@ -113,6 +113,5 @@ std::string render_metadata(const PathState& path, std::string_view whep) {
   w.end_object();
   return out;
 }
-
 
 } // namespace camreg

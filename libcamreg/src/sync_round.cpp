@@ -89,7 +89,8 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
   RoundPlan plan;
   std::unordered_map<std::string_view, const StoredPresence*> by_key;
   by_key.reserve(stored.devices.size());
-  for (const auto& d : stored.devices) by_key.emplace(d.device_key, &d);
+  for (const auto& d : stored.devices)
+    by_key.emplace(d.device_key, &d);
 
   std::vector<Change> changes; // listed devices first, in listing order, then the rest
   std::unordered_set<std::string_view> listed;
@@ -175,7 +176,8 @@ RoundCounts count(const RoundPlan& plan) {
   RoundCounts counts;
   counts.paths_seen = plan.run.paths_seen;
   counts.expired = plan.run.expired;
-  for (const auto& w : plan.writes) counts.inserted += w.insert ? 1 : 0;
+  for (const auto& w : plan.writes)
+    counts.inserted += w.insert ? 1 : 0;
   counts.updated = plan.run.upserted - counts.inserted;
   for (const auto& t : plan.transitions) {
     if (t.is_active && !t.was_active) ++counts.newly_active;
@@ -192,8 +194,8 @@ RoundReport sync_round(PathSource& source, DeviceRepository& repository, const C
   report.source = source.describe();
   auto fetched = source.list_paths();
   if (!fetched) report.fetch_error = fetched.error();
-  auto committed = repository.commit_round(
-      options.device_type, clock.now(), [&](const RegistryState& stored) {
+  auto committed =
+      repository.commit_round(options.device_type, clock.now(), [&](const RegistryState& stored) {
         return plan_round(fetched, stored, options, report.started_at, report.source);
       });
   if (committed) {

@@ -43,13 +43,7 @@ struct Db {
   }
   static Result<RoundPlan> apply_to(DeviceRepository& to, std::vector<PathState> rows,
                                     TimePoint now, const std::string& type = "camera") {
-    SyncOptions options;
-    options.webrtc_base = parse_http_url("http://localhost:8889").value();
-    options.device_type = type;
-    const Result<std::vector<PathState>> listing(std::move(rows));
-    return to.commit_round(type, now, [&](const RegistryState& stored) {
-      return plan_round(listing, stored, options, now - 1s, "http://127.0.0.1:9997");
-    });
+    return commit_listing(to, std::move(rows), now, type);
   }
   RoundCounts commit(std::vector<PathState> rows, TimePoint now) {
     auto plan = apply(std::move(rows), now);
@@ -210,8 +204,7 @@ TEST_CASE("a round that fails part-way changes nothing", "[postgres][atomicity]"
       "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS "
       "$$BEGIN RAISE EXCEPTION 'injected failure'; END$$;"
       "CREATE TRIGGER boom BEFORE INSERT ON sync_runs FOR EACH ROW EXECUTE FUNCTION boom();");
-  const auto result =
-      db.apply({camera("cam2", true), camera("cam3", true)}, t0 + 10min);
+  const auto result = db.apply({camera("cam2", true), camera("cam3", true)}, t0 + 10min);
   REQUIRE_FALSE(result);
   CHECK(result.error().kind == ErrorKind::database);
   CHECK_THAT(result.error().message, Catch::Contains("injected failure"));
@@ -305,7 +298,9 @@ TEST_CASE("a server restart between rounds fails one call and the next round goe
   options.database_url = cluster.url();
   REQUIRE(postgres::migrate(options));
   auto repo = postgres::make_device_repository(options);
-  const auto round = [&](TimePoint now) { return Db::apply_to(*repo, {camera("cam1", true)}, now); };
+  const auto round = [&](TimePoint now) {
+    return Db::apply_to(*repo, {camera("cam1", true)}, now);
+  };
   REQUIRE(round(t0));
   cluster.pause();
   const auto down = round(t0 + 1min);

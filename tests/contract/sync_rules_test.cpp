@@ -1,9 +1,9 @@
 // The repository contract: every sync rule and boundary, asserted once, against each
 // DeviceRepository (in memory and PostgreSQL). The rules are the core's plan_round; a
 // repository only stores what it decides, so both must end in the same rows.
+#include <algorithm>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
-#include <algorithm>
 #include <map>
 
 #include "camreg/duration.hpp"
@@ -110,7 +110,8 @@ Error refused() {
 
 } // namespace
 
-TEMPLATE_TEST_CASE("a listed healthy camera appears active with last_seen now", "[sync]", InMemory, Postgres) {
+TEMPLATE_TEST_CASE("a listed healthy camera appears active with last_seen now", "[sync]", InMemory,
+                   Postgres) {
   World<TestType> w;
   const auto report = w.round(paths({live_path("cam1")}));
   REQUIRE(report.ok());
@@ -125,7 +126,8 @@ TEMPLATE_TEST_CASE("a listed healthy camera appears active with last_seen now", 
   CHECK(w.state_of("cam1") == "live");
 }
 
-TEMPLATE_TEST_CASE("a listed camera that never was healthy is stored inactive with its reason", "[sync]", InMemory, Postgres) {
+TEMPLATE_TEST_CASE("a listed camera that never was healthy is stored inactive with its reason",
+                   "[sync]", InMemory, Postgres) {
   World<TestType> w;
   REQUIRE(w.round(paths({connecting_path("door"), idle_path("yard")})).ok());
   CHECK_FALSE(w.camera("door").is_active);
@@ -135,7 +137,8 @@ TEMPLATE_TEST_CASE("a listed camera that never was healthy is stored inactive wi
   CHECK(w.state_of("yard") == "no_source");
 }
 
-TEMPLATE_TEST_CASE("a camera going healthy, unhealthy, gone and back keeps one row and tells why", "[sync]", InMemory, Postgres) {
+TEMPLATE_TEST_CASE("a camera going healthy, unhealthy, gone and back keeps one row and tells why",
+                   "[sync]", InMemory, Postgres) {
   World<TestType> w;
   REQUIRE(w.round(paths({live_path("cam1")})).ok());
   const auto id = w.camera("cam1").id;
@@ -205,7 +208,8 @@ TEMPLATE_TEST_CASE("the stale window is an option", "[sync][boundary]", InMemory
   CHECK_FALSE(w.camera("cam1").is_active);
 }
 
-TEMPLATE_TEST_CASE("a failed fetch writes no device rows but still expires and is recorded", "[sync]", InMemory, Postgres) {
+TEMPLATE_TEST_CASE("a failed fetch writes no device rows but still expires and is recorded",
+                   "[sync]", InMemory, Postgres) {
   World<TestType> w;
   REQUIRE(w.round(paths({live_path("cam1"), live_path("cam2")})).ok());
   w.clock.advance(3min);
@@ -234,14 +238,16 @@ TEMPLATE_TEST_CASE("a failed fetch writes no device rows but still expires and i
   CHECK(runs.back().ok);
 }
 
-TEMPLATE_TEST_CASE("a failed fetch does not mark listed cameras removed", "[sync]", InMemory, Postgres) {
+TEMPLATE_TEST_CASE("a failed fetch does not mark listed cameras removed", "[sync]", InMemory,
+                   Postgres) {
   World<TestType> w;
   REQUIRE(w.round(paths({live_path("cam1")})).ok());
   REQUIRE_FALSE(w.round(refused()).ok());
   CHECK(w.state_of("cam1") == "live");
 }
 
-TEMPLATE_TEST_CASE("a database failure is reported and leaves the table as it was", "[sync]", InMemory, Postgres) {
+TEMPLATE_TEST_CASE("a database failure is reported and leaves the table as it was", "[sync]",
+                   InMemory, Postgres) {
   World<TestType> w;
   REQUIRE(w.round(paths({live_path("cam1")})).ok());
   const auto before = w.camera("cam1");
@@ -292,7 +298,8 @@ TEMPLATE_TEST_CASE("ten thousand paths are all stored", "[sync][scale]", InMemor
   CHECK(again.counts.newly_active == 0);
 }
 
-TEMPLATE_TEST_CASE("a name listed on two pages becomes one device with its later state", "[sync]", InMemory, Postgres) {
+TEMPLATE_TEST_CASE("a name listed on two pages becomes one device with its later state", "[sync]",
+                   InMemory, Postgres) {
   World<TestType> w;
   // The list changed between page requests: cam2 appears at the end of page 0 and
   // again at the start of page 1, ready by then.
@@ -306,7 +313,8 @@ TEMPLATE_TEST_CASE("a name listed on two pages becomes one device with its later
   CHECK(w.camera("cam2").is_active);
 }
 
-TEMPLATE_TEST_CASE("names with slashes and dots are kept intact, in the key and the WHEP URL", "[sync]", InMemory, Postgres) {
+TEMPLATE_TEST_CASE("names with slashes and dots are kept intact, in the key and the WHEP URL",
+                   "[sync]", InMemory, Postgres) {
   World<TestType> w;
   w.options.webrtc_base = parse_http_url("https://video.example.org:8443/mtx/").value();
   REQUIRE(w.round(paths({live_path("site-a/building.2/cam_1")})).ok());
@@ -316,7 +324,8 @@ TEMPLATE_TEST_CASE("names with slashes and dots are kept intact, in the key and 
         "https://video.example.org:8443/mtx/site-a/building.2/cam_1/whep");
 }
 
-TEMPLATE_TEST_CASE("credentials never reach device metadata", "[sync][security]", InMemory, Postgres) {
+TEMPLATE_TEST_CASE("credentials never reach device metadata", "[sync][security]", InMemory,
+                   Postgres) {
   World<TestType> w;
   w.options.webrtc_base = parse_http_url("http://viewer:webrtc-secret@localhost:8889").value();
   auto path = connecting_path("cam1");
@@ -340,7 +349,8 @@ TEMPLATE_TEST_CASE("an operator's name survives later syncs", "[sync]", InMemory
   CHECK(w.camera("cam1").name == "Front door");
 }
 
-TEMPLATE_TEST_CASE("unchanged cameras are not rewritten beyond last_seen", "[sync]", InMemory, Postgres) {
+TEMPLATE_TEST_CASE("unchanged cameras are not rewritten beyond last_seen", "[sync]", InMemory,
+                   Postgres) {
   World<TestType> w;
   REQUIRE(w.round(paths({live_path("cam1")})).ok());
   w.clock.advance(30s);
@@ -350,7 +360,8 @@ TEMPLATE_TEST_CASE("unchanged cameras are not rewritten beyond last_seen", "[syn
   CHECK(w.camera("cam1").last_seen == t0 + 30s);
 }
 
-TEMPLATE_TEST_CASE("a round's times come from the clock and its source is recorded", "[sync]", InMemory, Postgres) {
+TEMPLATE_TEST_CASE("a round's times come from the clock and its source is recorded", "[sync]",
+                   InMemory, Postgres) {
   World<TestType> w;
   const auto report = w.round(paths({live_path("cam1")}));
   CHECK(report.started_at == t0);
@@ -395,7 +406,8 @@ TEMPLATE_TEST_CASE("a round's outcome names each device whose presence changed, 
   const auto transitions_of = [](const RoundReport& report) {
     REQUIRE(report.ok());
     std::map<std::string, Transition> by_key;
-    for (const auto& t : report.transitions) by_key[t.device_key] = t;
+    for (const auto& t : report.transitions)
+      by_key[t.device_key] = t;
     CHECK(by_key.size() == report.transitions.size());
     return by_key;
   };

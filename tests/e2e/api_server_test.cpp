@@ -83,19 +83,11 @@ struct Registry {
   }
   void round(const std::vector<std::pair<std::string, bool>>& cameras,
              const std::string& type = "camera") {
-    RoundWrite r;
-    r.device_type = type;
-    r.now = now = SystemClock().now();
-    r.started_at = r.now;
-    r.stale_before = r.now - std::chrono::minutes(5);
-    r.source = "http://127.0.0.1:9997";
-    r.listed.emplace();
-    for (const auto& [key, healthy] : cameras) {
-      const auto path = healthy ? live_path(key) : connecting_path(key);
-      r.listed->push_back(
-          {key, render_metadata(path, "http://localhost:8889/" + key + "/whep"), healthy});
-    }
-    REQUIRE(repo->commit_round(r));
+    std::vector<PathState> listed;
+    for (const auto& [key, healthy] : cameras)
+      listed.push_back(healthy ? live_path(key) : connecting_path(key));
+    now = SystemClock().now();
+    REQUIRE(commit_listing(*repo, listed, now, type));
   }
 };
 
@@ -303,11 +295,10 @@ TEST_CASE("sync status tells when the registry last synced", "[e2e][api]") {
   CHECK(none.at("last_run").is_null());
   CHECK(none.at("seconds_since_last_ok").is_null());
   reg.round({{"cam1", true}});
-  RoundWrite failed;
-  failed.now = failed.started_at = SystemClock().now();
-  failed.stale_before = failed.now - std::chrono::minutes(5);
-  failed.error = "GET http://127.0.0.1:9997/v3/paths/list: connection refused";
-  REQUIRE(reg.repo->commit_round(failed));
+  REQUIRE(commit_listing(
+      *reg.repo,
+      fail(ErrorKind::unavailable, "GET http://127.0.0.1:9997/v3/paths/list: connection refused"),
+      SystemClock().now()));
   const auto status = api.wait_until("/api/sync/status", [](const HttpReply& r) {
     return json::parse(r.body).at("runs").as_array().size() == 2;
   });

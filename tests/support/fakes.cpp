@@ -1,5 +1,7 @@
 #include "fakes.hpp"
 
+#include "camreg/sync_round.hpp"
+
 namespace camreg::testing {
 
 PathState live_path(std::string name) {
@@ -37,6 +39,18 @@ PathState idle_path(std::string name) {
   p.name = std::move(name);
   p.online = false;
   return p;
+}
+
+Result<RoundPlan> commit_listing(DeviceRepository& repo,
+                                 const Result<std::vector<PathState>>& listing, TimePoint now,
+                                 const std::string& device_type) {
+  SyncOptions options;
+  options.webrtc_base = parse_http_url("http://localhost:8889").value();
+  options.device_type = device_type;
+  return repo.commit_round(device_type, now, [&](const RegistryState& stored) {
+    return plan_round(listing, stored, options, now - std::chrono::seconds(1),
+                      "http://127.0.0.1:9997");
+  });
 }
 
 } // namespace camreg::testing

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "camreg/clock.hpp"
+#include "camreg/device_repository.hpp"
 #include "camreg/path_source.hpp"
 
 namespace camreg::testing {
@@ -48,5 +49,12 @@ PathState live_path(std::string name);
 PathState connecting_path(std::string name);
 // A configured path with nothing publishing.
 PathState idle_path(std::string name);
+
+// One round of the core's rules over a listing (or why there is none), committed at
+// now through repo: started a second earlier, source "http://127.0.0.1:9997", WHEP
+// URLs under http://localhost:8889.
+Result<RoundPlan> commit_listing(DeviceRepository& repo,
+                                 const Result<std::vector<PathState>>& listing, TimePoint now,
+                                 const std::string& device_type = "camera");
 
 } // namespace camreg::testing

@@ -104,7 +104,8 @@ std::string conninfo(const Options& options) {
 }
 
 Connection::Connection(Options options)
-    : options_(std::move(options)), conninfo_(conninfo(options_)),
+    : options_(std::move(options)),
+      conninfo_(conninfo(options_)),
       redacted_url_(redact_database_url(options_.database_url)) {}
 
 Result<void> Connection::open() {

@@ -24,7 +24,7 @@ struct StoredPresence {
 // The stored state of one device type at the start of a round, read inside the
 // round's transaction.
 struct RegistryState {
-  TimePoint now; // the round's commit time: every timestamp the round writes
+  TimePoint now;                       // the round's commit time: every timestamp the round writes
   std::vector<StoredPresence> devices; // every device of the type, in no particular order
 };
 
@@ -71,9 +71,9 @@ struct Transition {
 // Everything one round writes, decided by the core (plan_round) from the listing and
 // the registry's state.
 struct RoundPlan {
-  std::vector<DeviceWrite> writes;      // only rows that change
-  std::vector<Transition> transitions;  // devices whose state or is_active changed
-  SyncRun run;                          // the run record (id assigned by the store)
+  std::vector<DeviceWrite> writes;     // only rows that change
+  std::vector<Transition> transitions; // devices whose state or is_active changed
+  SyncRun run;                         // the run record (id assigned by the store)
 };
 
 // Decides a round's writes from the stored state; called inside the round's

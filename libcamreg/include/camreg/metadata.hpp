@@ -22,9 +22,8 @@ inline constexpr std::size_t max_listed_readers = 100;
 // device_metadata for a listed path: a JSON object starting with "state" and "ready",
 // then ready_time, online, source_type, source_id, conf_name, tracks (codec + props),
 // track_codecs, readers (the first max_listed_readers), reader_count, bytes_received,
-// bytes_sent, frames_in_error and whep_url. Every URL inside has its userinfo removed; invalid UTF-8 becomes
-// U+FFFD so the result is always valid JSON.
+// bytes_sent, frames_in_error and whep_url. Every URL inside has its userinfo removed; invalid
+// UTF-8 becomes U+FFFD so the result is always valid JSON.
 std::string render_metadata(const PathState& path, std::string_view whep_url);
-
 
 } // namespace camreg

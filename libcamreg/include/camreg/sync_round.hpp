@@ -33,8 +33,8 @@ struct RoundReport {
   TimePoint started_at;
   TimePoint finished_at;
   std::string source;
-  std::optional<Error> fetch_error; // the list could not be had: no device rows written
-  std::optional<Error> write_error; // the database refused the round: nothing written
+  std::optional<Error> fetch_error;    // the list could not be had: no device rows written
+  std::optional<Error> write_error;    // the database refused the round: nothing written
   std::vector<Transition> transitions; // committed presence changes (empty on write_error)
   RoundCounts counts;
 
