@@ -6,76 +6,66 @@ namespace camreg {
 
 namespace {
 
-void append_time(std::string& out, TimePoint t) {
-  out += '"';
-  out += format_rfc3339(t);
-  out += '"';
+void time_value(JsonWriter& w, TimePoint t) {
+  w.string(format_rfc3339(t));
 }
 
-void append_run(std::string& out, const SyncRun& run) {
-  out += "{\"id\":" + std::to_string(run.id) + ",\"started_at\":";
-  append_time(out, run.started_at);
-  out += ",\"finished_at\":";
-  append_time(out, run.finished_at);
-  out += run.ok ? ",\"ok\":true,\"error\":" : ",\"ok\":false,\"error\":";
+void run_object(JsonWriter& w, const SyncRun& run) {
+  w.begin_object();
+  w.key("id");
+  w.number(static_cast<std::int64_t>(run.id));
+  w.key("started_at");
+  time_value(w, run.started_at);
+  w.key("finished_at");
+  time_value(w, run.finished_at);
+  w.key("ok");
+  w.boolean(run.ok);
+  w.key("error");
   if (run.ok && run.error.empty())
-    out += "null";
+    w.null();
   else
-    append_json_string(out, run.error);
-  out += ",\"paths_seen\":" + std::to_string(run.paths_seen) +
-         ",\"upserted\":" + std::to_string(run.upserted) +
-         ",\"expired\":" + std::to_string(run.expired) + ",\"source\":";
-  append_json_string(out, run.source);
-  out += '}';
+    w.string(run.error);
+  w.key("paths_seen");
+  w.number(static_cast<std::uint64_t>(run.paths_seen));
+  w.key("upserted");
+  w.number(static_cast<std::uint64_t>(run.upserted));
+  w.key("expired");
+  w.number(static_cast<std::uint64_t>(run.expired));
+  w.key("source");
+  w.string(run.source);
+  w.end_object();
 }
 
 } // namespace
 
 void append_device_json(std::string& out, const Device& d) {
-  out += "{\"id\":" + std::to_string(d.id) + ",\"device_key\":";
-  append_json_string(out, d.device_key);
-  out += ",\"device_type\":";
-  append_json_string(out, d.device_type);
-  out += ",\"name\":";
-  append_json_string(out, d.name);
-  out += ",\"last_seen\":";
+  JsonWriter w(out);
+  w.begin_object();
+  w.key("id");
+  w.number(static_cast<std::int64_t>(d.id));
+  w.key("device_key");
+  w.string(d.device_key);
+  w.key("device_type");
+  w.string(d.device_type);
+  w.key("name");
+  w.string(d.name);
+  w.key("last_seen");
   if (d.last_seen)
-    append_time(out, *d.last_seen);
+    time_value(w, *d.last_seen);
   else
-    out += "null";
-  out +=
-      d.is_active ? ",\"is_active\":true,\"created_at\":" : ",\"is_active\":false,\"created_at\":";
-  append_time(out, d.created_at);
-  out += ",\"updated_at\":";
-  append_time(out, d.updated_at);
-  out += ",\"device_metadata\":";
-  out += d.metadata_json.empty() ? std::string_view("{}") : std::string_view(d.metadata_json);
-  out += '}';
-}
-
-std::string render_devices_json(const std::vector<Device>& devices) {
-  std::string out;
-  std::size_t size = 2;
-  for (const auto& d : devices)
-    size += 256 + d.metadata_json.size() + 2 * d.device_key.size();
-  out.reserve(size);
-  out += '[';
-  for (const auto& d : devices) {
-    if (out.size() > 1) out += ',';
-    append_device_json(out, d);
-  }
-  out += ']';
-  return out;
+    w.null();
+  w.key("is_active");
+  w.boolean(d.is_active);
+  w.key("created_at");
+  time_value(w, d.created_at);
+  w.key("updated_at");
+  time_value(w, d.updated_at);
+  w.key("device_metadata");
+  w.raw(d.metadata_json.empty() ? std::string_view("{}") : std::string_view(d.metadata_json));
+  w.end_object();
 }
 
 std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint now) {
-  std::string out = "{\"now\":";
-  append_time(out, now);
-  out += ",\"last_run\":";
-  if (runs.empty())
-    out += "null";
-  else
-    append_run(out, runs.front());
   const SyncRun* last_ok = nullptr;
   for (const auto& run : runs) {
     if (run.ok) {
@@ -83,24 +73,33 @@ std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint 
       break;
     }
   }
-  out += ",\"last_ok_run\":";
-  if (last_ok)
-    append_run(out, *last_ok);
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object();
+  w.key("now");
+  time_value(w, now);
+  w.key("last_run");
+  if (runs.empty())
+    w.null();
   else
-    out += "null";
-  out += ",\"seconds_since_last_ok\":";
-  if (last_ok) {
-    out += std::to_string(
-        std::chrono::duration_cast<std::chrono::seconds>(now - last_ok->finished_at).count());
-  } else {
-    out += "null";
-  }
-  out += ",\"runs\":[";
-  for (std::size_t i = 0; i < runs.size(); ++i) {
-    if (i) out += ',';
-    append_run(out, runs[i]);
-  }
-  out += "]}";
+    run_object(w, runs.front());
+  w.key("last_ok_run");
+  if (last_ok)
+    run_object(w, *last_ok);
+  else
+    w.null();
+  w.key("seconds_since_last_ok");
+  if (last_ok)
+    w.number(static_cast<std::int64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(now - last_ok->finished_at).count()));
+  else
+    w.null();
+  w.key("runs");
+  w.begin_array();
+  for (const auto& run : runs)
+    run_object(w, run);
+  w.end_array();
+  w.end_object();
   return out;
 }
 

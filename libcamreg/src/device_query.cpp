@@ -1,4 +1,4 @@
-#include "camreg/list_devices.hpp"
+#include "camreg/device_query.hpp"
 
 namespace camreg {
 

@@ -7,7 +7,6 @@
 #include <map>
 
 #include "camreg/duration.hpp"
-#include "camreg/list_devices.hpp"
 #include "camreg/postgres/postgres.hpp"
 #include "camreg/sync_round.hpp"
 #include "fakes.hpp"
@@ -282,9 +281,9 @@ TEMPLATE_TEST_CASE("ten thousand paths are all stored", "[sync][scale]", InMemor
   REQUIRE(report.ok());
   CHECK(report.counts.paths_seen == 10'000);
   CHECK(report.counts.inserted == 10'000);
-  const auto active = list_devices(w.db.repo(), DeviceQuery{"camera", true}).value();
+  const auto active = w.db.repo().list_devices(DeviceQuery{"camera", true}).value();
   CHECK(active.size() == 6'666);
-  const auto all = list_devices(w.db.repo(), DeviceQuery{"camera", false}).value();
+  const auto all = w.db.repo().list_devices(DeviceQuery{"camera", false}).value();
   REQUIRE(all.size() == 10'000);
   CHECK(std::is_sorted(all.begin(), all.end(), [](const Device& a, const Device& b) {
     return a.device_key < b.device_key;

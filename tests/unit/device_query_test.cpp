@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "camreg/list_devices.hpp"
+#include "camreg/device_query.hpp"
 
 using namespace camreg;
 

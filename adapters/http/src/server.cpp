@@ -19,7 +19,7 @@
 #include "camreg/clock.hpp"
 #include "camreg/http/server.hpp"
 #include "camreg/json_writer.hpp"
-#include "camreg/list_devices.hpp"
+#include "camreg/device_query.hpp"
 #include "camreg/url.hpp"
 #include "snapshot_cache.hpp"
 

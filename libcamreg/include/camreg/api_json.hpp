@@ -10,8 +10,6 @@ namespace camreg {
 // The API's DeviceResponse: {"id", "device_key", "device_type", "name", "last_seen"
 // (RFC 3339 UTC or null), "is_active", "created_at", "updated_at", "device_metadata"}.
 void append_device_json(std::string& out, const Device& device);
-// A JSON array of DeviceResponse, in the order given.
-std::string render_devices_json(const std::vector<Device>& devices);
 
 // GET /api/sync/status: {"now", "last_run", "last_ok_run", "seconds_since_last_ok"
 // (null when none), "runs": [...newest first]}; each run {"id", "started_at",

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "camreg/device.hpp"
-#include "camreg/device_repository.hpp"
 #include "camreg/result.hpp"
 
 namespace camreg {
@@ -17,11 +16,5 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 // An unknown, repeated or malformed parameter fails with invalid_argument whose
 // message starts with the parameter's name.
 Result<DeviceQuery> parse_device_query(const QueryParams& params);
-
-// Devices matching the query, ordered by device_key.
-inline Result<std::vector<Device>> list_devices(DeviceRepository& repository,
-                                                const DeviceQuery& query) {
-  return repository.list_devices(query);
-}
 
 } // namespace camreg
