@@ -95,7 +95,7 @@ std::string host_header(const HttpUrl& url) {
 }
 
 // One request on a private io_context: resolve, connect, (TLS), write, read, each
-// bounded by the deadline; resolve and connect also by the connect timeout.
+// bounded by the deadline; connect also by the connect timeout.
 class Exchange {
  public:
   Exchange(const Options& options, const HttpUrl& url, ssl::context* tls)
@@ -116,10 +116,8 @@ class Exchange {
     const auto stop = [&](Error e) {
       if (!error) error = std::move(e);
     };
-    const SteadyTime connect_deadline =
-        std::min(deadline, std::chrono::steady_clock::now() + options_.connect_timeout);
     net::steady_timer resolve_timer(ioc);
-    resolve_timer.expires_at(connect_deadline);
+    resolve_timer.expires_at(deadline);
     resolve_timer.async_wait([&](beast::error_code ec) {
       if (!ec) resolver.cancel();
     });
@@ -166,7 +164,8 @@ class Exchange {
             return stop(
                 fail(ErrorKind::unavailable, "resolving " + url_.host + ": " + ec.message()));
           }
-          tcp_stream.expires_at(connect_deadline);
+          tcp_stream.expires_at(
+              std::min(deadline, std::chrono::steady_clock::now() + options_.connect_timeout));
           tcp_stream.async_connect(results, on_connect);
         });
     ioc.run();

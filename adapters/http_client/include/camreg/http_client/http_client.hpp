@@ -19,7 +19,7 @@ struct Options {
   // The server, http:// or https://; its path is the caller's to use in targets. Its
   // userinfo is never sent by the client itself (see basic_authorization).
   std::string url;
-  std::chrono::milliseconds connect_timeout{2000}; // resolve + TCP connect, within the deadline
+  std::chrono::milliseconds connect_timeout{2000}; // TCP connect, within the deadline
   std::size_t max_response_bytes = 8u << 20;       // the body; headers are capped at 64 KiB
   std::string ca_file;    // an extra CA for https (PEM); system CAs are always trusted
   bool verify_tls = true; // false only for tests against self-signed servers
