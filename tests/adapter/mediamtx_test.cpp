@@ -3,6 +3,7 @@
 #include <fstream>
 #include <set>
 
+#include "camreg/json_writer.hpp"
 #include "camreg/mediamtx/mediamtx.hpp"
 #include "camreg/metadata.hpp"
 #include "fake_mediamtx.hpp"
@@ -19,6 +20,32 @@ std::unique_ptr<PathSource> source_for(const std::string& url, mediamtx::Options
   auto source = mediamtx::make_path_source(options);
   REQUIRE(source);
   return std::move(*source);
+}
+
+// prefix0000, as path_items_json names its items.
+std::string camreg_name(const std::string& prefix, int i) {
+  const std::string digits = std::to_string(i);
+  return prefix + std::string(4 - digits.size(), '0') + digits;
+}
+
+// A fault answering every page with status and body, encoded as given.
+std::string status_fault(int status, const std::string& content_type, const std::string& body,
+                         const std::string& encoding = "utf-8") {
+  std::string out;
+  JsonWriter json(out);
+  json.begin_object();
+  json.key("mode");
+  json.string("status");
+  json.key("status");
+  json.number(std::int64_t{status});
+  json.key("content_type");
+  json.string(content_type);
+  json.key("encoding");
+  json.string(encoding);
+  json.key("body");
+  json.string(body);
+  json.end_object();
+  return out;
 }
 
 std::set<std::string> names(const std::vector<PathState>& paths) {
@@ -75,21 +102,28 @@ TEST_CASE("250 paths come back from 3 pages of 100", "[mediamtx][fake]") {
   CHECK(requests.find(R"("page":3)") == std::string::npos);
 }
 
-TEST_CASE("a path that shifts onto the next page while the list is walked counts once",
+TEST_CASE("a path that shifts onto the next page while the list is walked is returned as listed",
           "[mediamtx][fake]") {
   FakeMediamtx fake;
   fake.set_paths(path_items_json("cam", 200));
   // Once page 0 is served, two paths that sort first appear: cam0098 and cam0099 move
-  // to page 1 and are listed again; the new ones are missed until the next round.
+  // to page 1 and are listed again; the new ones are missed until the next round. Which
+  // occurrence counts is the core's rule (plan_round), not the adapter's.
   fake.mutate_after_page(
       0, "[" + path_item_json("aaa1", true) + "," + path_item_json("aaa2", true) + "]");
   mediamtx::Options options;
   options.items_per_page = 100;
   const auto paths = source_for(fake.url(), options)->list_paths();
   REQUIRE(paths);
-  CHECK(paths->size() == names(*paths).size());
-  CHECK(names(*paths).count("cam0099") == 1);
-  CHECK(names(*paths).count("cam0199") == 1);
+  std::vector<std::string> listed;
+  for (const auto& p : *paths)
+    listed.push_back(p.name);
+  std::vector<std::string> expected;
+  for (int i = 0; i < 100; ++i)
+    expected.push_back(camreg_name("cam", i));
+  for (int i = 98; i < 200; ++i)
+    expected.push_back(camreg_name("cam", i));
+  CHECK(listed == expected);
   // pageCount grew from 2 to 3 on page 1; the walk followed it.
   CHECK_THAT(fake.requests(), Catch::Contains(R"("page":2)"));
 }
@@ -124,6 +158,49 @@ TEST_CASE("every fault fails the whole listing with a clear reason", "[mediamtx]
   CHECK(took < 3s); // within the timeout, not hanging
   fake.set_fault(R"({"mode":"none"})");
   CHECK(source_for(fake.url(), options)->list_paths());
+}
+
+TEST_CASE("MediaMTX error bodies are read as JSON, old shape and new", "[mediamtx][fake][faults]") {
+  FakeMediamtx fake;
+  fake.set_paths(path_items_json("cam", 3));
+  const auto [body, words] = GENERATE(table<std::string, std::string>({
+      {R"({"status":"error","error":"path \"cam\" is \"busy\""})",
+       R"(HTTP 400: path "cam" is "busy")"},
+      {R"({ "error" : "the older shape" })", "HTTP 400: the older shape"},
+      {R"({"status":"error","error":"caf\u00e9 closed"})", "HTTP 400: caf\u00e9 closed"},
+      {R"({"status":"error","detail":"no \"error\": here"})", R"(HTTP 400: {"status":"error")"},
+      {"upstream said no", "HTTP 400: upstream said no"},
+  }));
+  CAPTURE(body);
+  fake.set_fault(status_fault(400, "application/json", body));
+  const auto paths = source_for(fake.url())->list_paths();
+  REQUIRE_FALSE(paths);
+  CHECK(paths.error().kind == ErrorKind::protocol);
+  CHECK_THAT(paths.error().message, Catch::Contains(words));
+}
+
+TEST_CASE("an error page in Latin-1 or cut inside a character gives a valid UTF-8 message",
+          "[mediamtx][fake][faults]") {
+  FakeMediamtx fake;
+  fake.set_paths(path_items_json("cam", 3));
+  // A proxy's 502 page in ISO-8859-1 (every accented letter one invalid byte), and a
+  // UTF-8 page whose 120th byte falls inside a two-byte letter.
+  const auto [body, encoding] = GENERATE(table<std::string, std::string>({
+      {"<html><head><title>502 Passerelle erron\u00e9e</title></head><body>Le serveur "
+       "amont a r\u00e9pondu de fa\u00e7on invalide.</body></html>",
+       "latin-1"},
+      {std::string(119, 'x') + "\u00e9\u00e9\u00e9", "utf-8"},
+  }));
+  CAPTURE(encoding);
+  fake.set_fault(status_fault(502, "text/html; charset=" + encoding, body, encoding));
+  const auto paths = source_for(fake.url())->list_paths();
+  REQUIRE_FALSE(paths);
+  CHECK(paths.error().kind == ErrorKind::protocol);
+  const std::string& message = paths.error().message;
+  CHECK_THAT(message, Catch::Contains("HTTP 502: "));
+  CHECK(to_valid_utf8(message) == message);
+  if (encoding == "latin-1") CHECK_THAT(message, Catch::Contains("erron\uFFFDe"));
+  if (encoding == "utf-8") CHECK_THAT(message, Catch::EndsWith(std::string(119, 'x')));
 }
 
 TEST_CASE("a list with more pages than the limit is refused whole", "[mediamtx][limits]") {

@@ -6,12 +6,11 @@
 int main() {
   const bool redacted =
       camreg::postgres::redact_database_url("postgresql://u:pw@h/db") == "postgresql://u:***@h/db";
-  const auto page = camreg::mediamtx::parse_paths_page(R"({"pageCount":0,"items":[]})", 0);
   camreg::mediamtx::Options options;
   options.api_url = "http://127.0.0.1:9997";
   const auto source = camreg::mediamtx::make_path_source(options);
   camreg::http::Options server;
-  return redacted && page && source && !camreg::postgres::migrations().empty() &&
+  return redacted && source && !camreg::postgres::migrations().empty() &&
                  server.listen == "127.0.0.1:8001"
              ? 0
              : 1;

@@ -17,7 +17,9 @@ What it serves, as upstream does:
 Test controls (not MediaMTX), under /_fake/:
   PUT /_fake/paths     body: an array of path items (or {"items": [...]}) to serve
   PUT /_fake/fault     body: {"mode": hang|drip|truncate|garbage|oversize|wrong_type|
-                       gzip|status_500|invalid_utf8|raw|delay|none, "body": "…" (raw),
+                       gzip|status_500|invalid_utf8|raw|status|delay|none, "body": "…" (raw,
+                       status), "status": n, "content_type": "…", "encoding": "latin-1"
+                       (status: answer n with body encoded so, e.g. a proxy's 502 page),
                        "seconds": n (delay: answer normally after n seconds), "pages": [n, ...] (default all),
                        "bytes": n (oversize)}
   PUT /_fake/mutate    body: {"after_page": n, "items": [...]}: once page n was served,
@@ -219,6 +221,11 @@ class Fake:
         if mode == "raw":
             return web.Response(body=self.fault["body"].encode("utf-8"),
                                 headers={"Content-Type": "application/json; charset=utf-8"})
+        if mode == "status":
+            return web.Response(
+                status=int(self.fault.get("status", 502)),
+                body=self.fault.get("body", "").encode(self.fault.get("encoding", "utf-8")),
+                headers={"Content-Type": self.fault.get("content_type", "text/html")})
         if mode == "invalid_utf8":
             return web.Response(body=b'{"itemCount":1,"pageCount":1,"items":[{"name":"cam\xff","available":true}]}',
                                 headers={"Content-Type": "application/json; charset=utf-8"})

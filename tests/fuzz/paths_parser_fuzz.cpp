@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "camreg/mediamtx/mediamtx.hpp"
 #include "camreg/metadata.hpp"
+#include "paths_parser.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);

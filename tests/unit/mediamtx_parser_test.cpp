@@ -1,8 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include "camreg/json_writer.hpp"
 #include "camreg/mediamtx/mediamtx.hpp"
 #include "camreg/metadata.hpp"
 #include "fake_mediamtx.hpp"
+#include "paths_parser.hpp"
 
 using namespace camreg;
 using camreg::mediamtx::parse_paths_page;
@@ -231,6 +233,18 @@ TEST_CASE("hostile bodies are refused cleanly", "[mediamtx][hostile]") {
         parse_paths_page(R"({"pageCount":1,"items":[{"name":"a\u0000b","available":true}]})", 0);
     REQUIRE_FALSE(control);
     CHECK_THAT(control.error().message, Catch::Contains("control character"));
+  }
+  SECTION("a long name in a message is shortened between characters") {
+    // "a" and 40 two-byte letters: 81 bytes, so a cut at 80 would split the last one.
+    std::string name = "a";
+    for (int i = 0; i < 40; ++i)
+      name += "\u00e9";
+    const auto page = parse_paths_page(
+        R"({"pageCount":1,"items":[{"name":")" + name + R"(","available":"yes"}]})", 0);
+    REQUIRE_FALSE(page);
+    const std::string& message = page.error().message;
+    CHECK_THAT(message, Catch::Contains("(\"" + name.substr(0, 79) + "\").available"));
+    CHECK(to_valid_utf8(message) == message);
   }
   SECTION("a megabyte field value is kept whole") {
     const std::string big(1 << 20, 'v');

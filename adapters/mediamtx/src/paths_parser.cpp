@@ -1,5 +1,7 @@
 #include <boost/json.hpp>
 
+#include "paths_parser.hpp"
+
 #include "camreg/mediamtx/mediamtx.hpp"
 
 namespace camreg::mediamtx {
@@ -13,7 +15,12 @@ class Where {
  public:
   Where(std::size_t page, std::size_t index, std::string_view name)
       : prefix_("page " + std::to_string(page) + ", items[" + std::to_string(index) + "]") {
-    if (!name.empty()) prefix_ += " (\"" + std::string(name.substr(0, 80)) + "\")";
+    if (name.empty()) return;
+    // The name is valid UTF-8 (Boost.JSON checks it): shorten it between characters.
+    std::size_t n = std::min<std::size_t>(name.size(), 80);
+    while (n < name.size() && (static_cast<unsigned char>(name[n]) & 0xC0) == 0x80)
+      --n;
+    prefix_ += " (\"" + std::string(name.substr(0, n)) + "\")";
   }
   Error error(std::string_view field, std::string_view problem) const {
     return fail(ErrorKind::protocol, "MediaMTX path list " + prefix_ + "." + std::string(field) +
