@@ -160,13 +160,24 @@ TEST_CASE("a failed readiness check drops every snapshot, says why, and the view
   CHECK_THAT(refused.error, Catch::Contains("run --migrate"));
   CHECK(world.view->recent_runs() == nullptr);
 
-  const int listings = world.repo->listings();
+  // Back: while the first rebuild is under way, a request waits for it rather than
+  // getting the snapshot from before the outage.
+  world.repo->hold();
   world.repo->set_not_ready(std::nullopt);
-  const auto recovered =
-      world.get_until([](const World::Answer& a) { return a.snapshot != nullptr; });
-  CHECK(keys(recovered) == std::vector<std::string>{"cam1"});
-  CHECK(recovered.snapshot != before.snapshot); // rebuilt, not the dropped one
-  CHECK(world.repo->listings() > listings);
+  REQUIRE(world.repo->wait_for_held_listing(5s));
+  REQUIRE(world.view->readiness().ready);
+  std::promise<RegistryView::SnapshotPtr> promise;
+  auto answer = promise.get_future();
+  world.view->get({}, [&](RegistryView::SnapshotPtr snapshot, const std::string&) {
+    promise.set_value(std::move(snapshot));
+  });
+  CHECK(answer.wait_for(0s) == std::future_status::timeout);
+  world.repo->release();
+  REQUIRE(answer.wait_for(5s) == std::future_status::ready);
+  const auto recovered = answer.get();
+  REQUIRE(recovered != nullptr);
+  CHECK(std::static_pointer_cast<const Keys>(recovered)->keys == std::vector<std::string>{"cam1"});
+  CHECK(recovered != before.snapshot); // rebuilt, not the dropped one
   CHECK(world.view->readiness().ready);
   CHECK(world.noticed(ViewNotice::database_ready, ""));
 }
