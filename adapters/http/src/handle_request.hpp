@@ -1,0 +1,27 @@
+#pragma once
+
+#include <filesystem>
+#include <functional>
+
+#include "camreg/http/server.hpp"
+#include "camreg/registry_view.hpp"
+#include "reply.hpp"
+
+namespace camreg::http::detail {
+
+// What requests are answered from; outlives every request in flight.
+struct Context {
+  Options options;
+  RegistryView* view = nullptr;
+  std::filesystem::path web_root; // canonical; empty: no dashboard
+  LogSink log;
+};
+
+using Responder = std::function<void(Reply)>;
+
+// Answers one request. done is called exactly once: on the calling thread, or later on
+// the view's thread when the answer waits for a snapshot being built. A handler that
+// throws is a bug: it is logged and answered 500 (reply.close set). Never blocks.
+void handle_request(const Request& req, const Context& ctx, Responder done);
+
+} // namespace camreg::http::detail

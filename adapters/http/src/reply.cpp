@@ -1,0 +1,57 @@
+#include "reply.hpp"
+
+#include <algorithm>
+
+#include "camreg/json_writer.hpp"
+
+namespace camreg::http::detail {
+
+Reply text_reply(bhttp::status status, std::string body, std::string_view type, unsigned version) {
+  auto owner = std::make_shared<std::string>(std::move(body));
+  Reply reply{Response{status, version}, owner};
+  reply.res.set(bhttp::field::content_type, type);
+  reply.res.body() = {owner->data(), owner->size()};
+  return reply;
+}
+
+Reply json_reply(bhttp::status status, std::string body, unsigned version) {
+  auto reply = text_reply(status, std::move(body), "application/json", version);
+  reply.res.set(bhttp::field::cache_control, "no-cache");
+  return reply;
+}
+
+Reply error_reply(bhttp::status status, std::string_view code, std::string_view detail,
+                  unsigned version) {
+  std::string body;
+  JsonWriter out(body);
+  out.begin_object();
+  out.key("error");
+  out.string(code);
+  out.key("detail");
+  out.string(detail);
+  out.end_object();
+  return json_reply(status, std::move(body), version);
+}
+
+bool origin_allowed(std::string_view origin, const std::vector<std::string>& cors_origins) {
+  return std::any_of(cors_origins.begin(), cors_origins.end(), [&](const std::string& allowed) {
+    return allowed == "*" || allowed == origin;
+  });
+}
+
+void decorate(Reply& reply, std::string_view origin, const std::vector<std::string>& cors_origins) {
+  auto& res = reply.res;
+  res.set(bhttp::field::server, "camreg");
+  res.set("X-Content-Type-Options", "nosniff");
+  if (origin.empty() || !origin_allowed(origin, cors_origins)) return;
+  const bool any = std::find(cors_origins.begin(), cors_origins.end(), "*") != cors_origins.end();
+  res.set(bhttp::field::access_control_allow_origin, any ? std::string("*") : std::string(origin));
+  res.set(bhttp::field::access_control_expose_headers, "ETag");
+  if (!any) {
+    res.set(bhttp::field::vary, res[bhttp::field::vary].empty()
+                                    ? std::string("Origin")
+                                    : std::string(res[bhttp::field::vary]) + ", Origin");
+  }
+}
+
+} // namespace camreg::http::detail

@@ -1,0 +1,116 @@
+#include "session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+namespace camreg::http::detail {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+Session::Session(tcp::socket&& socket, Shared& shared)
+    : stream_(std::move(socket)), shared_(shared) {
+  ++shared_.connections;
+}
+
+Session::~Session() {
+  --shared_.connections;
+}
+
+void Session::run() {
+  net::dispatch(stream_.get_executor(),
+                beast::bind_front_handler(&Session::do_read, shared_from_this()));
+}
+
+void Session::close_if_idle() {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->reading_) self->stream_.cancel();
+  });
+}
+
+void Session::do_read() {
+  if (shared_.draining) return close();
+  const auto& options = shared_.ctx.options;
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(options.header_limit));
+  parser_->body_limit(options.body_limit);
+  stream_.expires_after(options.read_timeout);
+  reading_ = true;
+  bhttp::async_read(stream_, buffer_, *parser_,
+                    beast::bind_front_handler(&Session::on_read, shared_from_this()));
+}
+
+void Session::on_read(beast::error_code ec, std::size_t) {
+  reading_ = false;
+  if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+      ec == net::error::operation_aborted) {
+    return close();
+  }
+  const auto& options = shared_.ctx.options;
+  const auto refuse = [&](bhttp::status status, std::string_view code, std::string detail) {
+    auto reply = error_reply(status, code, detail, 11);
+    decorate(reply, {}, options.cors_origins);
+    send(std::move(reply), true);
+  };
+  if (ec == bhttp::error::header_limit) {
+    return refuse(
+        bhttp::status::request_header_fields_too_large, "header_too_large",
+        "request line and headers exceed " + std::to_string(options.header_limit) + " bytes");
+  }
+  if (ec == bhttp::error::body_limit) {
+    return refuse(bhttp::status::payload_too_large, "body_too_large",
+                  "request body exceeds " + std::to_string(options.body_limit) + " bytes");
+  }
+  if (ec) {
+    if (buffer_.size() == 0 && !parser_->got_some()) return close();
+    return refuse(bhttp::status::bad_request, "bad_request",
+                  "malformed HTTP request: " + ec.message());
+  }
+  request_ = parser_->release();
+  const bool close_after = !request_.keep_alive();
+  // The answer may come from the view's thread: back onto this connection's strand.
+  handle_request(request_, shared_.ctx, [self = shared_from_this(), close_after](Reply reply) {
+    net::post(self->stream_.get_executor(),
+              [self, reply = std::move(reply), close_after]() mutable {
+                const bool close_conn = close_after || reply.close;
+                self->send(std::move(reply), close_conn);
+              });
+  });
+}
+
+void Session::send(Reply reply, bool close_after) {
+  reply_ = std::move(reply);
+  auto& res = reply_->res;
+  const bool close_conn = close_after || shared_.draining;
+  res.keep_alive(!close_conn);
+  const auto size = res.body().size();
+  if (request_.method() == bhttp::verb::head) {
+    res.body() = {};
+    res.content_length(size);
+  } else if (res.result() == bhttp::status::not_modified ||
+             res.result() == bhttp::status::no_content) {
+    res.body() = {};
+  } else {
+    res.content_length(size);
+  }
+  stream_.expires_after(shared_.ctx.options.read_timeout);
+  bhttp::async_write(stream_, res,
+                     [self = shared_from_this(), close_conn](beast::error_code ec, std::size_t) {
+                       self->reply_.reset();
+                       if (ec || close_conn) return self->close();
+                       self->do_read();
+                     });
+}
+
+void Session::close() {
+  beast::error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.socket().close(ec);
+}
+
+} // namespace camreg::http::detail

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <memory>
+#include <optional>
+
+#include "handle_request.hpp"
+
+namespace camreg::http::detail {
+
+// What the listener and its sessions share.
+struct Shared {
+  Context ctx;
+  std::atomic<std::size_t> connections{0};
+  std::atomic<bool> draining{false};
+};
+
+// One connection: reads requests under the header and body limits and the read timeout,
+// answers each through handle_request, keeps the connection alive between them until
+// the client, a timeout or the drain ends it. Runs on a strand of its own.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(boost::asio::ip::tcp::socket&& socket, Shared& shared);
+  ~Session();
+
+  void run();
+  // Closes the connection if it is waiting for a request (drain).
+  void close_if_idle();
+
+ private:
+  void do_read();
+  void on_read(boost::beast::error_code ec, std::size_t);
+  void send(Reply reply, bool close_after);
+  void close();
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  Shared& shared_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  Request request_;
+  std::optional<Reply> reply_;
+  bool reading_ = false;
+};
+
+} // namespace camreg::http::detail

@@ -1,0 +1,247 @@
+#include "handle_request.hpp"
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <future>
+
+#include "devices_snapshot.hpp"
+#include "fake_registry.hpp"
+#include "listen_address.hpp"
+#include "routes.hpp"
+
+using namespace camreg;
+using namespace camreg::testing;
+using namespace camreg::http::detail;
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+// handle_request over a RegistryView of scripted devices, without sockets.
+struct Api {
+  FakeChangeFeed* feed = nullptr;
+  ScriptedReadRepository* repo = nullptr;
+  std::unique_ptr<RegistryView> view;
+  Context ctx;
+
+  explicit Api(std::vector<Device> devices = {camera("cam1"), camera("site-a/building.2/cam_1")}) {
+    auto f = std::make_unique<FakeChangeFeed>();
+    auto r = std::make_unique<ScriptedReadRepository>();
+    feed = f.get();
+    repo = r.get();
+    repo->set_devices(std::move(devices));
+    ViewOptions options;
+    options.readiness_interval = 20ms;
+    view = std::make_unique<RegistryView>(
+        std::move(r), std::move(f),
+        [](const std::vector<Device>& d) { return build_devices_snapshot(d); }, options);
+    REQUIRE(view->wait_first_check(5s));
+    ctx.view = view.get();
+    ctx.web_root = std::filesystem::canonical(CAMREG_SOURCE_DIR "/tests/data/web");
+    ctx.options.cors_origins = {"http://dash.example:3000"};
+  }
+
+  Reply answer(bhttp::verb method, const std::string& target,
+               const std::vector<std::pair<bhttp::field, std::string>>& headers = {}) const {
+    Request req{method, target, 11};
+    for (const auto& [name, value] : headers)
+      req.set(name, value);
+    std::promise<Reply> promise;
+    auto reply = promise.get_future();
+    handle_request(req, ctx, [&](Reply r) { promise.set_value(std::move(r)); });
+    REQUIRE(reply.wait_for(5s) == std::future_status::ready);
+    return reply.get();
+  }
+  Reply get(const std::string& target,
+            const std::vector<std::pair<bhttp::field, std::string>>& headers = {}) const {
+    return answer(bhttp::verb::get, target, headers);
+  }
+};
+
+int status(const Reply& reply) {
+  return static_cast<int>(reply.res.result_int());
+}
+
+std::string header(const Reply& reply, bhttp::field name) {
+  return std::string(reply.res[name]);
+}
+
+// The error shape, parsed: a reply that is not valid JSON fails here.
+void check_error(const Reply& reply, int expected, const std::string& code,
+                 const std::string& detail_words) {
+  CAPTURE(reply.body());
+  CHECK(status(reply) == expected);
+  CHECK(header(reply, bhttp::field::content_type) == "application/json");
+  const auto body = json::parse(reply.body()).as_object();
+  CHECK(body.size() == 2);
+  CHECK(body.at("error") == code.c_str());
+  CHECK_THAT(std::string(body.at("detail").as_string()), Catch::Contains(detail_words));
+}
+
+} // namespace
+
+TEST_CASE("the device list is the snapshot's array with an ETag, and 304 when it matches",
+          "[http]") {
+  Api api;
+  const auto all = api.get("/api/devices?device_type=camera");
+  REQUIRE(status(all) == 200);
+  CHECK(header(all, bhttp::field::content_type) == "application/json");
+  CHECK(header(all, bhttp::field::cache_control) == "no-cache");
+  const auto list = json::parse(all.body()).as_array();
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].at("device_key") == "cam1");
+  const auto etag = header(all, bhttp::field::etag);
+  CHECK(etag == etag_of(all.body()));
+  const auto again =
+      api.get("/api/devices?device_type=camera", {{bhttp::field::if_none_match, etag}});
+  CHECK(status(again) == 304);
+  CHECK(again.body().empty());
+  CHECK(header(again, bhttp::field::etag) == etag);
+  CHECK(status(api.get("/api/devices?device_type=camera",
+                       {{bhttp::field::if_none_match, "\"other\""}})) == 200);
+  SECTION("gzip when the client accepts it") {
+    const auto zipped =
+        api.get("/api/devices?device_type=camera", {{bhttp::field::accept_encoding, "br, gzip"}});
+    CHECK(header(zipped, bhttp::field::content_encoding) == "gzip");
+    CHECK(zipped.body() == gzip(all.body()));
+    CHECK(header(api.get("/api/devices?device_type=camera",
+                         {{bhttp::field::accept_encoding, "gzip;q=0"}}),
+                 bhttp::field::content_encoding)
+              .empty());
+  }
+}
+
+TEST_CASE("one device by key, slashes plain or encoded, is its object of the array", "[http]") {
+  Api api;
+  const auto plain = api.get("/api/devices/site-a/building.2/cam_1");
+  REQUIRE(status(plain) == 200);
+  CHECK(json::parse(plain.body()).at("device_key") == "site-a/building.2/cam_1");
+  CHECK(header(plain, bhttp::field::etag).empty());
+  CHECK(api.get("/api/devices/site-a%2Fbuilding.2%2Fcam_1").body() == plain.body());
+  CHECK(status(api.get("/api/devices/cam1?active_only=true")) == 200);
+  check_error(api.get("/api/devices/nope"), 404, "not_found", "no device with key nope");
+  check_error(api.get("/api/devices/cam1?device_type=sensor"), 404, "not_found", "cam1");
+  check_error(api.get("/api/devices/%zz"), 400, "bad_request", "malformed device key");
+}
+
+TEST_CASE("error bodies stay valid JSON whatever the request carried", "[http][errors]") {
+  Api api;
+  // A key with a quote, a backslash, a control character and a byte that is not UTF-8.
+  const auto reply = api.get("/api/devices/%22%5C%01%FF");
+  check_error(reply, 404, "not_found", "no device with key \"\\\x01\xEF\xBF\xBD");
+  check_error(api.get("/api/devices?active_only=yes"), 400, "bad_request", "active_only");
+  check_error(api.get("/api/devices?limit=5"), 400, "bad_request", "limit");
+  check_error(api.get("/api/devices?device_type=%G1"), 400, "bad_request", "percent");
+}
+
+TEST_CASE("routes answer their methods, 405 names the others, OPTIONS is a preflight", "[http]") {
+  Api api;
+  for (const auto* target : {"/api/devices", "/api/devices/cam1", "/readyz", "/api/nothing", "/"}) {
+    CAPTURE(target);
+    const auto post = api.answer(bhttp::verb::post, target);
+    check_error(post, 405, "method_not_allowed", "POST is not allowed here; use GET or HEAD");
+    CHECK(header(post, bhttp::field::allow) == "GET, HEAD, OPTIONS");
+  }
+  CHECK(status(api.answer(bhttp::verb::head, "/api/devices")) == 200);
+  const auto preflight = api.answer(bhttp::verb::options, "/api/devices",
+                                    {{bhttp::field::origin, "http://dash.example:3000"}});
+  CHECK(status(preflight) == 204);
+  CHECK(header(preflight, bhttp::field::access_control_allow_methods) == "GET, HEAD, OPTIONS");
+  CHECK(header(preflight, bhttp::field::access_control_allow_origin) == "http://dash.example:3000");
+  const auto stranger =
+      api.answer(bhttp::verb::options, "/api/devices", {{bhttp::field::origin, "http://evil"}});
+  CHECK(header(stranger, bhttp::field::access_control_allow_methods).empty());
+  CHECK(header(stranger, bhttp::field::access_control_allow_origin).empty());
+}
+
+TEST_CASE("every response names the server and allowed origins get CORS headers", "[http][cors]") {
+  Api api;
+  const auto allowed = api.get("/healthz", {{bhttp::field::origin, "http://dash.example:3000"}});
+  CHECK(header(allowed, bhttp::field::server) == "camreg");
+  CHECK(std::string(allowed.res["X-Content-Type-Options"]) == "nosniff");
+  CHECK(header(allowed, bhttp::field::access_control_allow_origin) == "http://dash.example:3000");
+  CHECK(header(allowed, bhttp::field::vary) == "Origin");
+  const auto devices =
+      api.get("/api/devices", {{bhttp::field::origin, "http://dash.example:3000"}});
+  CHECK(header(devices, bhttp::field::vary) == "Accept-Encoding, Origin");
+  const auto other = api.get("/healthz", {{bhttp::field::origin, "http://evil.example"}});
+  CHECK(header(other, bhttp::field::access_control_allow_origin).empty());
+}
+
+TEST_CASE("health is the process, readiness and the data are the database", "[http]") {
+  Api api;
+  CHECK(api.get("/healthz").body() == R"({"status":"ok"})");
+  CHECK(api.get("/readyz").body() == R"({"status":"ready"})");
+  CHECK(status(api.get("/api/sync/status")) == 200);
+  api.repo->set_not_ready("schema is behind: run --migrate");
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (api.view->readiness().ready && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  check_error(api.get("/readyz"), 503, "not_ready", "run --migrate");
+  check_error(api.get("/api/devices"), 503, "database_unavailable", "run --migrate");
+  check_error(api.get("/api/sync/status"), 503, "database_unavailable", "run --migrate");
+  CHECK(status(api.get("/healthz")) == 200);
+}
+
+TEST_CASE("other paths are the dashboard's files, never from outside its root", "[http][static]") {
+  Api api;
+  const auto index = api.get("/");
+  CHECK(status(index) == 200);
+  CHECK(header(index, bhttp::field::content_type) == "text/html; charset=utf-8");
+  CHECK_THAT(std::string(index.res["Content-Security-Policy"]),
+             Catch::Contains("script-src 'self'"));
+  check_error(api.get("/api/nothing"), 404, "not_found", "no such resource");
+  for (const auto* evil : {"/../CMakeLists.txt", "/%2e%2e/CMakeLists.txt", "/..%2fCMakeLists.txt",
+                           "/sub/../../x", "/./index.html", "/missing.js"}) {
+    CAPTURE(evil);
+    check_error(api.get(evil), 404, "not_found", "no such resource");
+  }
+  check_error(api.get("/index.html%00.js"), 400, "bad_request", "malformed path");
+  SECTION("without a web root nothing but the API is served") {
+    api.ctx.web_root.clear();
+    check_error(api.get("/"), 404, "not_found", "no such resource");
+    check_error(api.answer(bhttp::verb::post, "/"), 404, "not_found", "no such resource");
+  }
+}
+
+TEST_CASE("a path pattern captures one segment or the rest", "[http][routes]") {
+  PathParams params;
+  CHECK(match_path("/api/devices", "/api/devices", params));
+  CHECK_FALSE(match_path("/api/devices", "/api/devices/", params));
+  CHECK_FALSE(match_path("/api/devices", "/api/devicesx", params));
+  CHECK(match_path("/api/devices/{key...}", "/api/devices/site-a/cam_1", params));
+  CHECK(param(params, "key") == "site-a/cam_1");
+  CHECK_FALSE(match_path("/api/devices/{key...}", "/api/devices/", params));
+  CHECK_FALSE(match_path("/api/devices/{key...}", "/api/devices", params));
+  CHECK(match_path("/api/devices/{key}/history", "/api/devices/cam1/history", params));
+  CHECK(param(params, "key") == "cam1");
+  CHECK_FALSE(match_path("/api/devices/{key}/history", "/api/devices/a/b/history", params));
+  CHECK(param(params, "other").empty());
+}
+
+TEST_CASE("a listen address is host:port with an IP host", "[http][listen]") {
+  using row = std::tuple<std::string, std::string, int, std::string>;
+  const auto [listen, address, port, error] =
+      GENERATE(table<std::string, std::string, int, std::string>({
+          row{"127.0.0.1:8001", "127.0.0.1", 8001, ""},
+          row{"[::1]:0", "::1", 0, ""},
+          row{":9000", "0.0.0.0", 9000, ""},
+          row{"0.0.0.0:65535", "0.0.0.0", 65535, ""},
+          row{"127.0.0.1", "", 0, "expected host:port"},
+          row{"127.0.0.1:65536", "", 0, "bad port"},
+          row{"127.0.0.1:80x", "", 0, "bad port"},
+          row{"127.0.0.1:", "", 0, "bad port"},
+          row{"localhost:80", "", 0, "host must be an IP address"},
+      }));
+  CAPTURE(listen);
+  const auto parsed = parse_listen_address(listen);
+  if (error.empty()) {
+    REQUIRE(parsed);
+    CHECK(parsed->address().to_string() == address);
+    CHECK(parsed->port() == port);
+  } else {
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().kind == ErrorKind::invalid_argument);
+    CHECK_THAT(parsed.error().message, Catch::Contains(listen) && Catch::Contains(error));
+  }
+}
