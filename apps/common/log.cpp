@@ -1,5 +1,6 @@
-#include "log.hpp"
+#include "common/log.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 
@@ -37,23 +38,26 @@ void Logger::log(LogLevel level, std::string_view event, std::string_view messag
   if (level < level_) return;
   std::string line;
   if (format_ == LogFormat::json) {
-    line = "{\"ts\":\"" + format_rfc3339(SystemClock().now()) + "\",\"level\":\"" +
-           std::string(level_name(level)) + "\",\"event\":";
-    append_json_string(line, event);
-    line += ",\"msg\":";
-    append_json_string(line, message);
+    JsonWriter json(line);
+    json.begin_object();
+    json.key("ts");
+    json.string(format_rfc3339(SystemClock().now()));
+    json.key("level");
+    json.string(level_name(level));
+    json.key("event");
+    json.string(event);
+    json.key("msg");
+    json.string(message);
     for (const auto& [name, value] : fields) {
-      line += ',';
-      append_json_string(line, name);
-      line += ':';
+      json.key(name);
       if (const auto* s = std::get_if<std::string>(&value))
-        append_json_string(line, *s);
+        json.string(*s);
       else if (const auto* n = std::get_if<long long>(&value))
-        line += std::to_string(*n);
+        json.number(static_cast<std::int64_t>(*n));
       else
-        line += std::get<bool>(value) ? "true" : "false";
+        json.boolean(std::get<bool>(value));
     }
-    line += '}';
+    json.end_object();
   } else {
     line = std::string(level_name(level)) + " " + std::string(event) + ": " + std::string(message);
     for (const auto& [name, value] : fields) {
@@ -74,8 +78,8 @@ void Logger::log(LogLevel level, std::string_view event, std::string_view messag
   }
   line += '\n';
   const std::lock_guard lock(output_mutex);
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fflush(stdout);
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fflush(out_);
 }
 
 bool parse_log_level(std::string_view text, LogLevel& out) {

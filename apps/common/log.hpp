@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdio>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -16,16 +17,18 @@ using LogValue = std::variant<std::string, long long, bool>;
 using LogField = std::pair<std::string_view, LogValue>;
 
 // One line per event on stdout (journald adds the time), or one JSON object per line
-// with a "ts" field. Thread-safe; lines never interleave.
+// with a "ts" field. Thread-safe; lines never interleave. out is for tests.
 class Logger {
  public:
-  Logger(LogLevel level, LogFormat format) : level_(level), format_(format) {}
+  Logger(LogLevel level, LogFormat format, std::FILE* out = stdout)
+      : level_(level), format_(format), out_(out) {}
   void log(LogLevel level, std::string_view event, std::string_view message,
            std::initializer_list<LogField> fields = {}) const;
 
  private:
   LogLevel level_;
   LogFormat format_;
+  std::FILE* out_;
 };
 
 // "debug", "info", "warn", "error"; "text", "json".

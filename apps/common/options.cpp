@@ -1,4 +1,6 @@
-#include "options.hpp"
+#include "common/options.hpp"
+
+#include <cstdio>
 
 #include "camreg/duration.hpp"
 #include "camreg/postgres/postgres.hpp"
@@ -23,6 +25,20 @@ void add_common_options(CLI::App& app, CommonOptions& options) {
       ->capture_default_str();
 }
 
+Result<void> validate(const CommonOptions& options) {
+  LogLevel level{};
+  if (!parse_log_level(options.log_level, level)) {
+    return fail(ErrorKind::invalid_argument,
+                "--log-level: " + options.log_level + " is not one of debug, info, warn, error");
+  }
+  LogFormat format{};
+  if (!parse_log_format(options.log_format, format)) {
+    return fail(ErrorKind::invalid_argument,
+                "--log-format: " + options.log_format + " is not one of text, json");
+  }
+  return {};
+}
+
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name, std::string& value,
                                  const std::string& description, const std::string& env) {
   const CLI::Validator valid_duration(
@@ -35,6 +51,12 @@ CLI::Option* add_duration_option(CLI::App& app, const std::string& name, std::st
       ->envname(env)
       ->check(valid_duration)
       ->capture_default_str();
+}
+
+Result<Duration> duration_option(std::string_view name, std::string_view text) {
+  auto d = parse_duration(text);
+  if (!d) return fail(ErrorKind::invalid_argument, std::string(name) + ": " + d.error().message);
+  return d;
 }
 
 Duration duration_of(const std::string& text) {
@@ -66,6 +88,12 @@ int parse_or_exit(CLI::App& app, int argc, char** argv, CommonOptions& common) {
   parse_log_level(common.log_level, common.level);
   parse_log_format(common.log_format, common.format);
   return -1;
+}
+
+int usage_error(std::string_view program, const Error& error) {
+  std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(),
+               error.message.c_str());
+  return exit_usage;
 }
 
 } // namespace camreg::app

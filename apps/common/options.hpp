@@ -3,10 +3,11 @@
 #include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "camreg/result.hpp"
 #include "camreg/time.hpp"
-#include "log.hpp"
+#include "common/log.hpp"
 
 namespace camreg::app {
 
@@ -24,16 +25,22 @@ struct CommonOptions {
   bool migrate_only = false;
   std::string log_level = "info";
   std::string log_format = "text";
-  LogLevel level = LogLevel::info;
-  LogFormat format = LogFormat::text;
+  LogLevel level = LogLevel::info;    // log_level parsed by parse_or_exit
+  LogFormat format = LogFormat::text; // log_format parsed by parse_or_exit
 };
 
-// Adds the common options; call first, as it also sets defaults for later options.
+// Adds the common options; call first, as it also sets defaults for later options (a
+// repeated option takes its last value).
 void add_common_options(CLI::App& app, CommonOptions& options);
+
+// Fails with invalid_argument naming --log-level or --log-format when unknown.
+Result<void> validate(const CommonOptions& options);
 
 // Adds a duration option ("500ms", "2s", "5m", "1h", seconds) read also from env.
 CLI::Option* add_duration_option(CLI::App& app, const std::string& name, std::string& value,
                                  const std::string& description, const std::string& env);
+// Parses the text of the duration option name; the error names the option.
+Result<Duration> duration_option(std::string_view name, std::string_view text);
 // Parses a duration the validator already accepted.
 Duration duration_of(const std::string& text);
 
@@ -44,5 +51,8 @@ std::optional<int> migrate_if_asked(const CommonOptions& common, const Logger& l
 // Parses argv; on --help prints and returns exit_ok, on a bad option prints the message
 // (naming the option) and returns exit_usage; returns -1 to go on.
 int parse_or_exit(CLI::App& app, int argc, char** argv, CommonOptions& common);
+
+// Prints "program: message" on stderr and returns exit_usage.
+int usage_error(std::string_view program, const Error& error);
 
 } // namespace camreg::app

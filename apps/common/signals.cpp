@@ -1,4 +1,4 @@
-#include "signals.hpp"
+#include "common/signals.hpp"
 
 #include <pthread.h>
 #include <csignal>

@@ -1,6 +1,6 @@
 #include "worker.hpp"
 
-#include "options.hpp"
+#include "common/options.hpp"
 
 namespace camreg::app {
 

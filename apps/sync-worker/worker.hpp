@@ -4,7 +4,7 @@
 #include <mutex>
 
 #include "camreg/sync_round.hpp"
-#include "log.hpp"
+#include "common/log.hpp"
 
 namespace camreg::app {
 

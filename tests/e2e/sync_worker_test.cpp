@@ -1,10 +1,10 @@
 #include <catch2/catch.hpp>
 #include <csignal>
-#include <thread>
 
 #include "fake_mediamtx.hpp"
 #include "pg_test_database.hpp"
 #include "process.hpp"
+#include "wait.hpp"
 
 using namespace camreg::testing;
 using namespace std::chrono_literals;
@@ -35,6 +35,24 @@ struct Stack {
   }
   std::string table() const {
     return q("SELECT coalesce(string_agg(d::text, '|' ORDER BY id), '') FROM devices d");
+  }
+  // Waits until every camera was last seen longer ago than window (a PostgreSQL
+  // interval), so the next round expires the ones it does not see live again.
+  bool wait_stale(const std::string& window) const {
+    return wait_until(
+        [&] {
+          return q("SELECT coalesce(bool_and(now() - last_seen > interval '" + window +
+                   "'), true) FROM devices") == "t";
+        },
+        10s);
+  }
+  // The number of list requests the fake MediaMTX has received.
+  std::size_t requests_seen() const {
+    const auto log = fake.requests();
+    std::size_t n = 0;
+    for (auto at = log.find("\"page\""); at != std::string::npos; at = log.find("\"page\"", at + 1))
+      ++n;
+    return n;
   }
 };
 
@@ -67,7 +85,7 @@ TEST_CASE("a camera that stops being ready stays active until the stale window p
   REQUIRE(s.once({"--stale-after", "2s", "--interval", "1s"}).status == 0);
   CHECK(s.active("cam1") == "t");
   CHECK(s.state("cam1") == "not_ready");
-  std::this_thread::sleep_for(2100ms);
+  REQUIRE(s.wait_stale("2 s"));
   const auto r = s.once({"--stale-after", "2s", "--interval", "1s"});
   REQUIRE(r.status == 0);
   CHECK(s.active("cam1") == "f");
@@ -84,7 +102,7 @@ TEST_CASE("a camera removed from MediaMTX expires the same way and its row stays
   REQUIRE(s.once({"--stale-after", "2s", "--interval", "1s"}).status == 0);
   CHECK(s.state("cam1") == "removed");
   CHECK(s.active("cam1") == "t");
-  std::this_thread::sleep_for(2100ms);
+  REQUIRE(s.wait_stale("2 s"));
   REQUIRE(s.once({"--stale-after", "2s", "--interval", "1s"}).status == 0);
   CHECK(s.active("cam1") == "f");
   CHECK(s.q("SELECT count(*) FROM devices") == "2");
@@ -94,7 +112,7 @@ TEST_CASE("MediaMTX down writes nothing but still expires", "[e2e][sync-worker]"
   Stack s;
   s.fake.set_paths(two_cameras(true));
   REQUIRE(s.once({"--migrate", "--stale-after", "1s", "--interval", "1s"}).status == 0);
-  std::this_thread::sleep_for(1100ms);
+  REQUIRE(s.wait_stale("1 s"));
   const auto before = s.q("SELECT string_agg(device_metadata::text, '|' ORDER BY id) FROM devices");
   auto args = s.argv({"--once", "--stale-after", "1s", "--interval", "1s", "--mediamtx-url",
                       "http://127.0.0.1:1"});
@@ -165,9 +183,11 @@ TEST_CASE("SIGTERM in the middle of a round leaves the database as before it",
   const auto before = s.table();
   s.fake.set_paths(two_cameras(false));
   s.fake.set_fault(R"({"mode":"hang"})");
+  const auto requests_before = s.requests_seen();
   ChildProcess worker(s.argv({"--timeout", "30s"}));
   REQUIRE(worker.wait_for("start:", 10s));
-  std::this_thread::sleep_for(300ms); // the round is now waiting on MediaMTX
+  // The round is waiting on MediaMTX once the fake has its request.
+  REQUIRE(wait_until([&] { return s.requests_seen() > requests_before; }, 10s));
   const auto sent = std::chrono::steady_clock::now();
   worker.signal(SIGTERM);
   const auto code = worker.wait(5s);

@@ -18,6 +18,7 @@
 #include "pg_test_database.hpp"
 #include "private_cluster.hpp"
 #include "process.hpp"
+#include "wait.hpp"
 
 using namespace camreg::testing;
 using namespace std::chrono_literals;
@@ -75,24 +76,24 @@ TEST_CASE("kill -9 in the middle of a 100,000-camera round leaves the table as b
   fake.set_paths(many_paths(100'000, true));
   ChildProcess worker(worker_args(schema.url(), fake, {"--once", "--timeout", "60s"}));
   // Wait until the round is inside its transaction, writing.
-  bool writing = false;
-  for (int i = 0; i < 600 && !writing; ++i) {
-    writing = schema.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" +
-                            schema.name() +
-                            "' AND state = 'active' AND (query LIKE 'COPY camreg_round_input%' OR "
-                            "query LIKE '%camreg_round_input i%')") != "0";
-    if (!writing) std::this_thread::sleep_for(50ms);
-  }
-  REQUIRE(writing);
+  REQUIRE(wait_until(
+      [&] {
+        return schema.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" +
+                             schema.name() +
+                             "' AND state = 'active' AND (query LIKE 'COPY camreg_round_input%' "
+                             "OR query LIKE '%camreg_round_input i%')") != "0";
+      },
+      30s, 50ms));
   kill(worker.pid(), SIGKILL);
   CHECK(worker.wait(5s) == 128 + SIGKILL);
   // The server notices the lost client and rolls back; nothing of the round remains.
-  for (int i = 0; i < 200; ++i) {
-    if (schema.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" +
-                      schema.name() + "' AND pid <> pg_backend_pid() AND state <> 'idle'") == "0")
-      break;
-    std::this_thread::sleep_for(50ms);
-  }
+  CHECK(wait_until(
+      [&] {
+        return schema.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" +
+                             schema.name() + "' AND pid <> pg_backend_pid() AND state <> 'idle'") ==
+               "0";
+      },
+      10s, 50ms));
   CHECK(fingerprint(schema) == before);
   CHECK(schema.scalar("SELECT count(*) FROM sync_runs") == "1");
 
@@ -133,14 +134,16 @@ TEST_CASE("PostgreSQL down for a while under load: both processes report it, sta
         } catch (...) {
           other++;
         }
-        std::this_thread::sleep_for(5ms);
+        std::this_thread::sleep_for(5ms); // a steady load, not a flood
       }
     });
   }
-  std::this_thread::sleep_for(1s);
+  // The outage starts once the load is being served.
+  REQUIRE(wait_until([&] { return ok >= 20; }, 10s));
   db.pause();
   const auto down_at = std::chrono::steady_clock::now();
   int readyz_503 = 0;
+  // The outage lasting is the point: probe readiness twice a second until it is over.
   while (std::chrono::steady_clock::now() - down_at < outage) {
     if (http_request("GET", "127.0.0.1", port, "/readyz").status == 503) ++readyz_503;
     std::this_thread::sleep_for(500ms);
@@ -151,12 +154,8 @@ TEST_CASE("PostgreSQL down for a while under load: both processes report it, sta
   CHECK_FALSE(worker.wait(0ms).has_value());
   CHECK_FALSE(api.wait(0ms).has_value());
   db.resume();
-  bool ready_again = false;
-  for (int i = 0; i < 100 && !ready_again; ++i) {
-    ready_again = http_request("GET", "127.0.0.1", port, "/readyz").status == 200;
-    if (!ready_again) std::this_thread::sleep_for(100ms);
-  }
-  CHECK(ready_again);
+  CHECK(wait_until([&] { return http_request("GET", "127.0.0.1", port, "/readyz").status == 200; },
+                   10s, 100ms));
   // The worker's next rounds commit again.
   REQUIRE(worker.wait_for("synced 50 paths", 15s));
   stop = true;
@@ -205,7 +204,15 @@ TEST_CASE("a flapping MediaMTX converges within one round once it settles", "[fa
   // MediaMTX settles: c appears, b goes away, a is dark.
   fake.set_fault(R"({"mode":"none"})");
   fake.set_paths("[" + path_item_json("a", false) + "," + path_item_json("c", true) + "]");
-  std::this_thread::sleep_for(1100ms);
+  // Until every camera was last seen over the 1 s stale window ago: the next round expires
+  // what it does not see live.
+  REQUIRE(wait_until(
+      [&] {
+        return schema.scalar(
+                   "SELECT coalesce(bool_and(now() - last_seen > interval '1 s'), "
+                   "true) FROM devices") == "t";
+      },
+      10s));
   REQUIRE(once().status == 0);
   const auto state = [&](const std::string& key) {
     return schema.scalar(

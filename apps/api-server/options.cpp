@@ -1,0 +1,85 @@
+#include "api-server/options.hpp"
+
+#include <filesystem>
+
+namespace camreg::app::api_server {
+
+namespace {
+
+constexpr int max_threads = 64;
+constexpr int max_connections = 1'000'000;
+
+bool in_range(std::size_t value, int max) {
+  return value >= 1 && value <= static_cast<std::size_t>(max);
+}
+
+std::chrono::milliseconds milliseconds_of(const std::string& text) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(duration_of(text));
+}
+
+} // namespace
+
+std::string default_web_root() {
+  for (const char* candidate : {CAMREG_INSTALLED_WEB_ROOT, CAMREG_SOURCE_WEB_ROOT}) {
+    if (std::filesystem::is_directory(candidate)) return candidate;
+  }
+  return {};
+}
+
+void add_options(CLI::App& app, Options& options) {
+  add_common_options(app, options.common);
+  auto& server = options.server;
+  app.add_option("--listen", server.listen, "address:port to listen on")
+      ->envname("CAMREG_LISTEN")
+      ->capture_default_str();
+  app.add_option("--web-root", server.web_root, "directory of the dashboard (empty: none)")
+      ->envname("CAMREG_WEB_ROOT")
+      ->capture_default_str();
+  app.add_option("--cors-origin", server.cors_origins, "an allowed Origin (repeat; * for any)")
+      ->envname("CAMREG_CORS_ORIGINS")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--threads", server.threads, "I/O threads")
+      ->envname("CAMREG_THREADS")
+      ->check(CLI::Range(1, max_threads))
+      ->capture_default_str();
+  app.add_option("--max-connections", server.max_connections, "concurrent connections")
+      ->envname("CAMREG_MAX_CONNECTIONS")
+      ->check(CLI::Range(1, max_connections))
+      ->capture_default_str();
+  add_duration_option(app, "--read-timeout", options.read_timeout,
+                      "time a client has to send a request", "CAMREG_READ_TIMEOUT");
+  add_duration_option(app, "--drain-timeout", options.drain_timeout,
+                      "time in-flight requests get on SIGTERM", "CAMREG_DRAIN_TIMEOUT");
+}
+
+Result<void> validate(const Options& options) {
+  if (auto common = validate(options.common); !common) return common;
+  const auto read_timeout = duration_option("--read-timeout", options.read_timeout);
+  if (!read_timeout) return read_timeout.error();
+  // The server counts in milliseconds: 500us would be no deadline at all.
+  if (std::chrono::duration_cast<std::chrono::milliseconds>(*read_timeout).count() <= 0) {
+    return fail(ErrorKind::invalid_argument, "--read-timeout: must be longer than 0s");
+  }
+  if (const auto drain = duration_option("--drain-timeout", options.drain_timeout); !drain) {
+    return drain.error();
+  }
+  if (!in_range(options.server.threads, max_threads)) {
+    return fail(ErrorKind::invalid_argument,
+                "--threads: must be between 1 and " + std::to_string(max_threads));
+  }
+  if (!in_range(options.server.max_connections, max_connections)) {
+    return fail(ErrorKind::invalid_argument,
+                "--max-connections: must be between 1 and " + std::to_string(max_connections));
+  }
+  return {};
+}
+
+http::Options server_options(const Options& options) {
+  auto server = options.server;
+  server.read_timeout = milliseconds_of(options.read_timeout);
+  server.drain_timeout = milliseconds_of(options.drain_timeout);
+  return server;
+}
+
+} // namespace camreg::app::api_server

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "camreg/mediamtx/mediamtx.hpp"
+#include "camreg/result.hpp"
+#include "common/options.hpp"
+#include "sync-worker/worker.hpp"
+
+namespace camreg::app::sync_worker {
+
+// Every option of sync-worker as given; durations and URLs stay text until validate()
+// has accepted them.
+struct Options {
+  CommonOptions common;
+  mediamtx::Options mediamtx; // the URL and credentials; timeouts come from the texts below
+  std::string webrtc_url = "http://localhost:8889";
+  std::string interval = "60s";
+  std::string stale_after = "5m";
+  std::string connect_timeout = "2s";
+  std::string timeout = "10s";
+  bool once = false;
+};
+
+// Adds every option, each also read from its CAMREG_* variable (the command line wins; a
+// repeated option takes its last value).
+void add_options(CLI::App& app, Options& options);
+
+// The rules between and within options: durations and URLs parse, the interval and the
+// timeouts are positive, the stale window is no shorter than the interval. Fails with
+// invalid_argument, the message starting with the option it names.
+Result<void> validate(const Options& options);
+
+// What the worker and the MediaMTX client run with, from options validate() accepted
+// (throws BadResultAccess for others).
+WorkerConfig worker_config(const Options& options);
+mediamtx::Options mediamtx_options(const Options& options);
+
+} // namespace camreg::app::sync_worker
