@@ -29,6 +29,15 @@ struct ReaderRef {
   std::string id;
 };
 
+// What a path's configuration says (GET /v3/config/paths/list, matched by confName).
+// Only these booleans are ever read from that body: it carries source URLs with
+// credentials.
+struct PathConfig {
+  bool source_on_demand = false; // sourceOnDemand: the source starts when someone reads
+  bool run_on_demand = false;    // runOnDemand is set: a command starts when someone reads
+  bool always_available = false; // alwaysAvailable: a placeholder plays while no source is there
+};
+
 // A camera path's live state as MediaMTX reports it, independent of the API version
 // that reported it (ready/available, tracks/tracks2, bytesReceived/inboundBytes are
 // folded together by the adapter).
@@ -44,6 +53,11 @@ struct PathState {
   std::uint64_t inbound_bytes = 0;
   std::uint64_t outbound_bytes = 0;
   std::uint64_t inbound_frames_in_error = 0;
+  std::optional<PathConfig> config; // absent: the configuration is not known
+  // Non-empty: MediaMTX listed this item but it could not be understood (why, naming
+  // the field). Only name is meaningful, and it may be empty when it was the problem.
+  // The registry keeps such a device as it was: not refreshed, not removed.
+  std::string unreadable;
 };
 
 } // namespace camreg
