@@ -81,6 +81,7 @@ WorkerConfig worker_config(const Options& options) {
   config.once = options.once;
   config.interval = duration_of(options.interval);
   config.sync.stale_after = duration_of(options.stale_after);
+  config.sync.interval = config.interval;
   config.sync.webrtc_base = parse_http_url(options.webrtc_url).value();
   return config;
 }

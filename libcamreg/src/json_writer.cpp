@@ -32,6 +32,18 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   return 0;
 }
 
+// Appends the UTF-8 sequence at s[i] (i < s.size()), or U+FFFD for NUL or an invalid
+// byte; returns how many bytes of s it consumed.
+std::size_t append_valid_char(std::string& out, std::string_view s, std::size_t i) {
+  const std::size_t n = s[i] == '\0' ? 0 : utf8_sequence_length(s, i);
+  if (n == 0) {
+    out += "\xEF\xBF\xBD";
+    return 1;
+  }
+  out.append(s.substr(i, n));
+  return n;
+}
+
 } // namespace
 
 void append_json_string(std::string& out, std::string_view value) {
@@ -39,15 +51,8 @@ void append_json_string(std::string& out, std::string_view value) {
   out += '"';
   for (std::size_t i = 0; i < value.size();) {
     const auto c = static_cast<unsigned char>(value[i]);
-    if (c >= 0x80) {
-      const std::size_t n = utf8_sequence_length(value, i);
-      if (n == 0) {
-        out += "\xEF\xBF\xBD";
-        ++i;
-      } else {
-        out.append(value.substr(i, n));
-        i += n;
-      }
+    if (c >= 0x80 || c == 0) { // NUL: jsonb cannot store \u0000
+      i += append_valid_char(out, value, i);
       continue;
     }
     switch (c) {
@@ -58,7 +63,6 @@ void append_json_string(std::string& out, std::string_view value) {
     case '\t': out += "\\t"; break;
     case '\b': out += "\\b"; break;
     case '\f': out += "\\f"; break;
-    case '\0': out += "\xEF\xBF\xBD"; break; // jsonb cannot store \u0000
     default:
       if (c < 0x20 || c == 0x7F) {
         out += "\\u00";
@@ -76,16 +80,8 @@ void append_json_string(std::string& out, std::string_view value) {
 std::string to_valid_utf8(std::string_view value) {
   std::string out;
   out.reserve(value.size());
-  for (std::size_t i = 0; i < value.size();) {
-    const std::size_t n = value[i] == '\0' ? 0 : utf8_sequence_length(value, i);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    } else {
-      out.append(value.substr(i, n));
-      i += n;
-    }
-  }
+  for (std::size_t i = 0; i < value.size();)
+    i += append_valid_char(out, value, i);
   return out;
 }
 

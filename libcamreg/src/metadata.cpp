@@ -11,7 +11,9 @@ namespace camreg {
 std::string_view to_string(DeviceState state) noexcept {
   switch (state) {
   case DeviceState::live: return "live";
+  case DeviceState::standby: return "standby";
   case DeviceState::not_ready: return "not_ready";
+  case DeviceState::placeholder: return "placeholder";
   case DeviceState::no_source: return "no_source";
   case DeviceState::removed: return "removed";
   }
@@ -27,21 +29,29 @@ std::optional<DeviceState> parse_device_state(std::string_view text) noexcept {
 }
 
 DeviceState classify(const PathState& path) {
-  if (path.available) return DeviceState::live;
+  // "From fields to presence" (shared/mediamtx/README.md): available alone is not up.
+  if (path.available) {
+    // An alwaysAvailable path streams its offline slate with no source: online false.
+    // (MediaMTX < 1.16 has no online field: ready means live.)
+    if (path.online == false) return DeviceState::placeholder;
+    return DeviceState::live;
+  }
+  if (path.config && (path.config->source_on_demand || path.config->run_on_demand))
+    return DeviceState::standby;
   if (path.source) return DeviceState::not_ready;
   return DeviceState::no_source;
 }
-
 std::string render_metadata(const PathState& path, std::string_view whep) {
   std::string out;
   out.reserve(512);
   JsonWriter w(out);
   const auto text = [&](std::string_view value) { w.string(redact_userinfo(value)); };
   w.begin_object();
+  const DeviceState state = classify(path);
   w.key("state");
-  w.string(to_string(classify(path)));
-  w.key("ready");
-  w.boolean(path.available);
+  w.string(to_string(state));
+  w.key("ready"); // playable live video from the camera itself
+  w.boolean(state == DeviceState::live);
   w.key("ready_time");
   if (path.available_time)
     text(*path.available_time);
@@ -64,6 +74,16 @@ std::string render_metadata(const PathState& path, std::string_view whep) {
     w.null();
   w.key("conf_name");
   text(path.conf_name);
+  w.key("on_demand");
+  if (path.config)
+    w.boolean(path.config->source_on_demand || path.config->run_on_demand);
+  else
+    w.null();
+  w.key("always_available");
+  if (path.config)
+    w.boolean(path.config->always_available);
+  else
+    w.null();
   w.key("tracks");
   w.begin_array();
   for (const auto& track : path.tracks) {

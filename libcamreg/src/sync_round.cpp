@@ -78,10 +78,40 @@ Change from_stored(const StoredPresence& stored) {
   c.after.last_seen = stored.last_seen;
   c.after.is_active = stored.is_active;
   c.after.metadata_hash = stored.metadata_hash.value_or(0);
+  c.after.state_since = stored.state_since;
+  c.after.missed_listings = stored.missed_listings;
+  c.after.presence = stored.presence;
   return c;
 }
 
+Presence presence_of(DeviceState state) {
+  switch (state) {
+  case DeviceState::live: return Presence::online;
+  case DeviceState::standby: return Presence::standby;
+  default: return Presence::offline;
+  }
+}
+
+// At most this many reasons for skipped items go into the run record.
+constexpr std::size_t max_skipped_reasons = 5;
+
 } // namespace
+
+std::string_view to_string(Presence presence) noexcept {
+  switch (presence) {
+  case Presence::online: return "online";
+  case Presence::offline: return "offline";
+  case Presence::standby: return "standby";
+  case Presence::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+std::optional<Presence> parse_presence(std::string_view text) noexcept {
+  for (const auto p : {Presence::online, Presence::offline, Presence::standby, Presence::unknown})
+    if (to_string(p) == text) return p;
+  return std::nullopt;
+}
 
 RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const RegistryState& stored,
                      const SyncOptions& options, TimePoint started_at, const std::string& source) {
@@ -93,18 +123,29 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
     by_key.emplace(d.device_key, &d);
 
   std::vector<Change> changes; // listed devices first, in listing order, then the rest
-  std::unordered_set<std::string_view> listed;
-  std::size_t paths_seen = 0;
+  std::unordered_set<std::string_view> listed; // understood: observed this round
+  std::unordered_set<std::string_view> kept;   // listed but not understood: kept as it was
+  std::size_t paths_seen = 0, skipped = 0;
+  std::string skipped_reasons;
   if (fetched) {
     const auto paths = unique_paths(fetched.value());
-    paths_seen = paths.size();
     listed.reserve(paths.size());
     changes.reserve(stored.devices.size() + paths.size());
     for (const PathState* path : paths) {
+      if (!path->unreadable.empty()) {
+        // Kept as it was: listed (so not removed), not refreshed.
+        if (!path->name.empty()) kept.insert(path->name);
+        if (++skipped <= max_skipped_reasons) {
+          if (!skipped_reasons.empty()) skipped_reasons += "; ";
+          skipped_reasons += (path->name.empty() ? std::string("(unnamed)") : path->name) + ": " +
+                             path->unreadable;
+        }
+        continue;
+      }
+      ++paths_seen;
       listed.insert(path->name);
       std::string metadata = render_metadata(*path, whep_url(options.webrtc_base, path->name));
       const std::uint64_t hash = fnv1a_64(metadata);
-      const bool healthy = is_healthy(*path);
       const auto found = by_key.find(path->name);
       Change c;
       if (found == by_key.end()) {
@@ -122,8 +163,13 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
         c.after.touch = c.written = true;
       }
       c.after.state = classify(*path);
-      if (healthy) {
-        c.after.last_seen = now;
+      if (c.after.missed_listings != 0) {
+        c.after.missed_listings = 0;
+        c.written = true;
+      }
+      if (c.after.state == DeviceState::live) {
+        // Never backwards, whatever the clocks of earlier writers said.
+        if (!c.after.last_seen || *c.after.last_seen < now) c.after.last_seen = now;
         if (!c.after.is_active) c.after.touch = true;
         c.after.is_active = true;
         c.written = true;
@@ -133,23 +179,53 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
   }
   for (const auto& d : stored.devices) {
     if (fetched && listed.contains(d.device_key)) continue;
+    const bool keep = fetched && kept.contains(d.device_key);
     Change c = from_stored(d);
-    if (fetched && d.state != DeviceState::removed) {
-      c.after.metadata = DeviceWrite::Metadata::mark_removed;
-      c.after.state = DeviceState::removed;
-      c.after.touch = c.written = true;
+    if (fetched && !keep && d.state != DeviceState::removed) {
+      // One absence is not removal: MediaMTX drops a path from a listing while it
+      // recreates it.
+      c.written = true;
+      if (++c.after.missed_listings >= 2) {
+        c.after.metadata = DeviceWrite::Metadata::mark_removed;
+        c.after.state = DeviceState::removed;
+        c.after.touch = true;
+      }
     }
     changes.push_back(std::move(c));
   }
 
   const TimePoint stale_before = now - options.stale_after;
+  const bool gap = options.interval && stored.last_round_at &&
+                   now - *stored.last_round_at > 2 * *options.interval;
   std::size_t inserted = 0, updated = 0, expired = 0;
   for (auto& c : changes) {
     auto& after = c.after;
-    if (after.is_active && (!after.last_seen || *after.last_seen < stale_before)) {
+    if (after.is_active && after.state != DeviceState::standby &&
+        (!after.last_seen || *after.last_seen < stale_before)) {
       after.is_active = false;
       after.touch = c.written = c.expired = true;
       ++expired;
+    }
+    if (!c.before || c.before->state != after.state) {
+      after.state_since = now;
+      c.written = true;
+    }
+    // The ledger. A device kept as it was (unreadable, or missed once) keeps its kind.
+    std::optional<Presence> kind;
+    if (!fetched)
+      kind = Presence::unknown;
+    else if (!c.before || listed.contains(after.device_key) || after.state == DeviceState::removed)
+      kind = presence_of(after.state);
+    if (gap && after.presence && *after.presence != Presence::unknown) {
+      // Nobody observed anything between the last recorded round and now.
+      plan.ledger.push_back({after.device_key, Presence::unknown, *stored.last_round_at});
+      after.presence = Presence::unknown;
+      c.written = true;
+    }
+    if (kind && kind != after.presence) {
+      plan.ledger.push_back({after.device_key, *kind, now});
+      after.presence = kind;
+      c.written = true;
     }
     if (!c.written) continue;
     add_transition(plan, c, now);
@@ -169,6 +245,8 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
   plan.run.upserted = inserted + updated;
   plan.run.expired = expired;
   plan.run.source = to_valid_utf8(source);
+  plan.run.skipped = skipped;
+  plan.run.skipped_reasons = to_valid_utf8(skipped_reasons);
   return plan;
 }
 
@@ -190,21 +268,31 @@ RoundCounts count(const RoundPlan& plan) {
 RoundReport sync_round(PathSource& source, DeviceRepository& repository, const Clock& clock,
                        const SyncOptions& options) {
   RoundReport report;
+  const auto began = std::chrono::steady_clock::now();
   report.started_at = clock.now();
   report.source = source.describe();
   auto fetched = source.list_paths();
   if (!fetched) report.fetch_error = fetched.error();
+  std::optional<TimePoint> at;
+  if (!options.store_clock) at = clock.now();
   auto committed =
-      repository.commit_round(options.device_type, clock.now(), [&](const RegistryState& stored) {
+      repository.commit_round(options.device_type, at, [&](const RegistryState& stored) {
+        if (options.store_clock) {
+          // The round began this long before the store's now.
+          const auto took =
+              std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - began);
+          report.started_at = stored.now - took;
+        }
         return plan_round(fetched, stored, options, report.started_at, report.source);
       });
   if (committed) {
     report.counts = count(*committed);
     report.transitions = std::move(committed->transitions);
+    report.finished_at = committed->run.finished_at;
   } else {
     report.write_error = committed.error();
+    report.finished_at = clock.now();
   }
-  report.finished_at = clock.now();
   return report;
 }
 

@@ -88,7 +88,8 @@ class ScriptedReadRepository final : public DeviceRepository {
     return listings_;
   }
 
-  Result<RoundPlan> commit_round(const std::string&, TimePoint, const RoundPlanner&) override {
+  Result<RoundPlan> commit_round(const std::string&, std::optional<TimePoint>,
+                                 const RoundPlanner&) override {
     return fail(ErrorKind::database, "ScriptedReadRepository is read-only");
   }
   Result<std::vector<Device>> list_devices(const DeviceQuery& query) override {

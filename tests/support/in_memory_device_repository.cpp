@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "camreg/clock.hpp"
+
 namespace camreg::testing {
 
 namespace {
@@ -33,8 +35,9 @@ std::string metadata_as_removed(std::string_view rendered) {
 } // namespace
 
 Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& device_type,
-                                                         TimePoint now,
+                                                         std::optional<TimePoint> at,
                                                          const RoundPlanner& planner) {
+  const TimePoint now = at.value_or(SystemClock().now());
   if (fail_next_) {
     fail_next_ = false;
     return fail(ErrorKind::database, "injected failure");
@@ -44,8 +47,10 @@ Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& devi
   for (const auto& [id, row] : rows_) {
     if (id.first != device_type) continue;
     state.devices.push_back({row.device.device_key, row.state, row.device.is_active,
-                             row.device.last_seen, row.metadata_hash});
+                             row.device.last_seen, row.metadata_hash, row.device.state_since,
+                             row.missed_listings, row.presence});
   }
+  if (!runs_.empty()) state.last_round_at = runs_.back().finished_at;
   RoundPlan plan = planner(state);
   for (const auto& w : plan.writes) {
     auto [it, inserted] = rows_.try_emplace({device_type, w.device_key});
@@ -70,12 +75,23 @@ Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& devi
       break;
     }
     row.state = w.state;
+    d.state_since = w.state_since;
+    row.missed_listings = w.missed_listings;
+    row.presence = w.presence;
     d.last_seen = w.last_seen;
     d.is_active = w.is_active;
     if (w.touch) d.updated_at = now;
   }
+  for (const auto& entry : plan.ledger) {
+    auto& ledger = rows_.at({device_type, entry.device_key}).ledger;
+    if (!ledger.empty() && !ledger.back().to) {
+      ledger.back().to = entry.from;
+      if (ledger.back().to <= ledger.back().from) ledger.pop_back(); // empty
+    }
+    ledger.push_back({entry.device_key, entry.presence, entry.from, std::nullopt});
+  }
   SyncRun run = plan.run;
-  run.id = static_cast<std::int64_t>(runs_.size()) + 1;
+  run.id = next_run_id_++;
   runs_.push_back(std::move(run));
   return plan;
 }
@@ -97,6 +113,38 @@ Result<std::vector<SyncRun>> InMemoryDeviceRepository::recent_sync_runs(std::siz
   std::vector<SyncRun> out(
       runs_.rbegin(), runs_.rbegin() + static_cast<std::ptrdiff_t>(std::min(limit, runs_.size())));
   return out;
+}
+
+Result<std::vector<PresenceInterval>> InMemoryDeviceRepository::presence_history(
+    const HistoryQuery& query) {
+  std::vector<PresenceInterval> out;
+  for (const auto& [id, row] : rows_) { // ordered by (type, key)
+    if (id.first != query.device_type) continue;
+    if (query.device_key && id.second != *query.device_key) continue;
+    for (const auto& interval : row.ledger) {
+      if (interval.from < query.to && (!interval.to || *interval.to > query.from))
+        out.push_back(interval);
+    }
+  }
+  return out;
+}
+
+Result<std::size_t> InMemoryDeviceRepository::prune(TimePoint ledger_before, TimePoint runs_before,
+                                                    std::size_t batch) {
+  std::size_t gone = 0;
+  for (auto& [id, row] : rows_) {
+    auto& ledger = row.ledger;
+    while (gone < batch && !ledger.empty() && ledger.front().to &&
+           *ledger.front().to < ledger_before) {
+      ledger.erase(ledger.begin());
+      ++gone;
+    }
+  }
+  while (gone < batch && !runs_.empty() && runs_.front().finished_at < runs_before) {
+    runs_.erase(runs_.begin());
+    ++gone;
+  }
+  return gone;
 }
 
 bool InMemoryDeviceRepository::rename(const std::string& device_type, const std::string& key,

@@ -14,8 +14,11 @@ namespace camreg::testing {
 // core's plan_round), so the core's rounds run without a database. Not thread-safe.
 class InMemoryDeviceRepository final : public DeviceRepository {
  public:
-  Result<RoundPlan> commit_round(const std::string& device_type, TimePoint now,
+  Result<RoundPlan> commit_round(const std::string& device_type, std::optional<TimePoint> at,
                                  const RoundPlanner& planner) override;
+  Result<std::vector<PresenceInterval>> presence_history(const HistoryQuery& query) override;
+  Result<std::size_t> prune(TimePoint ledger_before, TimePoint runs_before,
+                            std::size_t batch) override;
   Result<std::vector<Device>> list_devices(const DeviceQuery& query) override;
   Result<std::vector<SyncRun>> recent_sync_runs(std::size_t limit) override;
   Result<void> check_ready() override { return {}; }
@@ -33,10 +36,14 @@ class InMemoryDeviceRepository final : public DeviceRepository {
     Device device;
     std::optional<DeviceState> state;
     std::optional<std::uint64_t> metadata_hash;
+    int missed_listings = 0;
+    std::optional<Presence> presence;
+    std::vector<PresenceInterval> ledger; // in order; the last may be open
   };
   std::map<std::pair<std::string, std::string>, Row> rows_; // (type, key)
   std::vector<SyncRun> runs_;
   std::int64_t next_id_ = 1;
+  std::int64_t next_run_id_ = 1;
   bool fail_next_ = false;
 };
 

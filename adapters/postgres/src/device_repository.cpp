@@ -1,6 +1,8 @@
 #include <soci/soci.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <unordered_map>
 
 #include "camreg/metadata.hpp"
 #include "connection.hpp"
@@ -13,8 +15,16 @@ namespace {
 // state is a column of its own so this never detoasts metadata.
 constexpr const char* load_sql = R"SQL(
 SELECT device_key, state, is_active, CAST(extract(epoch FROM last_seen) * 1000000 AS bigint),
-       metadata_hash
+       metadata_hash, CAST(extract(epoch FROM state_since) * 1000000 AS bigint), missed_listings,
+       presence
 FROM devices WHERE device_type = $1
+)SQL";
+
+// The store's clock (the transaction's start, after the round lock was taken) and when
+// the latest recorded round finished.
+constexpr const char* clock_sql = R"SQL(
+SELECT CAST(extract(epoch FROM now()) * 1000000 AS bigint),
+       (SELECT CAST(extract(epoch FROM max(finished_at)) * 1000000 AS bigint) FROM sync_runs)
 )SQL";
 
 // A round's writes, exactly as the core decided them, go up by COPY (libpq; SOCI has
@@ -31,13 +41,45 @@ CREATE TEMP TABLE IF NOT EXISTS camreg_round_writes (
   state text NOT NULL,
   last_seen bigint NULL,
   is_active boolean NOT NULL,
-  touch boolean NOT NULL
+  touch boolean NOT NULL,
+  state_since bigint NULL,
+  missed_listings integer NOT NULL,
+  presence text NULL
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS camreg_round_ledger (
+  seq integer NOT NULL,
+  device_key text COLLATE "C" NOT NULL,
+  presence text NOT NULL,
+  from_us bigint NOT NULL
 ) ON COMMIT DELETE ROWS
 )SQL";
 
 constexpr const char* copy_sql =
     "COPY camreg_round_writes (device_key, ins, meta, metadata, metadata_hash, state, last_seen,"
-    " is_active, touch) FROM STDIN";
+    " is_active, touch, state_since, missed_listings, presence) FROM STDIN";
+
+constexpr const char* copy_ledger_sql =
+    "COPY camreg_round_ledger (seq, device_key, presence, from_us) FROM STDIN";
+
+// The ledger, one step (seq) at a time, in three statements (the sub-statements of one
+// would run in no set order, and the exclusion constraint is checked row by row): a
+// device's open interval goes if the next would begin at or before its start, else ends
+// where the next begins; then the next opens.
+#define CAMREG_LEDGER_STEP                                                     \
+  "WITH e AS (SELECT d.id, l.presence,"                                        \
+  "  timestamptz 'epoch' + l.from_us * interval '1 microsecond' AS at"         \
+  "  FROM camreg_round_ledger l JOIN devices d ON d.device_key = l.device_key" \
+  "  WHERE d.device_type = CAST(:type AS text) AND l.seq = CAST(:seq AS integer)) "
+constexpr const char* ledger_drop_sql = CAMREG_LEDGER_STEP
+    "DELETE FROM device_presence x USING e"
+    " WHERE x.device_id = e.id AND upper_inf(x.period) AND lower(x.period) >= e.at";
+constexpr const char* ledger_close_sql = CAMREG_LEDGER_STEP
+    "UPDATE device_presence x SET period = tstzrange(lower(x.period), e.at, '[)')"
+    " FROM e WHERE x.device_id = e.id AND upper_inf(x.period)";
+constexpr const char* ledger_open_sql = CAMREG_LEDGER_STEP
+    "INSERT INTO device_presence (device_id, presence, period)"
+    " SELECT e.id, e.presence, tstzrange(e.at, NULL, '[)') FROM e";
+#undef CAMREG_LEDGER_STEP
 
 // Storage only: every value comes from the plan. meta: k keep, r replace, x mark
 // removed (the stored metadata with state "removed" and ready false). "p" names every
@@ -56,7 +98,10 @@ UPDATE devices d SET
   state = i.state,
   last_seen = timestamptz 'epoch' + i.last_seen * interval '1 microsecond',
   is_active = i.is_active,
-  updated_at = CASE WHEN i.touch THEN p.now ELSE d.updated_at END
+  updated_at = CASE WHEN i.touch THEN p.now ELSE d.updated_at END,
+  state_since = timestamptz 'epoch' + i.state_since * interval '1 microsecond',
+  missed_listings = i.missed_listings,
+  presence = i.presence
 FROM camreg_round_writes i, p
 WHERE NOT i.ins AND d.device_type = p.type AND d.device_key = i.device_key
 )SQL";
@@ -68,20 +113,58 @@ WITH p AS (
          timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now
 )
 INSERT INTO devices (device_key, device_type, name, device_metadata, metadata_hash, state,
-                     last_seen, is_active, created_at, updated_at)
+                     last_seen, is_active, created_at, updated_at, state_since,
+                     missed_listings, presence)
 SELECT i.device_key, p.type, i.device_key, CAST(i.metadata AS jsonb), i.metadata_hash, i.state,
-       timestamptz 'epoch' + i.last_seen * interval '1 microsecond', i.is_active, p.now, p.now
+       timestamptz 'epoch' + i.last_seen * interval '1 microsecond', i.is_active, p.now, p.now,
+       timestamptz 'epoch' + i.state_since * interval '1 microsecond', i.missed_listings,
+       i.presence
 FROM camreg_round_writes i, p
 WHERE i.ins
 )SQL";
 
 constexpr const char* record_run_sql = R"SQL(
-INSERT INTO sync_runs (started_at, finished_at, ok, error, paths_seen, upserted, expired, source)
+INSERT INTO sync_runs (started_at, finished_at, ok, error, paths_seen, upserted, expired, source,
+                       skipped, skipped_reasons)
 SELECT timestamptz 'epoch' + CAST(:started AS bigint) * interval '1 microsecond',
        timestamptz 'epoch' + CAST(:finished AS bigint) * interval '1 microsecond',
        CAST(:ok AS integer) = 1, NULLIF(CAST(:error AS text), ''),
        CAST(:seen AS integer), CAST(:upserted AS integer), CAST(:expired AS integer),
-       CAST(:source AS text)
+       CAST(:source AS text), CAST(:skipped AS integer), NULLIF(CAST(:reasons AS text), '')
+)SQL";
+
+// The ledger's intervals overlapping [$2, $3) (microseconds), of one device ($4) or of
+// every device of the type ($4 empty).
+constexpr const char* history_sql = R"SQL(
+SELECT d.device_key, p.presence, CAST(extract(epoch FROM lower(p.period)) * 1000000 AS bigint),
+       CAST(extract(epoch FROM upper(p.period)) * 1000000 AS bigint)
+FROM device_presence p JOIN devices d ON d.id = p.device_id
+WHERE d.device_type = $1 AND ($4 = '' OR d.device_key = $4)
+  AND p.period && tstzrange(timestamptz 'epoch' + CAST($2 AS bigint) * interval '1 microsecond',
+                            timestamptz 'epoch' + CAST($3 AS bigint) * interval '1 microsecond',
+                            '[)')
+ORDER BY d.device_key, lower(p.period)
+)SQL";
+
+// Retention, a batch at a time so no statement holds locks for long.
+constexpr const char* prune_ledger_sql = R"SQL(
+WITH old AS (
+  SELECT ctid FROM device_presence
+  WHERE NOT upper_inf(period)
+    AND upper(period) < timestamptz 'epoch' + CAST(:before AS bigint) * interval '1 microsecond'
+  LIMIT CAST(:batch AS bigint)
+), gone AS (DELETE FROM device_presence WHERE ctid IN (SELECT ctid FROM old) RETURNING 1)
+SELECT count(*) FROM gone
+)SQL";
+
+constexpr const char* prune_runs_sql = R"SQL(
+WITH old AS (
+  SELECT id FROM sync_runs
+  WHERE finished_at < timestamptz 'epoch' + CAST(:before AS bigint) * interval '1 microsecond'
+    AND id <> (SELECT max(id) FROM sync_runs)
+  ORDER BY id LIMIT CAST(:batch AS bigint)
+), gone AS (DELETE FROM sync_runs WHERE id IN (SELECT id FROM old) RETURNING 1)
+SELECT count(*) FROM gone
 )SQL";
 
 constexpr const char* micros = "CAST(extract(epoch FROM %) * 1000000 AS bigint)";
@@ -112,38 +195,23 @@ void append_copy_field(std::string& out, std::string_view value) {
   }
 }
 
-// Streams a round's writes into camreg_round_writes. Runs inside the caller's
-// transaction (same connection); throws on failure so the transaction rolls back.
-void copy_writes(PGconn* conn, const std::vector<DeviceWrite>& writes) {
+// Streams rows into a table by COPY (text format), append_row(buffer, row) writing one
+// line each. Runs inside the caller's transaction (same connection); throws on failure
+// so the transaction rolls back.
+template <class Rows, class AppendRow>
+void copy_in(PGconn* conn, const char* sql, const Rows& rows, AppendRow&& append_row) {
   const auto fail_with = [&](const std::string& what) {
     throw std::runtime_error("COPY of the round: " + what + PQerrorMessage(conn));
   };
-  PGresult* res = PQexec(conn, copy_sql);
+  PGresult* res = PQexec(conn, sql);
   const bool started = PQresultStatus(res) == PGRES_COPY_IN;
   PQclear(res);
   if (!started) fail_with("");
   constexpr std::size_t chunk = 1 << 20;
   std::string buffer;
   buffer.reserve(chunk + 4096);
-  for (const auto& w : writes) {
-    append_copy_field(buffer, w.device_key);
-    buffer += w.insert ? "\tt\t" : "\tf\t";
-    switch (w.metadata) {
-    case DeviceWrite::Metadata::keep: buffer += "k\t\\N\t\\N\t"; break;
-    case DeviceWrite::Metadata::mark_removed: buffer += "x\t\\N\t\\N\t"; break;
-    case DeviceWrite::Metadata::replace:
-      buffer += "r\t";
-      append_copy_field(buffer, w.metadata_json);
-      buffer += '\t';
-      buffer += std::to_string(static_cast<long long>(w.metadata_hash));
-      buffer += '\t';
-      break;
-    }
-    buffer += to_string(w.state);
-    buffer += '\t';
-    buffer += w.last_seen ? std::to_string(micros_of(*w.last_seen)) : std::string("\\N");
-    buffer += w.is_active ? "\tt" : "\tf";
-    buffer += w.touch ? "\tt\n" : "\tf\n";
+  for (const auto& row : rows) {
+    append_row(buffer, row);
     if (buffer.size() >= chunk) {
       if (PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) != 1) fail_with("");
       buffer.clear();
@@ -159,6 +227,50 @@ void copy_writes(PGconn* conn, const std::vector<DeviceWrite>& writes) {
     PQclear(r);
   }
   if (!error.empty()) throw std::runtime_error("COPY of the round: " + error);
+}
+
+// One line of camreg_round_writes.
+void append_write(std::string& buffer, const DeviceWrite& w) {
+  append_copy_field(buffer, w.device_key);
+  buffer += w.insert ? "\tt\t" : "\tf\t";
+  switch (w.metadata) {
+  case DeviceWrite::Metadata::keep: buffer += "k\t\\N\t\\N\t"; break;
+  case DeviceWrite::Metadata::mark_removed: buffer += "x\t\\N\t\\N\t"; break;
+  case DeviceWrite::Metadata::replace:
+    buffer += "r\t";
+    append_copy_field(buffer, w.metadata_json);
+    buffer += '\t';
+    buffer += std::to_string(static_cast<long long>(w.metadata_hash));
+    buffer += '\t';
+    break;
+  }
+  buffer += to_string(w.state);
+  buffer += '\t';
+  buffer += w.last_seen ? std::to_string(micros_of(*w.last_seen)) : std::string("\\N");
+  buffer += w.is_active ? "\tt" : "\tf";
+  buffer += w.touch ? "\tt\t" : "\tf\t";
+  buffer += w.state_since ? std::to_string(micros_of(*w.state_since)) : std::string("\\N");
+  buffer += '\t';
+  buffer += std::to_string(w.missed_listings);
+  buffer += '\t';
+  buffer += w.presence ? std::string(to_string(*w.presence)) : std::string("\\N");
+  buffer += '\n';
+}
+
+// One line of camreg_round_ledger: seq is the entry's place among its device's entries.
+struct SequencedEntry {
+  int seq;
+  const LedgerEntry* entry;
+};
+void append_ledger(std::string& buffer, const SequencedEntry& e) {
+  buffer += std::to_string(e.seq);
+  buffer += '\t';
+  append_copy_field(buffer, e.entry->device_key);
+  buffer += '\t';
+  buffer += to_string(e.entry->presence);
+  buffer += '\t';
+  buffer += std::to_string(micros_of(e.entry->from));
+  buffer += '\n';
 }
 
 // Reads the stored presence of every device of the type, inside the caller's
@@ -181,16 +293,32 @@ std::vector<StoredPresence> load_presence(PGconn* conn, const std::string& devic
     if (!PQgetisnull(res, r, 3)) d.last_seen = time_of(std::atoll(PQgetvalue(res, r, 3)));
     if (!PQgetisnull(res, r, 4))
       d.metadata_hash = static_cast<std::uint64_t>(std::atoll(PQgetvalue(res, r, 4)));
+    if (!PQgetisnull(res, r, 5)) d.state_since = time_of(std::atoll(PQgetvalue(res, r, 5)));
+    d.missed_listings = std::atoi(PQgetvalue(res, r, 6));
+    if (!PQgetisnull(res, r, 7)) d.presence = parse_presence(PQgetvalue(res, r, 7));
   }
   PQclear(res);
   return out;
+}
+
+// The store's now and the latest round's end, inside the caller's transaction.
+void read_clock(PGconn* conn, RegistryState& state, bool use_store_now) {
+  PGresult* res = PQexec(conn, clock_sql);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    std::string error = PQresultErrorMessage(res);
+    PQclear(res);
+    throw std::runtime_error("reading the clock: " + error);
+  }
+  if (use_store_now) state.now = time_of(std::atoll(PQgetvalue(res, 0, 0)));
+  if (!PQgetisnull(res, 0, 1)) state.last_round_at = time_of(std::atoll(PQgetvalue(res, 0, 1)));
+  PQclear(res);
 }
 
 class PostgresDeviceRepository final : public DeviceRepository {
  public:
   explicit PostgresDeviceRepository(Options options) : connection_(std::move(options)) {}
 
-  Result<RoundPlan> commit_round(const std::string& device_type, TimePoint now,
+  Result<RoundPlan> commit_round(const std::string& device_type, std::optional<TimePoint> at,
                                  const RoundPlanner& planner) override {
     return connection_.run<RoundPlan>("sync round", [&](soci::session& sql) -> Result<RoundPlan> {
       soci::transaction tx(sql);
@@ -202,18 +330,37 @@ class PostgresDeviceRepository final : public DeviceRepository {
         return fail(ErrorKind::busy, "another process is applying a sync round; skipped");
       }
       RegistryState state;
-      state.now = now;
+      if (at) state.now = *at;
+      read_clock(connection_.native(), state, !at);
       state.devices = load_presence(connection_.native(), device_type);
       RoundPlan plan = planner(state);
       state.devices = {};
-      const auto now_us = micros_of(now);
-      if (!plan.writes.empty()) {
+      const auto now_us = micros_of(state.now);
+      if (!plan.writes.empty() || !plan.ledger.empty()) {
         sql << "SET LOCAL client_min_messages = warning";
         sql << "SET LOCAL work_mem = '64MB'";
         sql << stage_sql;
-        copy_writes(connection_.native(), plan.writes);
+      }
+      if (!plan.writes.empty()) {
+        copy_in(connection_.native(), copy_sql, plan.writes, append_write);
         sql << update_sql, soci::use(device_type, "type"), soci::use(now_us, "now");
         sql << insert_sql, soci::use(device_type, "type"), soci::use(now_us, "now");
+      }
+      if (!plan.ledger.empty()) {
+        std::vector<SequencedEntry> entries;
+        entries.reserve(plan.ledger.size());
+        std::unordered_map<std::string_view, int> seen_key;
+        int steps = 0;
+        for (const auto& entry : plan.ledger) {
+          const int seq = seen_key[entry.device_key]++;
+          steps = std::max(steps, seq + 1);
+          entries.push_back({seq, &entry});
+        }
+        copy_in(connection_.native(), copy_ledger_sql, entries, append_ledger);
+        for (int seq = 0; seq < steps; ++seq) {
+          for (const char* step : {ledger_drop_sql, ledger_close_sql, ledger_open_sql})
+            sql << step, soci::use(device_type, "type"), soci::use(seq, "seq");
+        }
       }
       const auto& run = plan.run;
       const auto started = micros_of(run.started_at);
@@ -222,10 +369,12 @@ class PostgresDeviceRepository final : public DeviceRepository {
       const int seen = static_cast<int>(run.paths_seen);
       const int upserted = static_cast<int>(run.upserted);
       const int expired = static_cast<int>(run.expired);
+      const int skipped = static_cast<int>(run.skipped);
       sql << record_run_sql, soci::use(started, "started"), soci::use(finished, "finished"),
           soci::use(ok, "ok"), soci::use(run.error, "error"), soci::use(seen, "seen"),
           soci::use(upserted, "upserted"), soci::use(expired, "expired"),
-          soci::use(run.source, "source");
+          soci::use(run.source, "source"), soci::use(skipped, "skipped"),
+          soci::use(run.skipped_reasons, "reasons");
       tx.commit();
       return plan;
     });
@@ -236,8 +385,8 @@ class PostgresDeviceRepository final : public DeviceRepository {
         "list devices", [&](soci::session& sql) -> Result<std::vector<Device>> {
           std::string text = "SELECT id, device_key, device_type, name, " + as_micros("last_seen") +
                              ", CAST(is_active AS integer), " + as_micros("created_at") + ", " +
-                             as_micros("updated_at") +
-                             ", CAST(device_metadata AS text) FROM devices WHERE true";
+                             as_micros("updated_at") + ", CAST(device_metadata AS text), " +
+                             as_micros("state_since") + " FROM devices WHERE true";
           const std::string type = query.device_type.value_or("");
           if (query.device_type) text += " AND device_type = :type";
           if (query.active_only) text += " AND is_active";
@@ -257,6 +406,7 @@ class PostgresDeviceRepository final : public DeviceRepository {
             d.created_at = time_of(r.get<long long>(6));
             d.updated_at = time_of(r.get<long long>(7));
             d.metadata_json = r.get<std::string>(8);
+            if (r.get_indicator(9) == soci::i_ok) d.state_since = time_of(r.get<long long>(9));
             out.push_back(std::move(d));
           }
           return out;
@@ -271,7 +421,8 @@ class PostgresDeviceRepository final : public DeviceRepository {
               (sql.prepare
                    << "SELECT id, " + as_micros("started_at") + ", " + as_micros("finished_at") +
                           ", CAST(ok AS integer), COALESCE(error, ''), paths_seen, upserted,"
-                          " expired, source FROM sync_runs ORDER BY id DESC LIMIT :n",
+                          " expired, source, skipped, COALESCE(skipped_reasons, '')"
+                          " FROM sync_runs ORDER BY id DESC LIMIT :n",
                soci::use(n, "n"));
           std::vector<SyncRun> out;
           for (const auto& r : rows) {
@@ -285,10 +436,54 @@ class PostgresDeviceRepository final : public DeviceRepository {
             run.upserted = static_cast<std::size_t>(r.get<int>(6));
             run.expired = static_cast<std::size_t>(r.get<int>(7));
             run.source = r.get<std::string>(8);
+            run.skipped = static_cast<std::size_t>(r.get<int>(9));
+            run.skipped_reasons = r.get<std::string>(10);
             out.push_back(std::move(run));
           }
           return out;
         });
+  }
+
+  Result<std::vector<PresenceInterval>> presence_history(const HistoryQuery& query) override {
+    return connection_.run<std::vector<PresenceInterval>>(
+        "presence history", [&](soci::session&) -> Result<std::vector<PresenceInterval>> {
+          const std::string from = std::to_string(micros_of(query.from));
+          const std::string to = std::to_string(micros_of(query.to));
+          const std::string key = query.device_key.value_or("");
+          const char* params[] = {query.device_type.c_str(), from.c_str(), to.c_str(), key.c_str()};
+          PGresult* res = PQexecParams(connection_.native(), history_sql, 4, nullptr, params,
+                                       nullptr, nullptr, 0);
+          if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            std::string error = PQresultErrorMessage(res);
+            PQclear(res);
+            throw std::runtime_error(error);
+          }
+          std::vector<PresenceInterval> out(static_cast<std::size_t>(PQntuples(res)));
+          for (int r = 0; r < PQntuples(res); ++r) {
+            auto& i = out[static_cast<std::size_t>(r)];
+            i.device_key.assign(PQgetvalue(res, r, 0),
+                                static_cast<std::size_t>(PQgetlength(res, r, 0)));
+            i.presence = parse_presence(PQgetvalue(res, r, 1)).value_or(Presence::unknown);
+            i.from = time_of(std::atoll(PQgetvalue(res, r, 2)));
+            if (!PQgetisnull(res, r, 3)) i.to = time_of(std::atoll(PQgetvalue(res, r, 3)));
+          }
+          PQclear(res);
+          return out;
+        });
+  }
+
+  Result<std::size_t> prune(TimePoint ledger_before, TimePoint runs_before,
+                            std::size_t batch) override {
+    return connection_.run<std::size_t>("prune", [&](soci::session& sql) -> Result<std::size_t> {
+      const long long ledger_us = micros_of(ledger_before), runs_us = micros_of(runs_before);
+      const long long limit = static_cast<long long>(batch);
+      long long intervals = 0, runs = 0;
+      sql << prune_ledger_sql, soci::use(ledger_us, "before"), soci::use(limit, "batch"),
+          soci::into(intervals);
+      sql << prune_runs_sql, soci::use(runs_us, "before"), soci::use(limit, "batch"),
+          soci::into(runs);
+      return static_cast<std::size_t>(intervals + runs);
+    });
   }
 
   Result<void> check_ready() override {

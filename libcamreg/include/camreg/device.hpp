@@ -12,10 +12,12 @@ namespace camreg {
 
 // The reason behind a device's status, stored as device_metadata.state.
 enum class DeviceState {
-  live,      // MediaMTX reports the path available/ready
-  not_ready, // a source is attached but not ready (connecting, failing, idle on-demand)
-  no_source, // listed, nothing publishing
-  removed,   // no longer listed by MediaMTX
+  live,        // available with a real source online (MediaMTX < 1.16: ready)
+  standby,     // on demand and idle: plays when someone opens it; not a failure
+  not_ready,   // a source is attached but not delivering (connecting, failing)
+  placeholder, // an alwaysAvailable path playing its offline video: the camera is down
+  no_source,   // listed, nothing publishing
+  removed,     // absent from two consecutive successful listings
 };
 
 std::string_view to_string(DeviceState state) noexcept;
@@ -32,7 +34,8 @@ struct Device {
   bool is_active = false;
   TimePoint created_at;
   TimePoint updated_at;
-  std::string metadata_json; // a JSON object, as stored
+  std::string metadata_json;            // a JSON object, as stored
+  std::optional<TimePoint> state_since; // when device_metadata.state last changed
 };
 
 // Which devices a listing returns; results are ordered by device_key.
@@ -51,7 +54,9 @@ struct SyncRun {
   std::size_t paths_seen = 0;
   std::size_t upserted = 0;
   std::size_t expired = 0;
-  std::string source; // the redacted URL the round read from
+  std::string source;          // the redacted URL the round read from
+  std::size_t skipped = 0;     // listed items that could not be understood (kept as they were)
+  std::string skipped_reasons; // why, for the first few: "name: reason; ..."
 };
 
 } // namespace camreg

@@ -12,6 +12,16 @@
 
 namespace camreg {
 
+// What the ledger records of a device over time.
+enum class Presence {
+  online,  // live
+  offline, // listed but not live, or removed
+  standby, // on demand and idle
+  unknown, // the registry could not observe it (MediaMTX unreachable, no round ran)
+};
+std::string_view to_string(Presence presence) noexcept;
+std::optional<Presence> parse_presence(std::string_view text) noexcept;
+
 // What the sync rules need to know of a stored device.
 struct StoredPresence {
   std::string device_key;
@@ -19,6 +29,9 @@ struct StoredPresence {
   bool is_active = false;
   std::optional<TimePoint> last_seen;
   std::optional<std::uint64_t> metadata_hash; // of the metadata a sync last wrote
+  std::optional<TimePoint> state_since;
+  int missed_listings = 0;          // successful listings in a row without it
+  std::optional<Presence> presence; // its open ledger interval's kind; absent: none yet
 };
 
 // The stored state of one device type at the start of a round, read inside the
@@ -26,6 +39,7 @@ struct StoredPresence {
 struct RegistryState {
   TimePoint now;                       // the round's commit time: every timestamp the round writes
   std::vector<StoredPresence> devices; // every device of the type, in no particular order
+  std::optional<TimePoint> last_round_at; // when the latest recorded round finished
 };
 
 // One device row as a round leaves it. The core decides every value; a repository
@@ -45,6 +59,17 @@ struct DeviceWrite {
   std::optional<TimePoint> last_seen;         // the value afterwards (may be unchanged)
   bool is_active = false;
   bool touch = false; // updated_at = now: something an API reader sees changed
+  std::optional<TimePoint> state_since;
+  int missed_listings = 0;
+  std::optional<Presence> presence;
+};
+
+// The ledger: from `from` on, the device's presence is `presence`. A repository closes the
+// device's open interval at `from` and opens a new one; entries apply in order.
+struct LedgerEntry {
+  std::string device_key;
+  Presence presence = Presence::unknown;
+  TimePoint from;
 };
 
 // Why a device's presence changed in a round.
@@ -73,7 +98,25 @@ struct Transition {
 struct RoundPlan {
   std::vector<DeviceWrite> writes;     // only rows that change
   std::vector<Transition> transitions; // devices whose state or is_active changed
+  std::vector<LedgerEntry> ledger;     // presence intervals to open, in order
   SyncRun run;                         // the run record (id assigned by the store)
+};
+
+// One interval of a device's presence, as the ledger holds it.
+struct PresenceInterval {
+  std::string device_key;
+  Presence presence = Presence::unknown;
+  TimePoint from;
+  std::optional<TimePoint> to; // absent: still open (it lasts until now)
+};
+
+// Which presence intervals to read: those overlapping [from, to) of one device, or of
+// every device of a type.
+struct HistoryQuery {
+  std::string device_type = "camera";
+  std::optional<std::string> device_key; // absent: every device of the type
+  TimePoint from;
+  TimePoint to;
 };
 
 // Decides a round's writes from the stored state; called inside the round's
@@ -87,11 +130,13 @@ class DeviceRepository {
   virtual ~DeviceRepository() = default;
 
   // Applies one round atomically: takes the round lock, reads the stored presence of
-  // every device of device_type, asks planner for the plan (RegistryState::now = now),
-  // writes it and its run record, and returns it. Fails with ErrorKind::busy when
-  // another process is applying a round, ErrorKind::database (or unavailable) on any
-  // other failure; in both cases nothing was written.
-  virtual Result<RoundPlan> commit_round(const std::string& device_type, TimePoint now,
+  // every device of device_type, asks planner for the plan (RegistryState::now = at, or
+  // the store's own clock when at is absent, so that every process writing the registry
+  // agrees on time), writes it, its ledger entries and its run record, and returns it.
+  // Fails with ErrorKind::busy when another process is applying a round,
+  // ErrorKind::database (or unavailable) on any other failure; then nothing was written.
+  virtual Result<RoundPlan> commit_round(const std::string& device_type,
+                                         std::optional<TimePoint> at,
                                          const RoundPlanner& planner) = 0;
 
   // Devices matching the query, ordered by device_key.
@@ -102,6 +147,21 @@ class DeviceRepository {
 
   // Whether the store is reachable and its schema current; the error says why not.
   virtual Result<void> check_ready() = 0;
+
+  // The ledger's intervals overlapping [query.from, query.to), ordered by device_key
+  // then from, not clipped. A store without a ledger fails with not_found.
+  virtual Result<std::vector<PresenceInterval>> presence_history(const HistoryQuery& query) {
+    (void)query;
+    return fail(ErrorKind::not_found, "this registry keeps no presence history");
+  }
+
+  // Deletes up to batch closed ledger intervals that ended before ledger_before and
+  // sync runs that finished before runs_before; returns how many rows went.
+  virtual Result<std::size_t> prune(TimePoint ledger_before, TimePoint runs_before,
+                                    std::size_t batch) {
+    (void)ledger_before, (void)runs_before, (void)batch;
+    return std::size_t{0};
+  }
 };
 
 } // namespace camreg

@@ -15,6 +15,12 @@ struct SyncOptions {
   HttpUrl webrtc_base;                            // base of every whep_url
   Duration stale_after = std::chrono::minutes(5); // no healthy sync for longer: inactive
   std::string device_type = "camera";
+  // Rounds are expected this often: a gap over twice this since the last recorded round
+  // is written to the ledger as unknown. Absent: gaps are not detected.
+  std::optional<Duration> interval;
+  // Timestamps come from the repository's clock (PostgreSQL's), so several workers and
+  // api-servers agree; false: from the Clock passed to sync_round (tests).
+  bool store_clock = true;
 };
 
 // What a round changed, derived from its plan.
@@ -43,13 +49,21 @@ struct RoundReport {
 
 // The sync rules (DESIGN.md), in one place: from what MediaMTX listed (or why it could
 // not), the stored state of the device type and the options, every row the round
-// writes, the transitions and the run record. Pure.
+// writes, the transitions, the ledger entries and the run record. Pure.
 // - a name listed more than once keeps its last occurrence;
 // - a listed device is inserted (name = key) or updated; its metadata is rewritten only
-//   when its hash differs; a healthy one gets last_seen = now and is_active;
-// - after a successful listing, stored devices not listed are marked "removed" once;
+//   when its hash differs; a live one gets last_seen = now (never earlier than stored)
+//   and is_active;
+// - an item MediaMTX listed that could not be understood keeps its device as it was
+//   (not refreshed, not removed) and is counted in the run record;
+// - a stored device absent from two consecutive successful listings is marked
+//   "removed" (once);
 // - after any round, active devices whose last_seen is older than now - stale_after
-//   (strictly), or absent, become inactive; a failed listing writes nothing else.
+//   (strictly), or absent, become inactive, except standby ones (on demand, idle), which
+//   keep is_active as last observed; a failed listing writes nothing else;
+// - the ledger: live is online, standby standby, anything else offline; a failed
+//   listing is unknown for every device, and so is a gap of over twice the interval
+//   since the last recorded round.
 RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const RegistryState& stored,
                      const SyncOptions& options, TimePoint started_at, const std::string& source);
 

@@ -1,0 +1,24 @@
+-- Presence that never lies, and a ledger of it.
+ALTER TABLE devices
+    ADD COLUMN state_since     timestamptz NULL, -- when device_metadata.state last changed
+    ADD COLUMN missed_listings integer     NOT NULL DEFAULT 0, -- successful listings in a row without it
+    ADD COLUMN presence        text        NULL; -- the kind of its open ledger interval
+UPDATE devices SET state_since = updated_at;
+
+ALTER TABLE sync_runs
+    ADD COLUMN skipped         integer NOT NULL DEFAULT 0, -- listed items not understood
+    ADD COLUMN skipped_reasons text    NULL;
+
+-- The ledger: per device, intervals of online / offline / standby / unknown that never
+-- overlap and, from first sight on, leave no gap; the last one is open (upper NULL).
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+CREATE TABLE device_presence (
+    device_id bigint    NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+    presence  text      NOT NULL CHECK (presence IN ('online', 'offline', 'standby', 'unknown')),
+    period    tstzrange NOT NULL,
+    CONSTRAINT device_presence_no_overlap EXCLUDE USING gist (device_id WITH =, period WITH &&)
+);
+-- Retention prunes by the end of closed intervals.
+CREATE INDEX device_presence_ended ON device_presence (upper(period)) WHERE NOT upper_inf(period);
+-- Retention of the run history.
+CREATE INDEX sync_runs_finished ON sync_runs (finished_at);
