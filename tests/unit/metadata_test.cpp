@@ -6,15 +6,36 @@
 using namespace camreg;
 using namespace camreg::testing;
 
-TEST_CASE("a path's state follows readiness first, then whether a source is attached",
+TEST_CASE("a path's state follows shared/mediamtx's table from fields to presence",
           "[metadata]") {
   CHECK(classify(live_path("a")) == DeviceState::live);
   CHECK(classify(connecting_path("a")) == DeviceState::not_ready);
   CHECK(classify(idle_path("a")) == DeviceState::no_source);
 
-  SECTION("an always-available path with no publisher is live, as MediaMTX serves it") {
+  SECTION("an alwaysAvailable path with the camera down plays a slate: placeholder, not live") {
     auto p = idle_path("a");
-    p.available = true;
+    p.available = true; // available from path start, online false, no source
+    p.online = false;
+    p.config = PathConfig{false, false, true};
+    CHECK(classify(p) == DeviceState::placeholder);
+    CHECK_FALSE(is_healthy(p));
+    SECTION("and with the camera up it is live") {
+      p.online = true;
+      p.source = SourceRef{"rtspSource", ""};
+      CHECK(classify(p) == DeviceState::live);
+    }
+  }
+  SECTION("an idle on-demand source is standby; without the configuration, not_ready") {
+    auto p = connecting_path("a"); // available false, online true (quirk), rtspSource
+    CHECK(classify(p) == DeviceState::not_ready);
+    p.config = PathConfig{true, false, false};
+    CHECK(classify(p) == DeviceState::standby);
+    p.config = PathConfig{false, true, false}; // runOnDemand
+    CHECK(classify(p) == DeviceState::standby);
+  }
+  SECTION("MediaMTX before 1.16 has no online field: ready is live") {
+    auto p = live_path("a");
+    p.online.reset();
     CHECK(classify(p) == DeviceState::live);
   }
 }
@@ -24,6 +45,7 @@ TEST_CASE("metadata carries the live state field by field", "[metadata]") {
   CHECK(json ==
         R"({"state":"live","ready":true,"ready_time":"2026-11-24T10:00:00.5+01:00","online":true,)"
         R"("source_type":"rtspSource","source_id":"","conf_name":"cam1",)"
+            R"("on_demand":null,"always_available":null,)"
         R"("tracks":[{"codec":"H264","width":1920,"height":1080,"profile":"High","level":"4.1"},)"
         R"({"codec":"Opus","channelCount":2}],"track_codecs":["H264","Opus"],)"
         R"("readers":[{"type":"webRTCSession","id":"6f1e6c1a-0000-4000-8000-000000000001"}],)"
