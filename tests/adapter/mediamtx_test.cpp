@@ -8,6 +8,7 @@
 #include "camreg/metadata.hpp"
 #include "fake_mediamtx.hpp"
 #include "http_client.hpp"
+#include "wait.hpp"
 
 using namespace camreg;
 using namespace camreg::testing;
@@ -102,13 +103,12 @@ TEST_CASE("250 paths come back from 3 pages of 100", "[mediamtx][fake]") {
   CHECK(requests.find(R"("page":3)") == std::string::npos);
 }
 
-TEST_CASE("a path that shifts onto the next page while the list is walked is returned as listed",
-          "[mediamtx][fake]") {
+TEST_CASE("a path that appears while the list is walked makes the walk start over",
+          "[mediamtx][fake][shrink]") {
   FakeMediamtx fake;
   fake.set_paths(path_items_json("cam", 200));
-  // Once page 0 is served, two paths that sort first appear: cam0098 and cam0099 move
-  // to page 1 and are listed again; the new ones are missed until the next round. Which
-  // occurrence counts is the core's rule (plan_round), not the adapter's.
+  // Once page 0 is served, two paths that sort first appear: cam0098 and cam0099 would
+  // move to page 1 and be listed twice. itemCount changed, so the list is read again.
   fake.mutate_after_page(
       0, "[" + path_item_json("aaa1", true) + "," + path_item_json("aaa2", true) + "]");
   mediamtx::Options options;
@@ -118,14 +118,46 @@ TEST_CASE("a path that shifts onto the next page while the list is walked is ret
   std::vector<std::string> listed;
   for (const auto& p : *paths)
     listed.push_back(p.name);
-  std::vector<std::string> expected;
-  for (int i = 0; i < 100; ++i)
-    expected.push_back(camreg_name("cam", i));
-  for (int i = 98; i < 200; ++i)
+  std::vector<std::string> expected{"aaa1", "aaa2"};
+  for (int i = 0; i < 200; ++i)
     expected.push_back(camreg_name("cam", i));
   CHECK(listed == expected);
-  // pageCount grew from 2 to 3 on page 1; the walk followed it.
-  CHECK_THAT(fake.requests(), Catch::Contains(R"("page":2)"));
+}
+
+TEST_CASE("a list that shrinks while it is walked is walked again and loses no live path",
+          "[mediamtx][fake][shrink]") {
+  FakeMediamtx fake;
+  fake.set_paths(path_items_json("cam", 250));
+  mediamtx::Options options;
+  options.items_per_page = 100;
+
+  SECTION("once: the second walk is complete") {
+    // cam0000 vanishes after page 0: cam0100 slides onto page 0, already read.
+    fake.shrink_after_page(0, 1);
+    const auto paths = source_for(fake.url(), options)->list_paths();
+    REQUIRE(paths);
+    std::set<std::string> expected;
+    for (int i = 1; i < 250; ++i)
+      expected.insert(camreg_name("cam", i));
+    CHECK(names(*paths) == expected);
+    CHECK(paths->size() == 249);
+    const auto requests = fake.requests();
+    // Page 0 of the paths was read twice.
+    const std::string page0 = R"("page":0,"itemsPerPage":100,"auth":null,"endpoint":"paths")";
+    const auto first = requests.find(page0);
+    REQUIRE(first != std::string::npos);
+    CHECK(requests.find(page0, first + 1) != std::string::npos);
+  }
+  SECTION("every time: the listing fails and says why") {
+    fake.shrink_after_page(0, 10);
+    const auto paths = source_for(fake.url(), options)->list_paths();
+    REQUIRE_FALSE(paths);
+    CHECK(paths.error().kind == ErrorKind::unavailable);
+    CHECK_THAT(paths.error().message, Catch::Contains("/v3/paths/list"));
+    CHECK_THAT(paths.error().message,
+               Catch::Contains("the list changed while its pages were read, 3 walks in a row"));
+    CHECK_THAT(paths.error().message, Catch::Contains("itemCount 250 -> 249"));
+  }
 }
 
 TEST_CASE("every fault fails the whole listing with a clear reason", "[mediamtx][fake][faults]") {
@@ -312,6 +344,22 @@ TEST_CASE("the fake speaks the upstream contract and not just what the client as
   CHECK(http_request("DELETE", "127.0.0.1", fake.port(), "/v3/paths/get/cam0003").body ==
         "404 page not found");
   CHECK_THAT(get("/v3/info").body, Catch::Contains(R"("version":"v1.20.1")"));
+  // The configuration list: every key, PathConf-shaped with the defaults merged (the
+  // field set of the upstream sample), source URLs as configured, paginated alike.
+  fake.set_config(
+      R"([{"name":"cam-od","source":"rtsp://admin:pw@192.0.2.1/s","sourceOnDemand":true}])");
+  const auto config = get("/v3/config/paths/list?page=0&itemsPerPage=2");
+  CHECK(config.status == 200);
+  CHECK_THAT(
+      config.body,
+      Catch::StartsWith(
+          R"({"itemCount":6,"pageCount":3,"items":[{"name":"cam-od","source":"rtsp://admin:pw@192.0.2.1/s","sourceFingerprint":"","sourceOnDemand":true,)"));
+  CHECK_THAT(config.body, Catch::Contains(R"("rpiCameraMJPEGQuality":60,)"));
+  CHECK_THAT(config.body, Catch::Contains(R"("runOnRecordSegmentComplete":""})"));
+  CHECK(get("/v3/config/paths/get/nope").body ==
+        R"({"status":"error","error":"path configuration not found"})");
+  CHECK_THAT(get("/v3/paths/get/cam-od").body,
+             Catch::Contains(R"("available":false,"availableTime":null,"online":true,)"));
 
   FakeMediamtx locked({"--user", "u", "--password", "p"});
   const auto anonymous = http_request("GET", "127.0.0.1", locked.port(), "/v3/paths/list");
@@ -378,4 +426,249 @@ TEST_CASE("an unusable API URL or CA file is refused when the source is made", "
   const auto no_ca = mediamtx::make_path_source(options);
   REQUIRE_FALSE(no_ca);
   CHECK_THAT(no_ca.error().message, Catch::Contains("/nonexistent/ca.pem"));
+}
+
+namespace {
+
+const PathState& path_named(const std::vector<PathState>& paths, const std::string& name) {
+  for (const auto& p : paths) {
+    if (p.name == name) return p;
+  }
+  FAIL("no path " << name);
+  throw std::logic_error("unreachable");
+}
+
+} // namespace
+
+TEST_CASE("an alwaysAvailable path whose camera is down is available but not online",
+          "[mediamtx][fake][config]") {
+  FakeMediamtx fake;
+  fake.set_config(
+      R"([{"name":"signage","alwaysAvailable":true},)"
+      R"({"name":"gate","source":"rtsp://admin:pw@192.0.2.7/s","alwaysAvailable":true}])");
+  auto source = source_for(fake.url());
+  const auto paths = source->list_paths();
+  REQUIRE(paths);
+  for (const std::string name : {"signage", "gate"}) {
+    CAPTURE(name);
+    const auto& path = path_named(*paths, name);
+    CHECK(path.unreadable.empty());
+    CHECK(path.available);
+    CHECK(path.online == false);
+    REQUIRE(path.config);
+    CHECK(path.config->always_available);
+    CHECK_FALSE(path.config->source_on_demand);
+    // The placeholder's track, not a camera's.
+    REQUIRE(path.tracks.size() == 1);
+    CHECK(path.tracks[0].codec == "H264");
+  }
+  // A publisher path has no source while nobody publishes; a static source is always
+  // attached (upstream path.go), so source says nothing about the camera here.
+  CHECK_FALSE(path_named(*paths, "signage").source);
+  CHECK(path_named(*paths, "gate").source->type == "rtspSource");
+  // The placeholder's counters grow like a camera's.
+  const auto first = path_named(*paths, "signage").inbound_bytes;
+  CHECK(wait_until(
+      [&] {
+        const auto again = source->list_paths();
+        return again && path_named(*again, "signage").inbound_bytes > first;
+      },
+      5s));
+
+  fake.set_cameras(R"({"signage":{"up":true},"gate":{"up":true}})");
+  const auto up = source->list_paths();
+  REQUIRE(up);
+  for (const std::string name : {"signage", "gate"}) {
+    CAPTURE(name);
+    const auto& path = path_named(*up, name);
+    CHECK(path.available);
+    CHECK(path.online == true);
+    CHECK(path.config->always_available);
+  }
+}
+
+TEST_CASE("an idle on-demand camera is told apart by its configuration",
+          "[mediamtx][fake][config]") {
+  FakeMediamtx fake;
+  fake.set_config(
+      R"([{"name":"cam-od","source":"rtsp://admin:pw@192.0.2.21/ch1","sourceOnDemand":true},)"
+      R"({"name":"cam-always","source":"rtsp://admin:pw@192.0.2.22/ch1"},)"
+      R"({"name":"cam-run","runOnDemand":"ffmpeg -i rtsp://cam/x -f rtsp rtsp://localhost/cam-run"}])");
+  // The on-demand camera and the always-on one are both up; only the latter runs.
+  fake.set_cameras(R"({"cam-od":{"up":true},"cam-always":{"up":false}})");
+  auto source = source_for(fake.url());
+  const auto paths = source->list_paths();
+  REQUIRE(paths);
+  const auto& idle = path_named(*paths, "cam-od");
+  const auto& failing = path_named(*paths, "cam-always");
+  // /v3/paths/list cannot tell these two apart...
+  for (const auto* path : {&idle, &failing}) {
+    CHECK_FALSE(path->available);
+    CHECK(path->online == true);
+    REQUIRE(path->source);
+    CHECK(path->source->type == "rtspSource");
+  }
+  // ...the configuration can.
+  REQUIRE(idle.config);
+  CHECK(idle.config->source_on_demand);
+  CHECK_FALSE(idle.config->always_available);
+  REQUIRE(failing.config);
+  CHECK_FALSE(failing.config->source_on_demand);
+  const auto& run = path_named(*paths, "cam-run");
+  REQUIRE(run.config);
+  CHECK(run.config->run_on_demand);
+  CHECK_FALSE(run.config->source_on_demand);
+
+  // A reader starts it.
+  fake.set_cameras(R"({"cam-od":{"readers":1}})");
+  const auto read = source->list_paths();
+  REQUIRE(read);
+  CHECK(path_named(*read, "cam-od").available);
+  CHECK(path_named(*read, "cam-od").online == true);
+  CHECK(path_named(*read, "cam-od").readers.size() == 1);
+}
+
+TEST_CASE("paths take the configuration of their confName, regex keys included",
+          "[mediamtx][fake][config]") {
+  FakeMediamtx fake;
+  auto item = path_item_json("site-a/cam_1", false);
+  const std::string conf = R"("confName":"site-a/cam_1")";
+  item.replace(item.find(conf), conf.size(), R"("confName":"~^site-a/.+$")");
+  fake.set_paths("[" + item + "," + path_item_json("plain", true) + "]");
+  fake.set_config(R"([{"name":"~^site-a/.+$","sourceOnDemand":true},{"name":"all_others"}])");
+  const auto paths = source_for(fake.url())->list_paths();
+  REQUIRE(paths);
+  const auto& regex = path_named(*paths, "site-a/cam_1");
+  REQUIRE(regex.config);
+  CHECK(regex.config->source_on_demand);
+  // A raw item's own key gets the default configuration.
+  REQUIRE(path_named(*paths, "plain").config);
+  CHECK_FALSE(path_named(*paths, "plain").config->source_on_demand);
+}
+
+TEST_CASE("a configuration list that cannot be read leaves config absent, the list whole",
+          "[mediamtx][fake][config]") {
+  FakeMediamtx fake;
+  fake.set_config(R"([{"name":"cam-od","source":"rtsp://u:p@h/x","sourceOnDemand":true}])");
+  fake.set_paths(path_items_json("cam", 3));
+  const auto fault = GENERATE(
+      std::string(
+          R"({"mode":"status","status":404,"content_type":"text/plain","body":"404 page not found"})"),
+      std::string(
+          R"({"mode":"status","status":401,"content_type":"application/json","body":"{\"status\":\"error\",\"error\":\"authentication error\"}"})"),
+      std::string(
+          R"({"mode":"status","status":403,"content_type":"application/json","body":"{}"})"),
+      std::string(R"({"mode":"garbage"})"), std::string(R"({"mode":"truncate"})"));
+  CAPTURE(fault);
+  auto endpoints = fault;
+  endpoints.insert(endpoints.size() - 1, R"(,"endpoints":["config"])");
+  fake.set_fault(endpoints);
+  const auto paths = source_for(fake.url())->list_paths();
+  REQUIRE(paths);
+  CHECK(paths->size() == 4);
+  for (const auto& p : *paths) {
+    CHECK(p.unreadable.empty());
+    CHECK_FALSE(p.config);
+  }
+  CHECK_THAT(fake.requests(), Catch::Contains(R"("endpoint":"config")"));
+}
+
+TEST_CASE("a configuration list that shrinks while it is walked is walked again",
+          "[mediamtx][fake][config][shrink]") {
+  FakeMediamtx fake;
+  std::string confs = "[";
+  for (int i = 0; i < 25; ++i)
+    confs += std::string(i ? "," : "") + R"({"name":")" + camreg_name("od", i) +
+             R"(","source":"rtsp://u:p@h/x","sourceOnDemand":true})";
+  fake.set_config(confs + "]");
+  mediamtx::Options options;
+  options.items_per_page = 10;
+
+  SECTION("once: every path that is still configured has its configuration") {
+    fake.shrink_after_page(0, 1, "config");
+    const auto paths = source_for(fake.url(), options)->list_paths();
+    REQUIRE(paths);
+    REQUIRE(paths->size() == 25); // listed before the configuration changed
+    for (const auto& p : *paths) {
+      CAPTURE(p.name);
+      // od0000 was deleted between the two lists: it has no configuration any more.
+      CHECK(p.config.has_value() == (p.name != "od0000"));
+    }
+  }
+  SECTION("every time: the configuration is dropped, the listing stands") {
+    fake.shrink_after_page(0, 10, "config");
+    const auto paths = source_for(fake.url(), options)->list_paths();
+    REQUIRE(paths);
+    CHECK(paths->size() == 25);
+    for (const auto& p : *paths)
+      CHECK_FALSE(p.config);
+  }
+}
+
+TEST_CASE("one odd item is listed as unreadable and the others as usual",
+          "[mediamtx][fake][unreadable]") {
+  FakeMediamtx fake;
+  auto reader_id = path_item_json("cam-reader", true);
+  reader_id.replace(reader_id.find(R"("readers":[])"), 12,
+                    R"("readers":[{"type":"webRTCSession","id":42}])");
+  auto counter = path_item_json("cam-counter", true);
+  counter.replace(counter.find(R"("outboundBytes":0)"), 17, R"("outboundBytes":"17")");
+  const std::string long_name(mediamtx::max_path_name_bytes + 1, 'n');
+  fake.set_paths("[" + path_item_json("cam-a", true) + "," + reader_id + "," + counter + "," +
+                 path_item_json(long_name, true) + "," + path_item_json("cam-z", false) + "]");
+  const auto paths = source_for(fake.url())->list_paths();
+  REQUIRE(paths);
+  REQUIRE(paths->size() == 5);
+  CHECK(path_named(*paths, "cam-a").unreadable.empty());
+  CHECK(path_named(*paths, "cam-a").available);
+  CHECK(path_named(*paths, "cam-z").unreadable.empty());
+  CHECK_THAT(path_named(*paths, "cam-reader").unreadable,
+             Catch::Contains(R"(("cam-reader").readers[0].id: expected a string, got a number)"));
+  CHECK_THAT(path_named(*paths, "cam-counter").unreadable,
+             Catch::Contains("outboundBytes: expected a non-negative integer, got a string"));
+  // The over-long name is not a name: the entry is nameless and says why.
+  const auto& nameless = path_named(*paths, "");
+  CHECK_THAT(nameless.unreadable, Catch::Contains("name: longer than 1024 bytes"));
+  CHECK_FALSE(nameless.config);
+  CHECK_FALSE(path_named(*paths, "cam-reader").config);
+}
+
+TEST_CASE("credentials in the configuration list reach no path state and no message",
+          "[mediamtx][fake][config][credentials]") {
+  FakeMediamtx fake;
+  const std::string secret = "Sup3rS3cret";
+  fake.set_config(
+      R"([{"name":"cam-parking","source":"rtsp://admin:)" + secret +
+      R"(@192.0.2.21:554/ch1","sourceOnDemand":true,"whepBearerToken":")" + secret +
+      R"(","srtReadPassphrase":")" + secret + R"("},)" +
+      // Unreadable items: the credential sits where a boolean is expected.
+      R"({"name":"cam-odd","alwaysAvailable":"rtsp://admin:)" + secret +
+      R"(@192.0.2.22/ch1"},{"name":"cam-num","sourceOnDemand":1,"source":"rtsp://admin:)" + secret +
+      R"(@192.0.2.23/ch1"}])");
+  const auto everything = [&](const std::vector<PathState>& paths) {
+    std::string out;
+    for (const auto& p : paths)
+      out += p.name + p.conf_name + p.unreadable + render_metadata(p, "http://localhost:8889/x");
+    return out;
+  };
+  auto source = source_for(fake.url());
+  const auto paths = source->list_paths();
+  REQUIRE(paths);
+  CHECK(path_named(*paths, "cam-parking").config->source_on_demand);
+  CHECK_FALSE(path_named(*paths, "cam-odd").config); // its configuration could not be read
+  CHECK(everything(*paths).find(secret) == std::string::npos);
+
+  // The configuration served as a paths list (a proxy routing wrong): items unreadable,
+  // messages free of it.
+  fake.set_fault(R"({"mode":"raw","body":")" + [&] {
+    std::string escaped;
+    for (const char c : http_request("GET", "127.0.0.1", fake.port(), "/v3/config/paths/list").body)
+      escaped += c == '"' ? std::string("\\\"") : std::string(1, c);
+    return escaped;
+  }() + "\"}");
+  const auto confused = source->list_paths();
+  REQUIRE(confused);
+  for (const auto& p : *confused)
+    CHECK_FALSE(p.unreadable.empty());
+  CHECK(everything(*confused).find(secret) == std::string::npos);
 }

@@ -8,22 +8,50 @@ What it serves, as upstream does:
                        400 "invalid items per page" for 0, items sorted by name,
                        itemCount/pageCount, an empty page past the end
   GET /v3/paths/get/N  one item, or 404 {"status":"error","error":"path not found"}
+  GET /v3/config/paths/list  the configuration of every paths: key, PathConf-shaped (all
+                       fields, defaults merged, source URLs with their credentials as
+                       upstream returns them), sorted by key, paginated as paths/list
+  GET /v3/config/paths/get/N  one, or 404 "path configuration not found"
   GET /v3/info         {"version": ..., "started": ...}
   anything else        plain-text "404 page not found" (gin's default)
   auth                 none, or users (Basic, or Bearer "user:pass") and/or a bearer
                        token; 401 {"status":"error","error":"authentication error"},
                        WWW-Authenticate only when no credentials were sent
 
+Two ways to say what is served:
+  raw items            /_fake/paths: runtime items served as given; each confName gets a
+                       default configuration (a publisher path) in the config list
+  modelled paths       /_fake/config: path configurations (PathConf fields over the
+                       defaults), whose runtime state is derived as upstream v1.20.1 does
+                       (internal/core/path.go) from the configuration and the state of
+                       the camera behind it (/_fake/cameras):
+                       - static source (rtsp://...): source {rtspSource,""} always; camera
+                         up: available and online; down: available false, online true
+                       - sourceOnDemand: started only while readers > 0; idle it is
+                         available false, online true (the quirk), source {rtspSource,""}
+                       - publisher: up = publishing (rtspSession), down = source null
+                       - alwaysAvailable: available from start; camera down: online
+                         false, the offline placeholder's tracks (H264 1920x1080 Baseline
+                         4) and growing inboundBytes; camera up: online, real tracks
+                       Regex keys (~..., all_others, all) are listed in the config only.
+
 Test controls (not MediaMTX), under /_fake/:
   PUT /_fake/paths     body: an array of path items (or {"items": [...]}) to serve
+  PUT /_fake/config    body: an array of path configurations ({"name": key, field: value})
+  PUT /_fake/cameras   body: {"name": {"up": bool, "readers": n}, ...}, merged
   PUT /_fake/fault     body: {"mode": hang|drip|truncate|garbage|oversize|wrong_type|
                        gzip|status_500|invalid_utf8|raw|status|delay|none, "body": "…" (raw,
                        status), "status": n, "content_type": "…", "encoding": "latin-1"
                        (status: answer n with body encoded so, e.g. a proxy's 502 page),
                        "seconds": n (delay: answer normally after n seconds), "pages": [n, ...] (default all),
-                       "bytes": n (oversize)}
+                       "bytes": n (oversize), "endpoints": ["paths", "config"] (the list
+                       endpoints it applies to; default ["paths"])}
   PUT /_fake/mutate    body: {"after_page": n, "items": [...]}: once page n was served,
-                       add these items (the list changes between page requests)
+                       add these items (the list changes between page requests);
+                       "remove_first": k removes the k paths that sort first instead (raw
+                       items and modelled paths alike, as if deleted from the config);
+                       "times": t repeats it on the next t-1 walks too (default 1);
+                       "endpoint": "paths" (default) or "config": the list that triggers it
   GET /_fake/requests  the list requests seen so far: [{"page", "itemsPerPage", "auth"}]
   PUT /_fake/whep      body: {"mode": "ok"|"fail", "drop": true}: WHEP answers 503 while
                        failing; drop closes every playing session
@@ -41,6 +69,7 @@ import datetime
 import gzip
 import json
 import ssl
+import zlib
 
 from aiohttp import web
 
@@ -97,6 +126,59 @@ def live_item(name):
     }
 
 
+# PathConf as /v3/config/paths/list returns it (v1.20.1), the defaults merged: the field
+# set and order of upstream's pathDefaults (see tests/data/mediamtx).
+PATH_CONF_DEFAULTS = json.loads("""
+{"source": "publisher", "sourceFingerprint": "", "sourceOnDemand": false,
+"sourceOnDemandStartTimeout": "10s", "sourceOnDemandCloseAfter": "10s", "maxReaders": 0,
+"srtReadPassphrase": "", "useAbsoluteTimestamp": false, "alwaysAvailable": false,
+"alwaysAvailableTracks": [], "alwaysAvailableFile": "", "forward": [], "record": false,
+"recordPath": "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f", "recordFormat": "fmp4",
+"recordPartDuration": "1s", "recordMaxPartSize": "50M", "recordSegmentDuration": "1h0m0s",
+"recordDeleteAfter": "1d", "overridePublisher": true, "srtPublishPassphrase": "",
+"rtspDemuxMpegts": false, "rtspTransport": "automatic", "rtspAnyPort": false, "rtspRangeType":
+"", "rtspRangeStart": "", "rtspScale": "", "rtspUDPSourcePortRange": [32768, 60999], "rtpSDP":
+"", "moqTransport": "quic", "whepBearerToken": "", "whepSTUNGatherTimeout": "5s",
+"whepHandshakeTimeout": "10s", "whepTrackGatherTimeout": "2s", "sourceRedirect": "",
+"rpiCameraCamID": 0, "rpiCameraSecondary": false, "rpiCameraWidth": 1920, "rpiCameraHeight":
+1080, "rpiCameraHFlip": false, "rpiCameraVFlip": false, "rpiCameraBrightness": 0,
+"rpiCameraContrast": 1, "rpiCameraSaturation": 1, "rpiCameraSharpness": 1, "rpiCameraExposure":
+"normal", "rpiCameraAWB": "auto", "rpiCameraAWBGains": [0, 0], "rpiCameraDenoise": "off",
+"rpiCameraShutter": 0, "rpiCameraMetering": "centre", "rpiCameraGain": 0, "rpiCameraEV": 0,
+"rpiCameraROI": "", "rpiCameraHDR": false, "rpiCameraTuningFile": "", "rpiCameraMode": "",
+"rpiCameraFPS": 30, "rpiCameraAfMode": "continuous", "rpiCameraAfRange": "normal",
+"rpiCameraAfSpeed": "normal", "rpiCameraLensPosition": 0, "rpiCameraAfWindow": "",
+"rpiCameraFlickerPeriod": 0, "rpiCameraTextOverlayEnable": false, "rpiCameraTextOverlay":
+"%Y-%m-%d %H:%M:%S - MediaMTX", "rpiCameraCodec": "auto", "rpiCameraIDRPeriod": 60,
+"rpiCameraBitrate": 5000000, "rpiCameraH264Profile": "auto", "rpiCameraH264Level": "4.1",
+"rpiCameraMJPEGQuality": 60, "runOnInit": "", "runOnInitRestart": false, "runOnDemand": "",
+"runOnDemandRestart": false, "runOnDemandStartTimeout": "10s", "runOnDemandCloseAfter": "10s",
+"runOnUnDemand": "", "runOnAvailable": "", "runOnAvailableRestart": false, "runOnUnavailable":
+"", "runOnOnline": "", "runOnOnlineRestart": false, "runOnOffline": "", "runOnRead": "",
+"runOnReadRestart": false, "runOnUnread": "", "runOnRecordSegmentCreate": "",
+"runOnRecordSegmentComplete": ""}
+""")
+
+STATIC_SOURCE_TYPES = {"rtsp": "rtspSource", "rtsps": "rtspSource", "rtmp": "rtmpSource",
+                       "rtmps": "rtmpSource", "http": "hlsSource", "https": "hlsSource",
+                       "srt": "srtSource", "udp": "mpegtsSource", "udp+mpegts": "mpegtsSource",
+                       "udp+rtp": "rtpSource", "whep": "webRTCSource", "wheps": "webRTCSource"}
+
+# The built-in offline placeholder (upstream's offline segment) and a camera's tracks.
+PLACEHOLDER_TRACK = {"codec": "H264", "codecProps": {"width": 1920, "height": 1080,
+                                                     "profile": "Baseline", "level": "4"}}
+CAMERA_TRACK = {"codec": "H264", "codecProps": {"width": 1280, "height": 720,
+                                                "profile": "Main", "level": "3.1"}}
+
+
+def is_regex_key(name):
+    return name.startswith("~") or name in ("all", "all_others")
+
+
+def go_time(moment):
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 class Fake:
     def __init__(self, args):
         self.items = []
@@ -105,6 +187,9 @@ class Fake:
             self.users[args.user] = args.password or ""
         self.token = args.token
         self.auth_fail_delay = args.auth_fail_delay
+        self.confs = {}    # paths: key -> PathConf (modelled paths)
+        self.cameras = {}  # path name -> {"up": bool, "readers": n}
+        self.since = {}    # (path name, "available"|"online") -> when that began
         self.fault = {"mode": "none"}
         self.mutation = None
         self.requests = []
@@ -122,6 +207,91 @@ class Fake:
             raise ValueError("items must be an array")
         # Upstream sorts by name in Go byte order.
         self.items = sorted(items, key=lambda i: str(i.get("name", "")).encode("utf-8"))
+
+    def set_confs(self, confs):
+        if not isinstance(confs, list):
+            raise ValueError("configurations must be an array")
+        self.confs = {}
+        for conf in confs:
+            full = {"name": str(conf["name"])}
+            full.update(PATH_CONF_DEFAULTS)
+            full.update({k: v for k, v in conf.items() if k != "name"})
+            self.confs[full["name"]] = full
+
+    # --- the model --------------------------------------------------------------
+    def camera(self, name):
+        return self.cameras.get(name, {"up": False, "readers": 0})
+
+    def runtime_item(self, conf):
+        """The /v3/paths/list item of a configured (non-regex) path, as path.go derives it."""
+        name = conf["name"]
+        camera = self.camera(name)
+        readers = int(camera.get("readers", 0))
+        scheme = conf["source"].split("://", 1)[0] if "://" in conf["source"] else ""
+        static = scheme in STATIC_SOURCE_TYPES
+        always = bool(conf["alwaysAvailable"])
+        if static:
+            source = {"type": STATIC_SOURCE_TYPES[scheme], "id": ""}
+            started = readers > 0 or not conf["sourceOnDemand"]
+            delivering = started and bool(camera.get("up"))
+        else:
+            delivering = bool(camera.get("up"))
+            source = {"type": "rtspSession", "id": "6f1c1e0a-0000-4000-8000-%012x"
+                      % zlib.crc32(name.encode("utf-8"))} if delivering else None
+        available = delivering or always
+        online = (delivering and always) or (source is not None and not always)
+        now = datetime.datetime.now(datetime.timezone.utc)
+
+        def since(what, holds):
+            if holds:
+                return self.since.setdefault((name, what), now)
+            self.since.pop((name, what), None)
+            return None
+
+        available_since = since("available", available)
+        online_since = since("online", delivering)
+        if delivering:
+            tracks2 = [CAMERA_TRACK]
+        elif always:
+            tracks2 = [PLACEHOLDER_TRACK]
+        else:
+            tracks2 = []
+        # Counters grow while a stream exists, the placeholder's too.
+        inbound = (int((now - available_since).total_seconds() * 250000) + 1000
+                   if available else 0)
+        stamp = go_time(available_since) if available else None
+        reader_list = [{"type": "webRTCSession", "id": "0e7d4c1a-0000-4000-8000-%012x" % i}
+                       for i in range(readers)] if available else []
+        return {
+            "name": name, "confName": name, "ready": available, "readyTime": stamp,
+            "available": available, "availableTime": stamp, "online": online,
+            "onlineTime": ((go_time(online_since) if delivering else "0001-01-01T00:00:00Z")
+                           if online else None),
+            "source": source, "tracks": [t["codec"] for t in tracks2], "tracks2": tracks2,
+            "readers": reader_list, "inboundBytes": inbound, "outboundBytes": 0,
+            "inboundFramesInError": 0, "bytesReceived": inbound, "bytesSent": 0,
+        }
+
+    def runtime_items(self):
+        items = list(self.items)
+        items += [self.runtime_item(c) for n, c in self.confs.items() if not is_regex_key(n)]
+        return sorted(items, key=lambda i: str(i.get("name", "")).encode("utf-8"))
+
+    def config_items(self):
+        confs = dict(self.confs)
+        for item in self.items:
+            key = item.get("confName") if isinstance(item, dict) else None
+            if isinstance(key, str) and key not in confs:
+                confs[key] = dict({"name": key}, **PATH_CONF_DEFAULTS)
+        return [confs[k] for k in sorted(confs, key=lambda k: k.encode("utf-8"))]
+
+    def remove_first(self, count):
+        names = sorted([str(i.get("name", "")) for i in self.items] +
+                       [n for n in self.confs if not is_regex_key(n)],
+                       key=lambda n: n.encode("utf-8"))[:count]
+        self.items = [i for i in self.items if str(i.get("name", "")) not in names]
+        for name in names:
+            self.confs.pop(name, None)
 
     # --- auth -----------------------------------------------------------------
     def check_auth(self, request):
@@ -157,10 +327,8 @@ class Fake:
         return verdict
 
     # --- MediaMTX routes ------------------------------------------------------
-    async def paths_list(self, request):
-        denied = await self.authorize(request)
-        if denied is not None:
-            return denied
+    def paginate(self, request):
+        """(page, itemsPerPage), or an error response, as upstream's paginate.go."""
         try:
             page = 0
             per_page = 100
@@ -171,17 +339,51 @@ class Fake:
             if request.query.get("page", "") != "":
                 page = go_parse_uint31(request.query["page"])
         except ValueError as e:
-            return error_response(400, str(e))
+            return None, error_response(400, str(e))
+        return (page, per_page), None
+
+    async def list_endpoint(self, request, endpoint, items_of):
+        denied = await self.authorize(request)
+        if denied is not None:
+            return denied
+        paging, error = self.paginate(request)
+        if error is not None:
+            return error
+        page, per_page = paging
         self.requests.append({"page": page, "itemsPerPage": per_page,
-                              "auth": request.headers.get("Authorization")})
-        count = len(self.items)
+                              "auth": request.headers.get("Authorization"),
+                              "endpoint": endpoint})
+        items = items_of()
+        count = len(items)
         page_count = (count + per_page - 1) // per_page
         body = compact({"itemCount": count, "pageCount": page_count,
-                        "items": self.items[page * per_page:(page + 1) * per_page]})
-        if self.mutation is not None and self.mutation["after_page"] == page:
-            mutation, self.mutation = self.mutation, None
-            self.set_items(self.items + mutation["items"])
-        return await self.faulty(request, page, body)
+                        "items": items[page * per_page:(page + 1) * per_page]})
+        mutation = self.mutation
+        if (mutation is not None and mutation["after_page"] == page
+                and mutation.get("endpoint", "paths") == endpoint):
+            mutation["times"] = int(mutation.get("times", 1)) - 1
+            if mutation["times"] <= 0:
+                self.mutation = None
+            if "remove_first" in mutation:
+                self.remove_first(int(mutation["remove_first"]))
+            else:
+                self.set_items(self.items + mutation["items"])
+        return await self.faulty(request, endpoint, page, body)
+
+    async def paths_list(self, request):
+        return await self.list_endpoint(request, "paths", self.runtime_items)
+
+    async def config_paths_list(self, request):
+        return await self.list_endpoint(request, "config", self.config_items)
+
+    async def config_paths_get(self, request):
+        denied = await self.authorize(request)
+        if denied is not None:
+            return denied
+        for conf in self.config_items():
+            if conf["name"] == request.match_info["name"]:
+                return json_response(conf)
+        return error_response(404, "path configuration not found")
 
     async def paths_get(self, request):
         denied = await self.authorize(request)
@@ -190,7 +392,7 @@ class Fake:
         name = request.match_info["name"]
         if name == "":
             return error_response(400, "invalid name")
-        for item in self.items:
+        for item in self.runtime_items():
             if item.get("name") == name:
                 return json_response(item)
         return error_response(404, "path not found")
@@ -202,10 +404,11 @@ class Fake:
         return json_response({"version": VERSION, "started": self.started})
 
     # --- faults ---------------------------------------------------------------
-    async def faulty(self, request, page, body):
+    async def faulty(self, request, endpoint, page, body):
         mode = self.fault.get("mode", "none")
         pages = self.fault.get("pages")
-        if mode == "none" or (pages is not None and page not in pages):
+        if (mode == "none" or (pages is not None and page not in pages)
+                or endpoint not in self.fault.get("endpoints", ["paths"])):
             return web.Response(text=body, content_type="application/json", charset="utf-8")
         data = body.encode("utf-8")
         if mode == "hang":
@@ -258,6 +461,15 @@ class Fake:
         self.set_items(await request.json())
         return json_response({"status": "ok", "itemCount": len(self.items)})
 
+    async def put_config(self, request):
+        self.set_confs(await request.json())
+        return json_response({"status": "ok", "itemCount": len(self.confs)})
+
+    async def put_cameras(self, request):
+        for name, state in (await request.json()).items():
+            self.cameras[name] = dict(self.camera(name), **state)
+        return json_response({"status": "ok"})
+
     async def put_fault(self, request):
         self.fault = await request.json()
         return json_response({"status": "ok"})
@@ -293,6 +505,10 @@ def build_app(fake):
     app.router.add_get("/v3/paths/list", fake.paths_list, allow_head=False)
     app.router.add_get("/v3/paths/get/{name:.*}", fake.paths_get, allow_head=False)
     app.router.add_get("/v3/info", fake.info, allow_head=False)
+    app.router.add_get("/v3/config/paths/list", fake.config_paths_list, allow_head=False)
+    app.router.add_get("/v3/config/paths/get/{name:.*}", fake.config_paths_get, allow_head=False)
+    app.router.add_put("/_fake/config", fake.put_config)
+    app.router.add_put("/_fake/cameras", fake.put_cameras)
     app.router.add_put("/_fake/paths", fake.put_paths)
     app.router.add_put("/_fake/fault", fake.put_fault)
     app.router.add_put("/_fake/mutate", fake.put_mutate)

@@ -81,7 +81,7 @@ class Whep:
         self.deletes = 0
 
     def path_ready(self, name):
-        for item in self.fake.items:
+        for item in self.fake.runtime_items():
             if item.get("name") == name:
                 return item.get("available", item.get("ready", False))
         return False

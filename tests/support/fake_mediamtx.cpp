@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "camreg/json_writer.hpp"
 #include "http_client.hpp"
 
 namespace camreg::testing {
@@ -36,6 +37,27 @@ void FakeMediamtx::set_fault(const std::string& fault_json) {
 void FakeMediamtx::mutate_after_page(int page, const std::string& items_json) {
   put("/_fake/mutate",
       "{\"after_page\":" + std::to_string(page) + ",\"items\":" + items_json + "}");
+}
+void FakeMediamtx::set_config(const std::string& confs_json) {
+  put("/_fake/config", confs_json);
+}
+void FakeMediamtx::set_cameras(const std::string& cameras_json) {
+  put("/_fake/cameras", cameras_json);
+}
+void FakeMediamtx::shrink_after_page(int page, int times, const std::string& endpoint) {
+  std::string body;
+  JsonWriter json(body);
+  json.begin_object();
+  json.key("after_page");
+  json.number(std::int64_t{page});
+  json.key("remove_first");
+  json.number(std::int64_t{1});
+  json.key("times");
+  json.number(std::int64_t{times});
+  json.key("endpoint");
+  json.string(endpoint);
+  json.end_object();
+  put("/_fake/mutate", body);
 }
 std::string FakeMediamtx::requests() const {
   return http_request("GET", "127.0.0.1", port_, "/_fake/requests").body;

@@ -20,6 +20,13 @@ class FakeMediamtx {
   void set_paths(const std::string& items_json); // an array of path items
   void set_fault(const std::string& fault_json); // {"mode": ..., "pages": [...]}
   void mutate_after_page(int page, const std::string& items_json);
+  // Path configurations ({"name": key, PathConf field: value}) whose runtime state the
+  // fake derives, and the state of the cameras behind them ({"name": {"up", "readers"}}).
+  void set_config(const std::string& confs_json);
+  void set_cameras(const std::string& cameras_json);
+  // Once page n of endpoint ("paths" or "config") was served, delete the path that sorts
+  // first, on this walk and the next times-1 ones.
+  void shrink_after_page(int page, int times, const std::string& endpoint = "paths");
   std::string requests() const; // JSON array of list requests seen
 
  private:

@@ -140,12 +140,76 @@ TEST_CASE("error and config bodies are not mistaken for a path list", "[mediamtx
   const auto error = parse_paths_page(test_data("mediamtx/error_path_not_found.json"), 0);
   REQUIRE_FALSE(error);
   CHECK_THAT(error.error().message, Catch::Contains("items: missing"));
-  // The config list has items too, but no readiness: it must fail, not yield cameras.
+  // The config list has items too, but no readiness: no camera comes out of it, and no
+  // credential either.
   const auto config =
       parse_paths_page(test_data("mediamtx/config_paths_list_source_credentials.json"), 0);
-  REQUIRE_FALSE(config);
-  CHECK_THAT(config.error().message, Catch::Contains("available"));
-  CHECK(config.error().message.find("pass") == std::string::npos);
+  REQUIRE(config);
+  REQUIRE(config->items.size() == 2);
+  for (const auto& item : config->items) {
+    CHECK_THAT(item.unreadable, Catch::Contains("available: missing"));
+    CHECK(item.unreadable.find("Sup3rS3cret") == std::string::npos);
+  }
+}
+
+TEST_CASE("the configuration sample gives each key its on-demand and placeholder flags",
+          "[mediamtx][samples][config]") {
+  const auto page = mediamtx::parse_config_page(
+                        test_data("mediamtx/config_paths_list_source_credentials.json"), 0)
+                        .value();
+  CHECK(page.item_count == 2);
+  CHECK(page.page_count == 1);
+  CHECK(page.unreadable.empty());
+  REQUIRE(page.items.size() == 2);
+  CHECK(page.items[0].first == "all_others");
+  CHECK_FALSE(page.items[0].second.source_on_demand);
+  CHECK_FALSE(page.items[0].second.always_available);
+  CHECK_FALSE(page.items[0].second.run_on_demand);
+  CHECK(page.items[1].first == "cam-parking");
+  CHECK(page.items[1].second.source_on_demand);
+  CHECK_FALSE(page.items[1].second.always_available);
+
+  const auto flags = mediamtx::parse_config_page(
+      R"({"pageCount":1,"items":[{"name":"~^a/.+$","alwaysAvailable":true,"runOnDemand":"x"},)"
+      R"({"name":"old"}]})",
+      0);
+  REQUIRE(flags);
+  CHECK(flags->items.at(0).first == "~^a/.+$");
+  CHECK(flags->items.at(0).second.always_available);
+  CHECK(flags->items.at(0).second.run_on_demand);
+  CHECK_FALSE(flags->items.at(1).second.always_available); // absent before the feature
+}
+
+TEST_CASE("no message about a configuration list quotes a value from it",
+          "[mediamtx][config][credentials]") {
+  const std::string url = "rtsp://admin:Sup3rS3cret@192.0.2.21/ch1";
+  const auto [body, words] = GENERATE_REF(table<std::string, std::string>({
+      {R"({"pageCount":1,"items":[{"name":"a","sourceOnDemand":")" + url + R"("}]})",
+       "items[0].sourceOnDemand: expected a boolean, got a string"},
+      {R"({"pageCount":1,"items":[{"name":"a","alwaysAvailable":[")" + url + R"("]}]})",
+       "items[0].alwaysAvailable: expected a boolean, got an array"},
+      {R"({"pageCount":1,"items":[{"name":"a","runOnDemand":{"u":")" + url + R"("}}]})",
+       "items[0].runOnDemand: expected a string, got an object"},
+      {R"({"pageCount":1,"items":[{"name":{"u":")" + url + R"("},"source":")" + url + R"("}]})",
+       "items[0].name: expected a string"},
+      {R"({"pageCount":1,"items":[")" + url + R"("]})", "items[0]: expected an object"},
+      {R"({"pageCount":")" + url + R"(","items":[]})", "pageCount: expected a non-negative"},
+      {R"({"pageCount":1,"items":")" + url + R"("})", "items: expected an array"},
+      {R"({"pageCount":1,"items":[{"name":"a","source":")" + url + R"(")", "not valid JSON"},
+  }));
+  CAPTURE(body);
+  const auto page = mediamtx::parse_config_page(body, 4);
+  std::string messages;
+  if (page) {
+    for (const auto& m : page->unreadable)
+      messages += m + "\n";
+    CHECK(page->items.empty());
+  } else {
+    messages = page.error().message;
+  }
+  CHECK_THAT(messages, Catch::Contains(words));
+  CHECK_THAT(messages, Catch::Contains("path config list page 4"));
+  CHECK(messages.find("Sup3rS3cret") == std::string::npos);
 }
 
 TEST_CASE("unknown fields are ignored and newer fields win over deprecated ones", "[mediamtx]") {
@@ -165,30 +229,12 @@ TEST_CASE("unknown fields are ignored and newer fields win over deprecated ones"
   CHECK(a.source->type == "moqSource");
 }
 
-TEST_CASE("a missing or mistyped field names the page, the item and the field", "[mediamtx]") {
+TEST_CASE("a page whose envelope is wrong fails, naming the page and the field", "[mediamtx]") {
   const auto [body, words] = GENERATE(table<std::string, std::string>({
-      {R"({"pageCount":1,"items":[{"ready":true}]})", "page 3, items[0].name: missing"},
-      {R"({"pageCount":1,"items":[{"name":7,"ready":true}]})", "items[0].name: expected a string"},
-      {R"({"pageCount":1,"items":[{"name":"","ready":true}]})", "items[0].name: empty"},
-      {R"({"pageCount":1,"items":[{"name":"a","ready":"yes"}]})",
-       R"(items[0] ("a").ready: expected a boolean)"},
-      {R"({"pageCount":1,"items":[{"name":"a"}]})", R"(items[0] ("a").available: missing)"},
-      {R"({"pageCount":1,"items":[{"name":"a","available":true},{"name":"b","available":true,"readers":{}}]})",
-       R"(items[1] ("b").readers: expected an array)"},
-      {R"({"pageCount":1,"items":[{"name":"a","available":true,"inboundBytes":-5}]})",
-       "inboundBytes: expected a non-negative integer"},
-      {R"({"pageCount":1,"items":[{"name":"a","available":true,"inboundBytes":1.5}]})",
-       "inboundBytes: expected a non-negative integer"},
-      {R"({"pageCount":1,"items":[{"name":"a","available":true,"source":"rtsp://x"}]})",
-       "source: expected an object"},
-      {R"({"pageCount":1,"items":[{"name":"a","available":true,"tracks2":[{"codecProps":null}]}]})",
-       "tracks2[0].codec: missing"},
-      {R"({"pageCount":1,"items":[{"name":"a","available":true,"readers":[{"id":"x"}]}]})",
-       "readers[0].type: missing"},
-      {R"({"pageCount":1,"items":[{"name":"a","available":true,"availableTime":5}]})",
-       "availableTime: expected a string or null"},
       {R"({"items":[]})", "pageCount: missing"},
       {R"({"pageCount":-1,"items":[]})", "pageCount: expected a non-negative integer"},
+      {R"({"pageCount":1,"itemCount":"1","items":[]})",
+       "itemCount: expected a non-negative integer"},
       {R"({"pageCount":1,"items":{"cam":{}}})", "map shape"},
       {R"({"pageCount":1,"items":"x"})", "items: expected an array"},
       {R"([])", "expected an object"},
@@ -202,6 +248,59 @@ TEST_CASE("a missing or mistyped field names the page, the item and the field", 
   CHECK(page.error().kind == ErrorKind::protocol);
   CHECK_THAT(page.error().message, Catch::Contains(words));
   CHECK_THAT(page.error().message, Catch::Contains("page 3"));
+}
+
+TEST_CASE(
+    "an item that cannot be understood is unreadable, naming the page, the item and the "
+    "field, and the others are read",
+    "[mediamtx][unreadable]") {
+  const auto [item, name, words] = GENERATE(table<std::string, std::string, std::string>({
+      {R"({"ready":true})", "", "page 3, items[1].name: missing"},
+      {R"({"name":7,"ready":true})", "", "items[1].name: expected a string"},
+      {R"({"name":"","ready":true})", "", "items[1].name: empty"},
+      {R"("cam")", "", "items[1]: expected an object, got a string"},
+      {R"({"name":"a","ready":"yes"})", "a", R"(items[1] ("a").ready: expected a boolean)"},
+      {R"({"name":"a"})", "a", R"(items[1] ("a").available: missing)"},
+      {R"({"name":"b","available":true,"readers":{}})", "b",
+       R"(items[1] ("b").readers: expected an array)"},
+      {R"({"name":"a","available":true,"readers":[{"type":"rtspSession","id":7}]})", "a",
+       "readers[0].id: expected a string, got a number"},
+      {R"({"name":"a","available":true,"inboundBytes":-5})", "a",
+       "inboundBytes: expected a non-negative integer"},
+      {R"({"name":"a","available":true,"inboundBytes":1.5})", "a",
+       "inboundBytes: expected a non-negative integer"},
+      {R"({"name":"a","available":true,"bytesSent":"12"})", "a",
+       "bytesSent: expected a non-negative integer, got a string"},
+      {R"({"name":"a","available":true,"source":"rtsp://x"})", "a", "source: expected an object"},
+      {R"({"name":"a","available":true,"tracks2":[{"codecProps":null}]})", "a",
+       "tracks2[0].codec: missing"},
+      {R"({"name":"a","available":true,"readers":[{"id":"x"}]})", "a", "readers[0].type: missing"},
+      {R"({"name":"a","available":true,"availableTime":5})", "a",
+       "availableTime: expected a string or null"},
+      {R"({"name":"a","available":true,"online":"true"})", "a", "online: expected a boolean"},
+  }));
+  CAPTURE(item);
+  const auto page = parse_paths_page(
+      R"({"itemCount":3,"pageCount":1,"items":[{"name":"before","available":true},)" + item +
+          R"(,{"name":"after","available":false}]})",
+      3);
+  REQUIRE(page);
+  REQUIRE(page->items.size() == 3);
+  CHECK(page->items[0].name == "before");
+  CHECK(page->items[0].unreadable.empty());
+  CHECK(page->items[0].available);
+  CHECK(page->items[2].name == "after");
+  CHECK(page->items[2].unreadable.empty());
+  const auto& odd = page->items[1];
+  CHECK(odd.name == name);
+  CHECK_THAT(odd.unreadable, Catch::Contains(words));
+  CHECK_THAT(odd.unreadable, Catch::Contains("page 3"));
+  // Nothing but the name is kept from an unreadable item.
+  CHECK_FALSE(odd.available);
+  CHECK_FALSE(odd.source);
+  CHECK(odd.readers.empty());
+  CHECK(odd.inbound_bytes == 0);
+  CHECK_FALSE(odd.config);
 }
 
 TEST_CASE("hostile bodies are refused cleanly", "[mediamtx][hostile]") {
@@ -226,13 +325,15 @@ TEST_CASE("hostile bodies are refused cleanly", "[mediamtx][hostile]") {
     CHECK(ok->items.at(0).name == limit);
     const auto over = parse_paths_page(
         R"({"pageCount":1,"items":[{"name":")" + limit + R"(n","available":true}]})", 0);
-    REQUIRE_FALSE(over);
-    CHECK_THAT(over.error().message, Catch::Contains("name: longer than 1024 bytes"));
-    CHECK(over.error().message.size() < 300);
+    REQUIRE(over);
+    CHECK(over->items.at(0).name.empty());
+    CHECK_THAT(over->items.at(0).unreadable, Catch::Contains("name: longer than 1024 bytes"));
+    CHECK(over->items.at(0).unreadable.size() < 300);
     const auto control =
         parse_paths_page(R"({"pageCount":1,"items":[{"name":"a\u0000b","available":true}]})", 0);
-    REQUIRE_FALSE(control);
-    CHECK_THAT(control.error().message, Catch::Contains("control character"));
+    REQUIRE(control);
+    CHECK(control->items.at(0).name.empty());
+    CHECK_THAT(control->items.at(0).unreadable, Catch::Contains("control character"));
   }
   SECTION("a long name in a message is shortened between characters") {
     // "a" and 40 two-byte letters: 81 bytes, so a cut at 80 would split the last one.
@@ -241,8 +342,9 @@ TEST_CASE("hostile bodies are refused cleanly", "[mediamtx][hostile]") {
       name += "\u00e9";
     const auto page = parse_paths_page(
         R"({"pageCount":1,"items":[{"name":")" + name + R"(","available":"yes"}]})", 0);
-    REQUIRE_FALSE(page);
-    const std::string& message = page.error().message;
+    REQUIRE(page);
+    CHECK(page->items.at(0).name == name);
+    const std::string& message = page->items.at(0).unreadable;
     CHECK_THAT(message, Catch::Contains("(\"" + name.substr(0, 79) + "\").available"));
     CHECK(to_valid_utf8(message) == message);
   }

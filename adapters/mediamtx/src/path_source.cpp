@@ -1,4 +1,6 @@
 #include <boost/json.hpp>
+#include <string_view>
+#include <unordered_map>
 
 #include "camreg/http_client/http_client.hpp"
 #include "camreg/mediamtx/mediamtx.hpp"
@@ -8,6 +10,9 @@ namespace camreg::mediamtx {
 
 namespace json = boost::json;
 using SteadyTime = std::chrono::steady_clock::time_point;
+
+// How many times a list is walked from page 0 while it keeps changing under the walk.
+constexpr std::size_t max_walks = 3;
 
 namespace {
 
@@ -50,28 +55,30 @@ class MediamtxPathSource final : public PathSource {
       authorization_ = http_client::basic_authorization(user, password);
   }
 
-  // Returns every listed path in MediaMTX's order; a name listed twice (the list shifted
-  // between page requests) is returned twice: the core decides which one counts.
+  // Returns every listed path in MediaMTX's order, each with its configuration when the
+  // configuration list could be read (see mediamtx.hpp).
   Result<std::vector<PathState>> list_paths() override {
     const SteadyTime deadline = std::chrono::steady_clock::now() + options_.total_timeout;
+    auto pages = walk<PathPage>(paths_endpoint, parse_paths_page, deadline);
+    if (!pages) return pages.error();
     std::vector<PathState> paths;
-    std::size_t page_count = 1;
-    for (std::size_t page = 0; page < page_count; ++page) {
-      if (page >= options_.max_pages) {
-        return fail(ErrorKind::too_large, "MediaMTX path list has " + std::to_string(page_count) +
-                                              " pages, more than the limit of " +
-                                              std::to_string(options_.max_pages));
-      }
-      auto body = fetch_page(page, deadline);
-      if (!body) return body.error();
-      auto parsed = parse_paths_page(*body, page);
-      if (!parsed)
-        return fail(parsed.error().kind, "GET " + page_url(page) + ": " + parsed.error().message);
-      // pageCount is re-read on every page: the list may grow or shrink while we walk it.
-      // Loops are bounded by it, never by an empty page (older servers repeat the last one).
-      page_count = parsed->page_count;
-      paths.insert(paths.end(), std::make_move_iterator(parsed->items.begin()),
-                   std::make_move_iterator(parsed->items.end()));
+    for (auto& page : *pages) {
+      paths.insert(paths.end(), std::make_move_iterator(page.items.begin()),
+                   std::make_move_iterator(page.items.end()));
+    }
+    // The configuration only refines what the paths say: without it (404 before the
+    // config API, 401/403 without permission, any fault) the listing still stands.
+    auto configs = walk<ConfigPage>(config_endpoint, parse_config_page, deadline);
+    if (!configs) return paths;
+    std::unordered_map<std::string, PathConfig> by_name;
+    for (const auto& page : *configs) {
+      for (const auto& [name, config] : page.items)
+        by_name.insert_or_assign(name, config);
+    }
+    for (auto& path : paths) {
+      if (!path.unreadable.empty()) continue;
+      if (const auto found = by_name.find(path.conf_name); found != by_name.end())
+        path.config = found->second;
     }
     return paths;
   }
@@ -79,22 +86,76 @@ class MediamtxPathSource final : public PathSource {
   std::string describe() const override { return client_.redacted_url(); }
 
  private:
-  std::string page_target(std::size_t page) const {
-    return client_.url().path + "/v3/paths/list?page=" + std::to_string(page) +
+  static constexpr std::string_view paths_endpoint = "/v3/paths/list";
+  static constexpr std::string_view config_endpoint = "/v3/config/paths/list";
+
+  std::string page_target(std::string_view endpoint, std::size_t page) const {
+    return client_.url().path + std::string(endpoint) + "?page=" + std::to_string(page) +
            "&itemsPerPage=" + std::to_string(options_.items_per_page);
   }
-  std::string page_url(std::size_t page) const {
-    return client_.redacted_url() + page_target(page);
+  std::string page_url(std::string_view endpoint, std::size_t page) const {
+    return client_.redacted_url() + page_target(endpoint, page);
   }
 
-  Result<std::string> fetch_page(std::size_t page, SteadyTime deadline) {
-    const std::string where = "GET " + page_url(page) + ": ";
+  // Every page of a list, read as one snapshot. MediaMTX has no cursor: when a path
+  // before the page boundary vanishes between two requests, the next one slides onto a
+  // page already read and would be missed. Any change of itemCount or pageCount while
+  // the pages are read therefore starts the walk over from page 0, up to max_walks
+  // times. Loops are bounded by pageCount, never by an empty page (older servers repeat
+  // the last one).
+  template <class Page>
+  Result<std::vector<Page>> walk(std::string_view endpoint,
+                                 Result<Page> (*parse)(std::string_view, std::size_t),
+                                 SteadyTime deadline) {
+    std::string changes;
+    for (std::size_t attempt = 1;; ++attempt) {
+      std::vector<Page> pages;
+      std::size_t item_count = 0, page_count = 1;
+      bool changed = false;
+      for (std::size_t page = 0; page < page_count && !changed; ++page) {
+        auto body = fetch_page(endpoint, page, deadline);
+        if (!body) return body.error();
+        auto parsed = parse(*body, page);
+        if (!parsed) {
+          return fail(parsed.error().kind,
+                      "GET " + page_url(endpoint, page) + ": " + parsed.error().message);
+        }
+        if (page == 0) {
+          item_count = parsed->item_count;
+          page_count = parsed->page_count;
+          if (page_count > options_.max_pages) {
+            return fail(ErrorKind::too_large, "GET " + page_url(endpoint, page) +
+                                                  ": the list has " + std::to_string(page_count) +
+                                                  " pages, more than the limit of " +
+                                                  std::to_string(options_.max_pages));
+          }
+        } else if (parsed->item_count != item_count || parsed->page_count != page_count) {
+          changed = true;
+          changes += (changes.empty() ? "" : "; ") + std::string("itemCount ") +
+                     std::to_string(item_count) + " -> " + std::to_string(parsed->item_count) +
+                     ", pageCount " + std::to_string(page_count) + " -> " +
+                     std::to_string(parsed->page_count) + " at page " + std::to_string(page);
+        }
+        pages.push_back(std::move(*parsed));
+      }
+      if (!changed) return pages;
+      if (attempt == max_walks) {
+        return fail(ErrorKind::unavailable,
+                    "GET " + client_.redacted_url() + client_.url().path + std::string(endpoint) +
+                        ": the list changed while its pages were read, " +
+                        std::to_string(max_walks) + " walks in a row (" + changes + ")");
+      }
+    }
+  }
+
+  Result<std::string> fetch_page(std::string_view endpoint, std::size_t page, SteadyTime deadline) {
+    const std::string where = "GET " + page_url(endpoint, page) + ": ";
     if (std::chrono::steady_clock::now() >= deadline) {
       return fail(ErrorKind::timeout, where + "timed out (total timeout " +
                                           std::to_string(options_.total_timeout.count()) + " ms)");
     }
     http_client::Request request;
-    request.target = page_target(page);
+    request.target = page_target(endpoint, page);
     request.headers.emplace_back("Accept", "application/json");
     if (!authorization_.empty()) request.headers.emplace_back("Authorization", authorization_);
     auto response = client_.send(request, deadline);

@@ -13,8 +13,10 @@ namespace {
 // Where a field sits, for messages: page 2, items[5] ("cam1").readers
 class Where {
  public:
-  Where(std::size_t page, std::size_t index, std::string_view name)
-      : prefix_("page " + std::to_string(page) + ", items[" + std::to_string(index) + "]") {
+  Where(std::size_t page, std::size_t index, std::string_view name,
+        std::string_view list = "path list")
+      : prefix_(std::string(list) + " page " + std::to_string(page) + ", items[" +
+                std::to_string(index) + "]") {
     if (name.empty()) return;
     // The name is valid UTF-8 (Boost.JSON checks it): shorten it between characters.
     std::size_t n = std::min<std::size_t>(name.size(), 80);
@@ -23,8 +25,8 @@ class Where {
     prefix_ += " (\"" + std::string(name.substr(0, n)) + "\")";
   }
   Error error(std::string_view field, std::string_view problem) const {
-    return fail(ErrorKind::protocol, "MediaMTX path list " + prefix_ + "." + std::string(field) +
-                                         ": " + std::string(problem));
+    return fail(ErrorKind::protocol, "MediaMTX " + prefix_ + (field.empty() ? "" : ".") +
+                                         std::string(field) + ": " + std::string(problem));
   }
 
  private:
@@ -151,11 +153,8 @@ Result<std::pair<std::string, std::string>> type_and_id(const json::value& v, co
   return std::pair{std::string(type->get_string()), std::move(id)};
 }
 
-Result<PathState> parse_item(const json::value& v, std::size_t page, std::size_t index) {
-  Where where(page, index, {});
-  if (!v.is_object()) return where.error("", expected("an object", v));
-  const auto& item = v.get_object();
-  PathState path;
+// The item's name, or why it is not a usable one.
+Result<std::string> item_name(const json::object& item, const Where& where) {
   const json::value* name = item.if_contains("name");
   if (name == nullptr) return where.error("name", "missing");
   if (!name->is_string()) return where.error("name", expected("a string", *name));
@@ -170,9 +169,11 @@ Result<PathState> parse_item(const json::value& v, std::size_t page, std::size_t
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
       return where.error("name", "contains a control character");
   }
-  path.name = std::string(name->get_string());
-  where = Where(page, index, path.name);
+  return std::string(name->get_string());
+}
 
+// The fields of an item whose name was read (path.name is set).
+Result<PathState> parse_fields(const json::object& item, PathState path, const Where& where) {
   if (const json::value* c = item.if_contains("confName"); c != nullptr && !c->is_null()) {
     if (!c->is_string()) return where.error("confName", expected("a string", *c));
     path.conf_name = std::string(c->get_string());
@@ -222,56 +223,143 @@ Result<PathState> parse_item(const json::value& v, std::size_t page, std::size_t
   return path;
 }
 
-Error page_error(std::size_t page, const std::string& problem) {
+// One item, never failing: what cannot be understood is an unreadable entry that keeps
+// the name when the name itself was fine.
+PathState parse_item(const json::value& v, std::size_t page, std::size_t index) {
+  PathState path;
+  const Where nameless(page, index, {});
+  if (!v.is_object()) {
+    path.unreadable = nameless.error("", expected("an object", v)).message;
+    return path;
+  }
+  const auto& item = v.get_object();
+  auto name = item_name(item, nameless);
+  if (!name) {
+    path.unreadable = std::move(name.error().message);
+    return path;
+  }
+  path.name = std::move(*name);
+  const Where where(page, index, path.name);
+  auto parsed = parse_fields(item, path, where);
+  if (parsed) return std::move(*parsed);
+  path.unreadable = std::move(parsed.error().message);
+  return path;
+}
+
+Error page_error(std::string_view list, std::size_t page, const std::string& problem) {
   return fail(ErrorKind::protocol,
-              "MediaMTX path list page " + std::to_string(page) + ": " + problem);
+              "MediaMTX " + std::string(list) + " page " + std::to_string(page) + ": " + problem);
 }
 
 Result<std::size_t> count_field(const json::object& top, std::string_view field, bool required,
-                                std::size_t page) {
+                                std::string_view list, std::size_t page) {
   const json::value* v = top.if_contains(field);
   if (v == nullptr) {
-    if (required) return page_error(page, std::string(field) + ": missing");
+    if (required) return page_error(list, page, std::string(field) + ": missing");
     return std::size_t{0};
   }
   if (v->is_uint64()) return static_cast<std::size_t>(v->get_uint64());
   if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::size_t>(v->get_int64());
-  return page_error(page, std::string(field) + ": " + expected("a non-negative integer", *v));
+  return page_error(list, page, std::string(field) + ": " + expected("a non-negative integer", *v));
+}
+
+struct Envelope {
+  std::size_t item_count = 0;
+  std::size_t page_count = 0;
+  const json::array* items = nullptr; // inside the parsed document
+};
+
+// {"itemCount", "pageCount", "items": [...]}, the shape of every /list endpoint. Only the
+// shape is checked here; the items are the caller's.
+Result<Envelope> envelope(const json::value& doc, std::string_view list, std::size_t page) {
+  if (!doc.is_object()) return page_error(list, page, expected("an object", doc));
+  const auto& top = doc.get_object();
+  const json::value* items = top.if_contains("items");
+  if (items == nullptr) return page_error(list, page, "items: missing");
+  if (items->is_object()) {
+    return page_error(list, page,
+                      "items: an object (the map shape of MediaMTX before v0.23), which "
+                      "camreg does not read; upgrade MediaMTX to v1.2 or later");
+  }
+  if (!items->is_array()) return page_error(list, page, "items: " + expected("an array", *items));
+  auto page_count = count_field(top, "pageCount", true, list, page);
+  if (!page_count) return page_count.error();
+  auto item_count = count_field(top, "itemCount", false, list, page);
+  if (!item_count) return item_count.error();
+  return Envelope{*item_count, *page_count, &items->get_array()};
+}
+
+json::value parse_json(std::string_view body, json::error_code& ec, json::storage_ptr memory) {
+  json::parse_options options;
+  // A path item nests 4 deep and a path configuration 3; anything deeper is not MediaMTX.
+  options.max_depth = 16;
+  return json::parse(body, ec, std::move(memory), options);
+}
+
+// One configuration item, or why it cannot be used. Only the three fields camreg needs
+// are looked at; the others (source URLs with credentials among them) are never copied.
+Result<std::pair<std::string, PathConfig>> parse_config_item(const json::value& v,
+                                                             const Where& where) {
+  if (!v.is_object()) return where.error("", expected("an object", v));
+  const auto& item = v.get_object();
+  const json::value* name = item.if_contains("name");
+  if (name == nullptr) return where.error("name", "missing");
+  if (!name->is_string()) return where.error("name", expected("a string", *name));
+  PathConfig config;
+  const auto flag = [&](std::string_view field, bool& out) -> Result<bool> {
+    const json::value* f = item.if_contains(field);
+    if (f == nullptr || f->is_null()) return false; // older MediaMTX: not a feature yet
+    if (!f->is_bool()) return where.error(field, expected("a boolean", *f));
+    out = f->get_bool();
+    return true;
+  };
+  if (auto r = flag("sourceOnDemand", config.source_on_demand); !r) return r.error();
+  if (auto r = flag("alwaysAvailable", config.always_available); !r) return r.error();
+  if (const json::value* run = item.if_contains("runOnDemand"); run != nullptr && !run->is_null()) {
+    if (!run->is_string()) return where.error("runOnDemand", expected("a string", *run));
+    config.run_on_demand = !run->get_string().empty();
+  }
+  return std::pair{std::string(name->get_string()), config};
 }
 
 } // namespace
 
 Result<PathPage> parse_paths_page(std::string_view body, std::size_t page) {
-  json::parse_options options;
-  options.max_depth = 16; // a path item nests 4 deep; anything deeper is not MediaMTX
+  constexpr std::string_view list = "path list";
   json::error_code ec;
   json::monotonic_resource memory;
-  const json::value doc = json::parse(body, ec, &memory, options);
-  if (ec) return page_error(page, "not valid JSON (" + ec.message() + ")");
-  if (!doc.is_object()) return page_error(page, expected("an object", doc));
-  const auto& top = doc.get_object();
-  const json::value* items = top.if_contains("items");
-  if (items == nullptr) return page_error(page, "items: missing");
-  if (items->is_object()) {
-    return page_error(page,
-                      "items: an object (the map shape of MediaMTX before v0.23), which "
-                      "camreg does not read; upgrade MediaMTX to v1.2 or later");
-  }
-  if (!items->is_array()) return page_error(page, "items: " + expected("an array", *items));
-  auto page_count = count_field(top, "pageCount", true, page);
-  if (!page_count) return page_count.error();
-  auto item_count = count_field(top, "itemCount", false, page);
-  if (!item_count) return item_count.error();
-
+  const json::value doc = parse_json(body, ec, &memory);
+  if (ec) return page_error(list, page, "not valid JSON (" + ec.message() + ")");
+  auto top = envelope(doc, list, page);
+  if (!top) return top.error();
   PathPage result;
-  result.page_count = *page_count;
-  result.item_count = *item_count;
-  result.items.reserve(items->get_array().size());
+  result.page_count = top->page_count;
+  result.item_count = top->item_count;
+  result.items.reserve(top->items->size());
   std::size_t index = 0;
-  for (const auto& item : items->get_array()) {
-    auto path = parse_item(item, page, index++);
-    if (!path) return path.error();
-    result.items.push_back(std::move(*path));
+  for (const auto& item : *top->items)
+    result.items.push_back(parse_item(item, page, index++));
+  return result;
+}
+
+Result<ConfigPage> parse_config_page(std::string_view body, std::size_t page) {
+  constexpr std::string_view list = "path config list";
+  json::error_code ec;
+  json::monotonic_resource memory;
+  const json::value doc = parse_json(body, ec, &memory);
+  if (ec) return page_error(list, page, "not valid JSON (" + ec.message() + ")");
+  auto top = envelope(doc, list, page);
+  if (!top) return top.error();
+  ConfigPage result;
+  result.page_count = top->page_count;
+  result.item_count = top->item_count;
+  std::size_t index = 0;
+  for (const auto& item : *top->items) {
+    auto config = parse_config_item(item, Where(page, index++, {}, list));
+    if (config)
+      result.items.push_back(std::move(*config));
+    else
+      result.unreadable.push_back(std::move(config.error().message));
   }
   return result;
 }
