@@ -25,8 +25,7 @@ int main(int argc, char** argv) {
 
   const auto& common = options.common;
   const Logger log(common.level, common.format);
-  postgres::Options db;
-  db.database_url = common.database_url;
+  const auto db = database_options(common);
   if (const auto code = migrate_if_asked(common, log)) return *code;
 
   const auto sink = [&log](http::LogLevel level, std::string_view event, std::string_view message) {

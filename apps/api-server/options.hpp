@@ -16,7 +16,13 @@ std::string default_web_root();
 // Every option of api-server as given; durations stay text until validate() has
 // accepted them.
 struct Options {
-  Options() { server.web_root = default_web_root(); }
+  Options() {
+    server.web_root = default_web_root();
+    // Reads answer clients that wait: give up on the database sooner than a round does.
+    common.db_statement_timeout = "5s";
+    common.db_lock_timeout = "2s";
+    common.application_name = "camreg-api-server";
+  }
   CommonOptions common;
   http::Options server; // timeouts come from the texts below
   std::string read_timeout = "10s";

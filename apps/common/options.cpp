@@ -15,6 +15,16 @@ void add_common_options(CLI::App& app, CommonOptions& options) {
       ->capture_default_str();
   app.add_flag("--migrate", options.migrate, "apply pending migrations, then run as usual");
   app.add_flag("--migrate-only", options.migrate_only, "apply pending migrations and exit");
+  add_duration_option(app, "--db-statement-timeout", options.db_statement_timeout,
+                      "longest database statement (a round, a read); a server that stops "
+                      "answering is cut off 2s later",
+                      "CAMREG_DB_STATEMENT_TIMEOUT");
+  add_duration_option(app, "--db-lock-timeout", options.db_lock_timeout,
+                      "longest wait for a database lock", "CAMREG_DB_LOCK_TIMEOUT");
+  add_duration_option(app, "--db-idle-in-transaction-timeout",
+                      options.db_idle_in_transaction_timeout,
+                      "the server ends a session idle this long inside a transaction",
+                      "CAMREG_DB_IDLE_IN_TRANSACTION_TIMEOUT");
   app.add_option("--log-level", options.log_level, "debug, info, warn or error")
       ->envname("CAMREG_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
@@ -26,6 +36,13 @@ void add_common_options(CLI::App& app, CommonOptions& options) {
 }
 
 Result<void> validate(const CommonOptions& options) {
+  for (const auto& [name, text] :
+       {std::pair<std::string_view, const std::string&>{"--db-statement-timeout",
+                                                        options.db_statement_timeout},
+        {"--db-lock-timeout", options.db_lock_timeout},
+        {"--db-idle-in-transaction-timeout", options.db_idle_in_transaction_timeout}}) {
+    if (const auto d = duration_option(name, text); !d) return d.error();
+  }
   LogLevel level{};
   if (!parse_log_level(options.log_level, level)) {
     return fail(ErrorKind::invalid_argument,
@@ -63,11 +80,22 @@ Duration duration_of(const std::string& text) {
   return parse_duration(text).value();
 }
 
+postgres::Options database_options(const CommonOptions& options) {
+  const auto ms = [](const std::string& text) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(duration_of(text));
+  };
+  postgres::Options db;
+  db.database_url = options.database_url;
+  db.statement_timeout = ms(options.db_statement_timeout);
+  db.lock_timeout = ms(options.db_lock_timeout);
+  db.idle_in_transaction_timeout = ms(options.db_idle_in_transaction_timeout);
+  db.application_name = options.application_name;
+  return db;
+}
+
 std::optional<int> migrate_if_asked(const CommonOptions& common, const Logger& log) {
   if (!common.migrate && !common.migrate_only) return std::nullopt;
-  postgres::Options db;
-  db.database_url = common.database_url;
-  const auto migrated = postgres::migrate(db);
+  const auto migrated = postgres::migrate(database_options(common));
   if (!migrated) {
     log.log(LogLevel::error, "migrate", migrated.error().message);
     return exit_database;

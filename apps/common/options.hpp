@@ -9,6 +9,10 @@
 #include "camreg/time.hpp"
 #include "common/log.hpp"
 
+namespace camreg::postgres {
+struct Options;
+}
+
 namespace camreg::app {
 
 // Exit codes shared by both executables.
@@ -23,6 +27,12 @@ struct CommonOptions {
   std::string database_url = "postgresql://camreg@127.0.0.1:5432/camreg";
   bool migrate = false;
   bool migrate_only = false;
+  // Database timeouts (see postgres::Options); each executable sets its own defaults
+  // before add_common_options. "0s" turns one off.
+  std::string db_statement_timeout = "30s";
+  std::string db_lock_timeout = "10s";
+  std::string db_idle_in_transaction_timeout = "60s";
+  std::string application_name = "camreg"; // in pg_stat_activity, unless the URL sets it
   std::string log_level = "info";
   std::string log_format = "text";
   LogLevel level = LogLevel::info;    // log_level parsed by parse_or_exit
@@ -33,7 +43,8 @@ struct CommonOptions {
 // repeated option takes its last value).
 void add_common_options(CLI::App& app, CommonOptions& options);
 
-// Fails with invalid_argument naming --log-level or --log-format when unknown.
+// Fails with invalid_argument naming the option: an unknown --log-level or --log-format,
+// a database timeout that is no duration.
 Result<void> validate(const CommonOptions& options);
 
 // Adds a duration option ("500ms", "2s", "5m", "1h", seconds) read also from env.
@@ -43,6 +54,9 @@ CLI::Option* add_duration_option(CLI::App& app, const std::string& name, std::st
 Result<Duration> duration_option(std::string_view name, std::string_view text);
 // Parses a duration the validator already accepted.
 Duration duration_of(const std::string& text);
+
+// The database options of accepted common options.
+postgres::Options database_options(const CommonOptions& options);
 
 // Applies pending migrations when --migrate or --migrate-only was given. Returns the
 // exit code to stop with (a failure, or --migrate-only done), or nothing to go on.

@@ -13,7 +13,8 @@ namespace camreg::app::sync_worker {
 // Every option of sync-worker as given; durations and URLs stay text until validate()
 // has accepted them.
 struct Options {
-  CommonOptions common;
+  Options() { common.application_name = "camreg-sync-worker"; }
+  CommonOptions common;       // a round's statements: 30 s, its lock waits: 10 s
   mediamtx::Options mediamtx; // the URL and credentials; timeouts come from the texts below
   std::string webrtc_url = "http://localhost:8889";
   std::string interval = "60s";

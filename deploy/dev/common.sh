@@ -71,12 +71,31 @@ start_private_cluster() {
   local data port
   data=$(pg_data)
   port=${CAMREG_DEV_PG_PORT:-55432}
+  # The camreg role's password: made once, kept in .state with mode 600, handed to libpq
+  # through a password file (never on a command line). Every connection, local or TCP,
+  # authenticates with it (scram-sha-256): no other local user gets in.
+  if [[ ! -s "$state/pg-password" ]]; then
+    (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$state/pg-password")
+  fi
+  chmod 600 "$state/pg-password"
+  (umask 077 && echo "127.0.0.1:*:*:camreg:$(cat "$state/pg-password")" >"$state/pgpass")
+  export PGPASSFILE=$state/pgpass
   if [[ ! -f "$data/PG_VERSION" ]]; then
     echo "== initialising a private PostgreSQL cluster in $data"
     mkdir -p "$data"
     ((EUID == 0)) && chown postgres: "$data" && chmod 700 "$data"
-    as_pg_owner "$pg_bin/initdb" -D "$data" -U camreg --auth=trust --encoding=UTF8 \
-      --locale=C.UTF-8 >"$state/logs/initdb.log" 2>&1 || die "initdb failed: see $state/logs/initdb.log"
+    # initdb reads the password from a file its user can read, removed right after.
+    local pwfile
+    pwfile=$(dirname "$data")/.initdb-password
+    (umask 077 && cp "$state/pg-password" "$pwfile")
+    ((EUID == 0)) && chown postgres: "$pwfile"
+    as_pg_owner "$pg_bin/initdb" -D "$data" -U camreg --auth=scram-sha-256 --pwfile="$pwfile" \
+      --encoding=UTF8 --locale=C.UTF-8 >"$state/logs/initdb.log" 2>&1 ||
+      { rm -f "$pwfile"; die "initdb failed: see $state/logs/initdb.log"; }
+    rm -f "$pwfile"
+  elif grep -Eq '^[^#]*\btrust\b' "$data/pg_hba.conf" 2>/dev/null; then
+    echo "camreg: warning: $data was initialised with trust authentication by an older" \
+      "deploy/dev; remove it (deploy/dev/down, then delete it) to get a password-protected one" >&2
   fi
   if (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     die "port $port is taken; set CAMREG_DEV_PG_PORT to a free one"
@@ -86,9 +105,10 @@ start_private_cluster() {
   as_pg_owner "$pg_bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 30 \
     -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$data" start >/dev/null ||
     die "PostgreSQL did not start: see $data/server.log"
-  as_pg_owner "$pg_bin/psql" -h 127.0.0.1 -p "$port" -U camreg -d postgres -qAt \
+  # As the invoking user (over TCP, with the password file), not as the server's owner.
+  "$pg_bin/psql" -h 127.0.0.1 -p "$port" -U camreg -d postgres -qAt \
     -c "SELECT 1 FROM pg_database WHERE datname = 'camreg'" | grep -q 1 ||
-    as_pg_owner "$pg_bin/psql" -h 127.0.0.1 -p "$port" -U camreg -d postgres -q -c "CREATE DATABASE camreg"
+    "$pg_bin/psql" -h 127.0.0.1 -p "$port" -U camreg -d postgres -q -c "CREATE DATABASE camreg"
 }
 
 stop_private_cluster() {

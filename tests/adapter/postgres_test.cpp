@@ -88,7 +88,7 @@ TEST_CASE("migrations apply from empty and a re-run applies nothing", "[postgres
   CHECK(first->applied.size() == postgres::migrations().size());
   CHECK(first->applied.front() == "0001_create_devices.sql");
   CHECK(first->version == postgres::migrations().back().version);
-  CHECK(schema.scalar("SELECT count(*) FROM schema_migrations") ==
+  CHECK(schema.scalar("SELECT count(*) FROM camreg_schema_migrations") ==
         std::to_string(postgres::migrations().size()));
 
   const auto again = postgres::migrate(options_for(schema));
@@ -109,7 +109,7 @@ TEST_CASE("two processes migrating at once apply each migration once", "[postgre
   REQUIRE(a);
   REQUIRE(b);
   CHECK(a->applied.size() + b->applied.size() == postgres::migrations().size());
-  CHECK(schema.scalar("SELECT count(*) FROM schema_migrations") ==
+  CHECK(schema.scalar("SELECT count(*) FROM camreg_schema_migrations") ==
         std::to_string(postgres::migrations().size()));
 }
 
@@ -122,7 +122,49 @@ TEST_CASE("a failing migration is rolled back and named", "[postgres][migrate]")
   CHECK_THAT(report.error().message, Catch::Contains("0001_create_devices.sql"));
   CHECK(schema.scalar("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() "
                       "AND tablename = 'devices'") == "0");
-  CHECK(schema.scalar("SELECT count(*) FROM schema_migrations") == "0");
+  CHECK(schema.scalar("SELECT count(*) FROM camreg_schema_migrations") == "0");
+}
+
+TEST_CASE("a schema_migrations table of ours is renamed and one of another tool is left alone",
+          "[postgres][migrate]") {
+  TestSchema schema;
+  const auto table_exists = [&](const std::string& name) {
+    return schema.scalar("SELECT to_regclass('" + name + "') IS NOT NULL") == "t";
+  };
+  const auto all = std::to_string(postgres::migrations().size());
+  SECTION("a deployment from before the rename keeps its history under the new name") {
+    REQUIRE(postgres::migrate(options_for(schema)));
+    schema.exec(
+        "ALTER TABLE camreg_schema_migrations RENAME TO schema_migrations;"
+        "ALTER INDEX camreg_schema_migrations_pkey RENAME TO schema_migrations_pkey");
+    const auto again = postgres::migrate(options_for(schema));
+    REQUIRE(again);
+    CHECK(again->applied.empty());
+    CHECK_FALSE(table_exists("schema_migrations"));
+    CHECK(schema.scalar("SELECT count(*) FROM camreg_schema_migrations") == all);
+    CHECK(postgres::make_device_repository(options_for(schema))->check_ready());
+  }
+  SECTION("another tool's table of another shape") {
+    schema.exec(
+        "CREATE TABLE schema_migrations (version bigint PRIMARY KEY, dirty boolean "
+        "NOT NULL); INSERT INTO schema_migrations VALUES (20240101, false)");
+    const auto report = postgres::migrate(options_for(schema));
+    REQUIRE(report);
+    CHECK(std::to_string(report->applied.size()) == all);
+    CHECK(schema.scalar("SELECT string_agg(version::text, ',') FROM schema_migrations") ==
+          "20240101");
+    CHECK(schema.scalar("SELECT count(*) FROM camreg_schema_migrations") == all);
+  }
+  SECTION("another tool's table of our shape but not our rows") {
+    schema.exec(
+        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now());"
+        "INSERT INTO schema_migrations (version, name) VALUES (1, '0001_init.sql')");
+    const auto report = postgres::migrate(options_for(schema));
+    REQUIRE(report);
+    CHECK(std::to_string(report->applied.size()) == all);
+    CHECK(schema.scalar("SELECT string_agg(name, ',') FROM schema_migrations") == "0001_init.sql");
+  }
 }
 
 TEST_CASE("a round stores every field and reads it back exactly", "[postgres]") {

@@ -127,6 +127,32 @@ TEST_CASE("MediaMTX down writes nothing but still expires", "[e2e][sync-worker]"
         "false 2");
 }
 
+TEST_CASE(
+    "a proxy answering 502 with a Latin-1 HTML body is a MediaMTX failure: recorded in UTF-8, "
+    "expiry commits",
+    "[e2e][sync-worker]") {
+  Stack s;
+  s.fake.set_paths(two_cameras(true));
+  REQUIRE(s.once({"--migrate", "--stale-after", "1s", "--interval", "1s"}).status == 0);
+  REQUIRE(s.wait_stale("1 s"));
+  // Long enough to be cut, with a Latin-1 byte (0xE9) in every sentence.
+  std::string page = "<html><head><title>502 Passerelle erron\u00e9e</title></head><body>";
+  for (int i = 0; i < 80; ++i)
+    page += "<p>Le serveur amont a r\u00e9pondu de fa\u00e7on invalide.</p>";
+  page += "</body></html>";
+  s.fake.set_fault(R"({"mode": "status", "status": 502, "encoding": "latin-1",)"
+                   R"( "content_type": "text/html; charset=iso-8859-1", "body": ")" +
+                   page + "\"}");
+  const auto r = s.once({"--stale-after", "1s", "--interval", "1s"});
+  INFO(r.output);
+  CHECK(r.status == 3);
+  CHECK_THAT(r.output, Catch::Contains("502"));
+  // PostgreSQL refuses text that is not UTF-8: a stored error is a valid one.
+  CHECK(s.q("SELECT ok::text || ' ' || expired || ' ' || (error LIKE '%502%')::text FROM "
+            "sync_runs ORDER BY id DESC LIMIT 1") == "false 2 true");
+  CHECK(s.q("SELECT count(*) FROM devices WHERE is_active") == "0");
+}
+
 TEST_CASE("MediaMTX answering 401 exits with the authentication code", "[e2e][sync-worker]") {
   TestSchema schema;
   FakeMediamtx fake({"--user", "camreg", "--password", "right"});
@@ -249,6 +275,8 @@ TEST_CASE("invalid options are refused at start naming the option", "[e2e][sync-
           {{"--no-such-option"}, {}, "no-such-option"},
           {{}, {"CAMREG_INTERVAL=fast"}, "--interval"},
           {{}, {"CAMREG_MEDIAMTX_URL=ftp://nope"}, "--mediamtx-url"},
+          {{"--db-statement-timeout", "soon"}, {}, "--db-statement-timeout"},
+          {{}, {"CAMREG_DB_LOCK_TIMEOUT=never"}, "--db-lock-timeout"},
       }));
   auto argv = std::vector<std::string>{SYNC_WORKER, "--once"};
   argv.insert(argv.end(), args.begin(), args.end());

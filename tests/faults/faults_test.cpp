@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "fake_mediamtx.hpp"
@@ -57,6 +58,58 @@ std::string many_paths(int n, bool available) {
     out += path_item_json(name, available);
   }
   return out + "]";
+}
+
+// A transaction of another connection holding ACCESS EXCLUSIVE on the schema's devices
+// table from construction (once granted) until release() or destruction.
+class TableLock {
+ public:
+  explicit TableLock(const TestSchema& schema)
+      : schema_(schema),
+        holder_({"/usr/bin/psql", schema.url(), "-qAt", "-c",
+                 "BEGIN; LOCK TABLE devices IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3600)"}) {
+    REQUIRE(wait_until([&] { return !holder_pid().empty(); }, 10s));
+  }
+  ~TableLock() { release(); }
+  void release() {
+    if (released_) return;
+    released_ = true;
+    schema_.scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE relation = "
+        "'devices'::regclass AND mode = 'AccessExclusiveLock' AND granted");
+  }
+
+ private:
+  std::string holder_pid() const {
+    return schema_.scalar(
+        "SELECT string_agg(pid::text, ',') FROM pg_locks WHERE relation = "
+        "'devices'::regclass AND mode = 'AccessExclusiveLock' AND granted");
+  }
+  const TestSchema& schema_;
+  ChildProcess holder_;
+  bool released_ = false;
+};
+
+// A PostgreSQL backend stopped with SIGSTOP until the object goes.
+struct StoppedBackend {
+  explicit StoppedBackend(pid_t backend) : pid(backend) { REQUIRE(kill(pid, SIGSTOP) == 0); }
+  ~StoppedBackend() { kill(pid, SIGCONT); }
+  pid_t pid;
+};
+
+// Reads the child's lines until one contains any of texts; returns it.
+std::optional<std::string> wait_for_any(ChildProcess& child, const std::vector<std::string>& texts,
+                                        std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto line = child.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now()));
+    if (!line) return std::nullopt;
+    for (const auto& text : texts) {
+      if (line->find(text) != std::string::npos) return line;
+    }
+  }
+  return std::nullopt;
 }
 
 } // namespace
@@ -292,6 +345,93 @@ TEST_CASE("invalid UTF-8 from MediaMTX is refused with nothing written", "[fault
   CHECK(r.status == 3);
   CHECK_THAT(r.output, Catch::Contains("not valid JSON"));
   CHECK(schema.scalar("SELECT count(*) FROM devices") == "0");
+}
+
+// Timeouts are given through the environment so that a build without the options (which
+// ignores unknown variables) shows the hang instead of refusing an unknown option.
+TEST_CASE(
+    "a held ACCESS EXCLUSIVE lock on devices fails the round and the reads within the "
+    "lock timeout",
+    "[faults][timeouts]") {
+  TestSchema schema;
+  FakeMediamtx fake;
+  fake.set_paths(path_items_json("cam", 5));
+  REQUIRE(run_command(worker_args(schema.url(), fake, {"--once", "--migrate"})).status == 0);
+  const std::vector<std::string> env{"CAMREG_DB_LOCK_TIMEOUT=1s", "CAMREG_DB_STATEMENT_TIMEOUT=3s"};
+  ChildProcess api(
+      {API_SERVER, "--database-url", schema.url(), "--listen", "127.0.0.1:0", "--web-root", ""},
+      env);
+  const auto listening = api.wait_for("listening", 10s);
+  REQUIRE(listening);
+  const int port = std::stoi(listening->substr(listening->find("port=") + 5));
+  TableLock lock(schema);
+
+  auto started = std::chrono::steady_clock::now();
+  const auto round = run_command(worker_args(schema.url(), fake, {"--once"}), env, 30s);
+  const auto round_took = std::chrono::steady_clock::now() - started;
+  INFO(round.output);
+  CHECK(round.status == 5);
+  CHECK_THAT(round.output, Catch::Contains("lock timeout"));
+  CHECK(round_took < 8s);
+
+  // A query no snapshot holds yet goes to the database and meets the lock.
+  started = std::chrono::steady_clock::now();
+  const auto devices =
+      http_request("GET", "127.0.0.1", port, "/api/devices?device_type=camera", {}, {}, 20s);
+  const auto read_took = std::chrono::steady_clock::now() - started;
+  CHECK(devices.status == 503);
+  CHECK(read_took < 8s);
+  started = std::chrono::steady_clock::now();
+  CHECK_NOTHROW(http_request("GET", "127.0.0.1", port, "/readyz", {}, {}, 5s));
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+
+  lock.release();
+  CHECK(wait_until(
+      [&] {
+        return http_request("GET", "127.0.0.1", port, "/api/devices?device_type=camera").status ==
+               200;
+      },
+      10s, 100ms));
+  CHECK(run_command(worker_args(schema.url(), fake, {"--once"}), env).status == 0);
+  api.signal(SIGTERM);
+  CHECK(api.wait(10s) == 0);
+}
+
+TEST_CASE(
+    "a stopped PostgreSQL backend fails a round of the worker within the bound and the "
+    "worker keeps looping",
+    "[faults][timeouts]") {
+  TestSchema schema;
+  FakeMediamtx fake;
+  fake.set_paths(path_items_json("cam", 5));
+  REQUIRE(run_command(worker_args(schema.url(), fake, {"--migrate-only"})).status == 0);
+  ChildProcess worker(worker_args(schema.url(), fake, {"--interval", "1s", "--stale-after", "10m"}),
+                      {"CAMREG_DB_STATEMENT_TIMEOUT=2s"});
+  REQUIRE(worker.wait_for("synced 5 paths", 10s));
+  // The test schema's URL names its connections after the schema.
+  const auto backends = schema.scalar(
+      "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE "
+      "application_name = '" +
+      schema.name() + "' AND pid <> pg_backend_pid()");
+  INFO("backends " << backends);
+  REQUIRE(!backends.empty());
+  REQUIRE(backends.find(',') == std::string::npos);
+  {
+    const StoppedBackend stopped(std::stoi(backends));
+    const auto stopped_at = std::chrono::steady_clock::now();
+    const auto cut = worker.wait_for("connection cut", 20s);
+    INFO(worker.output());
+    REQUIRE(cut);
+    // 2 s statement timeout + 2 s grace, after at most one interval.
+    CHECK(std::chrono::steady_clock::now() - stopped_at < 7s);
+    // The next round opens a new connection; the stopped backend may hold the round's
+    // lock if it was stopped mid-round, which skips rounds without failing them.
+    CHECK(wait_for_any(worker, {"synced 5 paths", "skipped"}, 10s));
+    CHECK_FALSE(worker.wait(0ms).has_value());
+  }
+  CHECK(worker.wait_for("synced 5 paths", 15s));
+  worker.signal(SIGTERM);
+  CHECK(worker.wait(5s) == 0);
 }
 
 TEST_CASE("API abuse gets the documented statuses while normal clients are served",

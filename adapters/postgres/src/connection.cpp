@@ -1,6 +1,10 @@
 #include "connection.hpp"
 
 #include <soci/postgresql/soci-postgresql.h>
+#include <sys/socket.h>
+
+#include <stdexcept>
+#include <utility>
 
 #include "camreg/url.hpp"
 
@@ -94,6 +98,7 @@ std::string conninfo(const Options& options) {
     out.append(key).append("=").append(value);
   };
   add("connect_timeout", std::to_string(options.connect_timeout.count()));
+  if (!options.application_name.empty()) add("application_name", options.application_name);
   // A peer that vanished without a FIN or RST (a dropped NAT entry, a failed-over host)
   // is noticed within about a minute instead of the kernel's two hours.
   add("keepalives", "1");
@@ -101,6 +106,56 @@ std::string conninfo(const Options& options) {
   add("keepalives_interval", "10");
   add("keepalives_count", "3");
   return out;
+}
+
+std::string session_settings(const Options& options) {
+  const auto ms = [](std::chrono::milliseconds d) {
+    return "'" + std::to_string(d.count()) + "ms'";
+  };
+  return "SET statement_timeout = " + ms(options.statement_timeout) +
+         "; SET lock_timeout = " + ms(options.lock_timeout) +
+         "; SET idle_in_transaction_session_timeout = " + ms(options.idle_in_transaction_timeout);
+}
+
+Watchdog::~Watchdog() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Watchdog::arm(int socket, std::chrono::steady_clock::time_point deadline) {
+  {
+    const std::lock_guard lock(mutex_);
+    socket_ = socket;
+    deadline_ = deadline;
+    fired_ = false;
+    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+  }
+  cv_.notify_all();
+}
+
+bool Watchdog::disarm() {
+  const std::lock_guard lock(mutex_);
+  socket_ = -1;
+  return std::exchange(fired_, false);
+}
+
+void Watchdog::loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (socket_ < 0) {
+      cv_.wait(lock);
+    } else if (cv_.wait_until(lock, deadline_) == std::cv_status::timeout && socket_ >= 0 &&
+               std::chrono::steady_clock::now() >= deadline_) {
+      // Under the lock: disarm() waits, so the socket cannot be closed meanwhile.
+      ::shutdown(socket_, SHUT_RDWR);
+      socket_ = -1;
+      fired_ = true;
+    }
+  }
 }
 
 Connection::Connection(Options options)
@@ -115,9 +170,7 @@ Result<void> Connection::open() {
   }
   try {
     session_ = std::make_unique<soci::session>(soci::postgresql, conninfo_);
-    // PostgreSQL 14+: a backend whose client died (kill -9 mid-round) aborts within a
-    // second instead of finishing the statement and holding the round lock meanwhile.
-    PQclear(PQexec(native(), "SET client_connection_check_interval = '1s'"));
+    configured_ = false;
     return {};
   } catch (const std::exception& e) {
     session_.reset();
@@ -129,6 +182,32 @@ Result<void> Connection::open() {
 PGconn* Connection::native() {
   auto* backend = static_cast<soci::postgresql_session_backend*>(session_->get_backend());
   return backend->conn_;
+}
+
+void Connection::arm() {
+  if (options_.statement_timeout.count() <= 0) return; // no timeout asked for
+  watchdog_.arm(PQsocket(native()), std::chrono::steady_clock::now() + options_.statement_timeout +
+                                        options_.client_grace);
+}
+
+void Connection::configure() {
+  if (configured_) return;
+  // PostgreSQL 14+: a backend whose client died (kill -9 mid-round) aborts within a
+  // second instead of finishing the statement and holding the round lock meanwhile.
+  PQclear(PQexec(native(), "SET client_connection_check_interval = '1s'"));
+  if (auto set = exec(native(), session_settings(options_)); !set) {
+    throw std::runtime_error("setting timeouts: " + set.error().message);
+  }
+  configured_ = true;
+}
+
+Error Connection::cut(std::string_view what) {
+  session_.reset();
+  const auto bound = std::chrono::duration_cast<std::chrono::milliseconds>(
+      options_.statement_timeout + options_.client_grace);
+  return fail(ErrorKind::unavailable, std::string(what) + ": no answer from " + redacted_url_ +
+                                          " within " + std::to_string(bound.count()) +
+                                          " ms; connection cut");
 }
 
 Error Connection::failure(std::string_view what, const std::exception& e) {

@@ -489,15 +489,15 @@ class PostgresDeviceRepository final : public DeviceRepository {
   Result<void> check_ready() override {
     return connection_.run<void>("readiness", [&](soci::session& sql) -> Result<void> {
       int present = 0;
-      sql << "SELECT CAST(to_regclass('schema_migrations') IS NOT NULL AS integer)",
+      sql << "SELECT CAST(to_regclass('camreg_schema_migrations') IS NOT NULL AS integer)",
           soci::into(present);
       if (present != 1) {
         return fail(ErrorKind::database,
-                    "schema not migrated (no schema_migrations table): run with --migrate");
+                    "schema not migrated (no camreg_schema_migrations table): run with --migrate");
       }
       int version = 0;
       soci::indicator ind = soci::i_ok;
-      sql << "SELECT max(version) FROM schema_migrations", soci::into(version, ind);
+      sql << "SELECT max(version) FROM camreg_schema_migrations", soci::into(version, ind);
       const int latest = migrations().empty() ? 0 : migrations().back().version;
       if (ind != soci::i_ok || version < latest) {
         return fail(ErrorKind::database,

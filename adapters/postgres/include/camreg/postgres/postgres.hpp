@@ -17,6 +17,19 @@ struct Options {
   std::string database_url = "postgresql://camreg@127.0.0.1:5432/camreg";
   // Applied unless the URL sets connect_timeout itself.
   std::chrono::seconds connect_timeout{5};
+  // Set on every connection after it opens (SET, so a URL's own options= stays). The
+  // server cancels a statement running longer than statement_timeout or waiting longer
+  // than lock_timeout for a lock (ErrorKind::database), and ends a session left idle in
+  // a transaction for longer than idle_in_transaction_timeout. 0 turns one off.
+  std::chrono::milliseconds statement_timeout{30000};
+  std::chrono::milliseconds lock_timeout{10000};
+  std::chrono::milliseconds idle_in_transaction_timeout{60000};
+  // A server that stops answering (a stopped backend, a host gone silent) cannot time
+  // itself out: a repository call with no answer for statement_timeout plus this grace
+  // has its connection cut on the client side and fails with ErrorKind::unavailable.
+  std::chrono::milliseconds client_grace{2000};
+  // Shown in pg_stat_activity, unless the URL sets application_name itself.
+  std::string application_name = "camreg";
 };
 
 // The URL with its password removed, for logs and error messages: the userinfo
@@ -37,8 +50,10 @@ struct MigrationReport {
 };
 
 // Applies every pending migration, each in its own transaction, recording it in
-// schema_migrations. Processes migrating the same schema at once are serialised by
-// an advisory lock; the later one finds nothing left to do.
+// camreg_schema_migrations (a schema_migrations table of ours from before the rename
+// is renamed; anyone else's is left alone). Processes migrating the same schema at
+// once are serialised by an advisory lock; the later one finds nothing left to do.
+// Migrations run under lock_timeout but not statement_timeout nor the client bound.
 Result<MigrationReport> migrate(const Options& options);
 
 // The channel every committed change to devices or sync_runs notifies (triggers of
