@@ -48,6 +48,11 @@ void add_options(CLI::App& app, Options& options) {
                       "CAMREG_CONNECT_TIMEOUT");
   add_duration_option(app, "--timeout", options.timeout, "MediaMTX timeout for a whole listing",
                       "CAMREG_TIMEOUT");
+  add_duration_option(app, "--ledger-retention", options.ledger_retention,
+                      "presence history kept (intervals that ended longer ago are pruned)",
+                      "CAMREG_LEDGER_RETENTION");
+  add_duration_option(app, "--runs-retention", options.runs_retention,
+                      "sync run records kept", "CAMREG_RUNS_RETENTION");
   app.add_flag("--once", options.once, "run one round and exit (for cron)");
 }
 
@@ -73,6 +78,10 @@ Result<void> validate(const Options& options) {
   if (const auto url = parse_http_url(options.webrtc_url); !url) {
     return fail(ErrorKind::invalid_argument, "--webrtc-url: " + url.error().message);
   }
+  for (const auto& [name, text] : {std::pair{"--ledger-retention", &options.ledger_retention},
+                                   std::pair{"--runs-retention", &options.runs_retention}}) {
+    if (auto d = duration_option(name, *text); !d) return d.error();
+  }
   return {};
 }
 
@@ -82,6 +91,8 @@ WorkerConfig worker_config(const Options& options) {
   config.interval = duration_of(options.interval);
   config.sync.stale_after = duration_of(options.stale_after);
   config.sync.interval = config.interval;
+  config.ledger_retention = duration_of(options.ledger_retention);
+  config.runs_retention = duration_of(options.runs_retention);
   config.sync.webrtc_base = parse_http_url(options.webrtc_url).value();
   return config;
 }

@@ -66,8 +66,25 @@ void log_round(const Logger& log, const RoundReport& r, std::chrono::steady_cloc
            {"newly_active", static_cast<long long>(c.newly_active)},
            {"removed", static_cast<long long>(c.removed)},
            {"expired", static_cast<long long>(c.expired)},
+           {"changed", static_cast<long long>(r.transitions.size())},
+           {"skipped_items", static_cast<long long>(c.skipped)},
            {"duration_ms", ms},
            {"source", r.source}});
+}
+
+// Retention, a batch per round so it never holds up a round for long.
+void prune(DeviceRepository& repository, const Clock& clock, const WorkerConfig& config,
+           const Logger& log) {
+  const auto now = clock.now();
+  const auto pruned =
+      repository.prune(now - config.ledger_retention, now - config.runs_retention,
+                       config.prune_batch);
+  if (!pruned)
+    log.log(LogLevel::warn, "retention", "pruning history failed: " + pruned.error().message,
+            {{"reason", pruned.error().message}});
+  else if (*pruned > 0)
+    log.log(LogLevel::info, "retention", "pruned " + std::to_string(*pruned) + " history rows",
+            {{"pruned", static_cast<long long>(*pruned)}});
 }
 
 } // namespace
@@ -78,6 +95,7 @@ int run_worker(PathSource& source, DeviceRepository& repository, const Clock& cl
     const auto started = std::chrono::steady_clock::now();
     const auto report = sync_round(source, repository, clock, config.sync);
     log_round(log, report, std::chrono::steady_clock::now() - started);
+    if (!report.write_error) prune(repository, clock, config, log);
     if (config.once) return exit_code_for(report);
     if (stop.requested() || stop.wait_until(started + config.interval)) return exit_ok;
   }

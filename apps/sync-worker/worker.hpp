@@ -26,6 +26,11 @@ struct WorkerConfig {
   SyncOptions sync;
   Duration interval = std::chrono::seconds(60);
   bool once = false;
+  // After every round, up to prune_batch rows of each are pruned: ledger intervals that
+  // ended over ledger_retention ago and runs that finished over runs_retention ago.
+  Duration ledger_retention = std::chrono::hours(24 * 400);
+  Duration runs_retention = std::chrono::hours(24 * 30);
+  std::size_t prune_batch = 1000;
 };
 
 // The exit code of a --once run for its round (see options.hpp).

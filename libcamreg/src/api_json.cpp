@@ -60,6 +60,11 @@ void append_device_json(std::string& out, const Device& d) {
   time_value(w, d.created_at);
   w.key("updated_at");
   time_value(w, d.updated_at);
+  w.key("state_since");
+  if (d.state_since)
+    time_value(w, *d.state_since);
+  else
+    w.null();
   w.key("device_metadata");
   w.raw(d.metadata_json.empty() ? std::string_view("{}") : std::string_view(d.metadata_json));
   w.end_object();

@@ -2,8 +2,6 @@
 
 namespace camreg {
 
-namespace {
-
 bool valid_device_type(std::string_view value) {
   if (value.empty() || value.size() > 64) return false;
   for (const char c : value) {
@@ -13,8 +11,6 @@ bool valid_device_type(std::string_view value) {
   }
   return true;
 }
-
-} // namespace
 
 Result<DeviceQuery> parse_device_query(const QueryParams& params) {
   DeviceQuery query;

@@ -28,11 +28,13 @@ Result<Duration> parse_duration(std::string_view text) {
     per_unit_us = 60'000'000;
   else if (unit == "h")
     per_unit_us = 3'600'000'000;
+  else if (unit == "d")
+    per_unit_us = 86'400'000'000;
   else
     return bad("unknown unit");
-  constexpr unsigned long long max_us = 366ULL * 24 * 3'600'000'000ULL;
+  constexpr unsigned long long max_us = 3660ULL * 86'400'000'000ULL;
   if (count > max_us / static_cast<unsigned long long>(per_unit_us))
-    return bad("longer than a year");
+    return bad("longer than ten years");
   return Duration{static_cast<long long>(count) * per_unit_us};
 }
 

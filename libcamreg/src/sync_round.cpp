@@ -254,6 +254,7 @@ RoundCounts count(const RoundPlan& plan) {
   RoundCounts counts;
   counts.paths_seen = plan.run.paths_seen;
   counts.expired = plan.run.expired;
+  counts.skipped = plan.run.skipped;
   for (const auto& w : plan.writes)
     counts.inserted += w.insert ? 1 : 0;
   counts.updated = plan.run.upserted - counts.inserted;

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "camreg/duration.hpp"
+#include "camreg/history.hpp"
 #include "camreg/postgres/postgres.hpp"
 #include "camreg/sync_round.hpp"
 #include "fakes.hpp"
@@ -488,4 +489,149 @@ TEMPLATE_TEST_CASE("an error text that is not UTF-8 is recorded, made valid", "[
   const auto runs = w.runs(1);
   REQUIRE(runs.size() == 1);
   CHECK(runs[0].error == "502 Bad Gateway: caf\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEMPLATE_TEST_CASE("an item MediaMTX listed but we could not understand keeps its device as it was",
+                   "[sync][presence]", InMemory, Postgres) {
+  World<TestType> w;
+  REQUIRE(w.round(paths({live_path("cam1"), live_path("cam2")})).ok());
+  const auto before = w.camera("cam2");
+  w.clock.advance(1min);
+  PathState odd;
+  odd.name = "cam2";
+  odd.unreadable = "items[1] (\"cam2\").readers[0].id: expected a string, got a number";
+  PathState nameless;
+  nameless.unreadable = "items[2].name: longer than 1024 bytes";
+  for (int round = 0; round < 3; ++round) { // never removed, however often
+    const auto report = w.round(paths({live_path("cam1"), odd, nameless}));
+    REQUIRE(report.ok());
+    CHECK(report.counts.paths_seen == 1);
+    CHECK(report.transitions.empty());
+  }
+  const auto after = w.camera("cam2");
+  CHECK(after.last_seen == before.last_seen); // not refreshed
+  CHECK(after.updated_at == before.updated_at);
+  CHECK(w.state_of("cam2") == "live");
+  CHECK(w.db.size() == 2); // the nameless item made no row
+  const auto run = w.runs(1).at(0);
+  CHECK(run.ok);
+  CHECK(run.skipped == 2);
+  CHECK_THAT(run.skipped_reasons, Catch::Contains("cam2: items[1]"));
+  CHECK_THAT(run.skipped_reasons, Catch::Contains("(unnamed): items[2].name"));
+}
+
+TEMPLATE_TEST_CASE("a placeholder is not live: an alwaysAvailable camera that is down expires",
+                   "[sync][presence]", InMemory, Postgres) {
+  World<TestType> w;
+  auto slate = idle_path("gate");
+  slate.available = true; // MediaMTX streams its offline video
+  slate.online = false;
+  slate.config = PathConfig{false, false, true};
+  slate.inbound_bytes = 123456; // counters grow with the slate too
+  REQUIRE(w.round(paths({slate})).ok());
+  CHECK(w.state_of("gate") == "placeholder");
+  CHECK(w.metadata("gate").at("ready") == false);
+  CHECK_FALSE(w.camera("gate").is_active);
+  CHECK_FALSE(w.camera("gate").last_seen.has_value());
+}
+
+TEMPLATE_TEST_CASE("an idle on-demand camera is standby: never expired, keeps is_active",
+                   "[sync][presence]", InMemory, Postgres) {
+  World<TestType> w;
+  auto idle = connecting_path("door");
+  idle.config = PathConfig{true, false, false};
+  auto playing = live_path("door");
+  playing.config = idle.config;
+  REQUIRE(w.round(paths({playing})).ok()); // someone watched: live
+  w.clock.advance(1min);
+  REQUIRE(w.round(paths({idle})).ok());
+  CHECK(w.state_of("door") == "standby");
+  w.clock.advance(1h); // far past the stale window
+  const auto report = w.round(paths({idle}));
+  CHECK(report.counts.expired == 0);
+  CHECK(w.camera("door").is_active);
+
+  auto never = connecting_path("attic");
+  never.config = PathConfig{false, true, false}; // runOnDemand
+  REQUIRE(w.round(paths({idle, never})).ok());
+  CHECK(w.state_of("attic") == "standby");
+  CHECK_FALSE(w.camera("attic").is_active);
+}
+
+TEMPLATE_TEST_CASE("state_since is when the state last changed; last_seen never goes back",
+                   "[sync][presence]", InMemory, Postgres) {
+  World<TestType> w;
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  CHECK(w.camera("cam1").state_since == t0);
+  w.clock.advance(1min);
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  CHECK(w.camera("cam1").state_since == t0);
+  w.clock.advance(1min);
+  REQUIRE(w.round(paths({connecting_path("cam1")})).ok());
+  CHECK(w.camera("cam1").state_since == t0 + 2min);
+  CHECK(w.camera("cam1").last_seen == t0 + 1min);
+  // Another worker whose clock is behind sees it live: last_seen stays where it was.
+  w.clock.advance(-90s);
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  CHECK(w.camera("cam1").last_seen == t0 + 1min);
+}
+
+TEMPLATE_TEST_CASE("the ledger tiles time from first sight, unknown while nobody could look",
+                   "[sync][ledger]", InMemory, Postgres) {
+  World<TestType> w;
+  w.options.interval = 1min;
+  const auto live = paths({live_path("cam1")});
+  REQUIRE(w.round(live).ok());                                      // 0:00 online
+  w.clock.advance(1min);
+  REQUIRE(w.round(paths({connecting_path("cam1")})).ok());          // 1:00 offline
+  w.clock.advance(1min);
+  REQUIRE(w.round(refused()).fetch_error);                          // 2:00 unknown
+  w.clock.advance(1min);
+  REQUIRE(w.round(live).ok());                                      // 3:00 online
+  w.clock.advance(10min); // the worker stopped: no round for 10 intervals
+  REQUIRE(w.round(live).ok());                                      // 13:00 online again
+
+  const auto intervals =
+      w.db.repo().presence_history(HistoryQuery{"camera", "cam1", t0 - 1h, t0 + 1h}).value();
+  std::vector<std::tuple<Presence, TimePoint, std::optional<TimePoint>>> got;
+  for (const auto& i : intervals) got.emplace_back(i.presence, i.from, i.to);
+  using P = Presence;
+  const std::vector<std::tuple<Presence, TimePoint, std::optional<TimePoint>>> expected{
+      {P::online, t0, t0 + 1min},         {P::offline, t0 + 1min, t0 + 2min},
+      {P::unknown, t0 + 2min, t0 + 3min}, {P::online, t0 + 3min, t0 + 3min},
+      {P::unknown, t0 + 3min, t0 + 13min}, {P::online, t0 + 13min, std::nullopt}};
+  // The zero-length online interval at 3:00 is not kept: the gap began where it did.
+  std::vector<std::tuple<Presence, TimePoint, std::optional<TimePoint>>> want;
+  for (const auto& e : expected)
+    if (!std::get<2>(e) || *std::get<2>(e) > std::get<1>(e)) want.push_back(e);
+  CHECK(got == want);
+
+  const auto summary = summarize_history(intervals, t0, t0 + 14min, t0 + 14min).at(0);
+  CHECK(summary.online == 1min + 1min);
+  CHECK(summary.offline == 1min);
+  CHECK(summary.unknown == 11min);
+  REQUIRE(summary.availability);
+  CHECK(*summary.availability == Approx(2.0 / 3.0));
+}
+
+TEMPLATE_TEST_CASE("retention prunes closed intervals and old runs, a batch at a time",
+                   "[sync][ledger]", InMemory, Postgres) {
+  World<TestType> w;
+  for (int i = 0; i < 6; ++i) {
+    REQUIRE(w.round(paths({i % 2 ? live_path("cam1") : connecting_path("cam1")})).ok());
+    w.clock.advance(1h);
+  }
+  auto all = [&] {
+    return w.db.repo()
+        .presence_history(HistoryQuery{"camera", "cam1", t0 - 24h, t0 + 24h})
+        .value()
+        .size();
+  };
+  REQUIRE(all() == 6);
+  const auto cutoff = t0 + 3h + 30min; // intervals ending before: 3; runs before: 4
+  CHECK(w.db.repo().prune(cutoff, cutoff, 2).value() == 2 + 2);
+  CHECK(w.db.repo().prune(cutoff, cutoff, 100).value() == 1 + 2);
+  CHECK(w.db.repo().prune(cutoff, cutoff, 100).value() == 0);
+  CHECK(all() == 3);
+  CHECK(w.runs(100).size() == 2);
 }

@@ -140,8 +140,9 @@ Result<std::size_t> InMemoryDeviceRepository::prune(TimePoint ledger_before, Tim
       ++gone;
     }
   }
-  while (gone < batch && !runs_.empty() && runs_.front().finished_at < runs_before) {
-    runs_.erase(runs_.begin());
+  for (std::size_t runs = 0;
+       runs < batch && runs_.size() > 1 && runs_.front().finished_at < runs_before; ++runs) {
+    runs_.erase(runs_.begin()); // the latest run always stays
     ++gone;
   }
   return gone;

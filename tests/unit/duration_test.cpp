@@ -14,6 +14,7 @@ TEST_CASE("durations take the units operators write", "[duration]") {
       {"60", 60s},
       {"0", 0s},
       {"250us", 250us},
+      {"400d", std::chrono::hours(24 * 400)},
   }));
   CAPTURE(text);
   CHECK(parse_duration(text).value() == expected);
@@ -22,7 +23,7 @@ TEST_CASE("durations take the units operators write", "[duration]") {
 
 TEST_CASE("malformed durations are refused", "[duration]") {
   const auto text = GENERATE(as<std::string>{}, "", "-1s", "1.5s", "5 m", "5min", "m", "s5",
-                             "99999999999999999999", "9000h");
+                             "99999999999999999999", "90000h", "3661d");
   CAPTURE(text);
   const auto d = parse_duration(text);
   REQUIRE_FALSE(d);

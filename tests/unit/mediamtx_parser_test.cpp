@@ -112,7 +112,7 @@ TEST_CASE("nested names, regex confName and +02:00 times are kept as reported",
   CHECK(cam.readers.at(0).type == "hlsSession");
 }
 
-TEST_CASE("an always-available path with no publisher is live with a null source",
+TEST_CASE("an always-available path with no publisher is a placeholder with a null source",
           "[mediamtx][samples]") {
   const auto page =
       parse_paths_page(as_list(test_data("mediamtx/paths_get_always_available_offline.json")), 0)
@@ -123,7 +123,7 @@ TEST_CASE("an always-available path with no publisher is live with a null source
   CHECK_FALSE(path.source);
   CHECK(string_prop(path.tracks[0], "profile") == "Baseline");
   CHECK(string_prop(path.tracks[0], "level") == "4");
-  CHECK(classify(path) == DeviceState::live);
+  CHECK(classify(path) == DeviceState::placeholder); // the offline slate, not the camera
 }
 
 TEST_CASE("an empty list and a page of a longer list parse", "[mediamtx][samples]") {

@@ -31,6 +31,7 @@ struct RoundCounts {
   std::size_t newly_active = 0; // devices that went from inactive (or absent) to active
   std::size_t removed = 0;      // devices newly marked state "removed"
   std::size_t expired = 0;      // devices that became inactive
+  std::size_t skipped = 0;      // listed items that could not be understood (kept as they were)
 };
 RoundCounts count(const RoundPlan& plan);
 
