@@ -8,6 +8,8 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -520,9 +522,10 @@ TEST_CASE("a real scrape passes promtool and follows the registry", "[e2e][api][
   CHECK(has_metrics_line(first.body, R"(camreg_devices{device_type="camera",state="live"} 3)"));
 
   // cam-yard stops delivering; the next round after the stale window turns it inactive.
-  REQUIRE(commit_listing(*reg.repo,
-                         {live_path("cam-lobby"), connecting_path("cam-yard"), live_path(odd)},
-                         SystemClock().now() + 6min));
+  REQUIRE(commit_listing(
+      *reg.repo,
+      std::vector<PathState>{live_path("cam-lobby"), connecting_path("cam-yard"), live_path(odd)},
+      SystemClock().now() + 6min));
   auto down = server.wait_until("/metrics", [](const HttpReply& r) {
     return has_metrics_line(r.body,
                             R"(camreg_device_up{device_type="camera",device_key="cam-yard"} 0)");
