@@ -547,7 +547,7 @@ TEST_CASE("a real scrape passes promtool and follows the registry", "[e2e][api][
         std::string::npos);
 }
 
-TEST_CASE("--metrics-per-device=false leaves only the counts", "[e2e][api][metrics]") {
+TEST_CASE("per-device series are left out with --metrics-per-device=false", "[e2e][api][metrics]") {
   Registry reg;
   reg.round({{"cam-lobby", true}});
   ApiServer server(reg.schema.url(), {"--metrics-per-device=false"});
