@@ -47,6 +47,10 @@ void add_options(CLI::App& app, Options& options) {
       ->envname("CAMREG_MAX_CONNECTIONS")
       ->check(CLI::Range(1, max_connections))
       ->capture_default_str();
+  app.add_flag("--metrics-per-device", server.metrics_per_device,
+               "/metrics: a camreg_device_up series per device (=false: counts only)")
+      ->envname("CAMREG_METRICS_PER_DEVICE")
+      ->capture_default_str();
   add_duration_option(app, "--read-timeout", options.read_timeout,
                       "time a client has to send a request", "CAMREG_READ_TIMEOUT");
   add_duration_option(app, "--drain-timeout", options.drain_timeout,

@@ -8,6 +8,8 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -472,4 +474,85 @@ TEST_CASE("SIGTERM drains and exits 0", "[e2e][api][signals]") {
   CHECK(api.process().wait(5s) == 0);
   CHECK(std::chrono::steady_clock::now() - sent < 2s);
   close(idle);
+}
+
+namespace {
+
+bool has_metrics_line(const std::string& text, const std::string& line) {
+  return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
+}
+
+// promtool check metrics on text: its verdict and findings, "" when clean.
+std::pair<int, std::string> promtool_check(const std::string& text, const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const auto in = dir / (name + ".prom");
+  const auto out = dir / (name + ".promtool");
+  std::ofstream(in, std::ios::binary) << text;
+  const auto command =
+      "promtool check metrics < '" + in.string() + "' > '" + out.string() + "' 2>&1";
+  const int status = std::system(command.c_str());
+  std::ifstream findings(out);
+  std::string said((std::istreambuf_iterator<char>(findings)), std::istreambuf_iterator<char>());
+  std::filesystem::remove(in);
+  std::filesystem::remove(out);
+  return {status, said};
+}
+
+} // namespace
+
+TEST_CASE("a real scrape passes promtool and follows the registry", "[e2e][api][metrics]") {
+  Registry reg;
+  // Anything MediaMTX allows in a path name, and the characters a label must escape.
+  const std::string odd = "site \"b\"/cam\\1 caf\xC3\xA9";
+  reg.round({{"cam-lobby", true}, {"cam-yard", true}, {odd, true}});
+  ApiServer server(reg.schema.url());
+
+  const auto first = server.get("/metrics");
+  REQUIRE(first.status == 200);
+  CHECK(first.header("content-type") == "text/plain; version=0.0.4; charset=utf-8");
+  const auto [verdict, findings] = promtool_check(first.body, reg.schema.name());
+  CAPTURE(first.body, findings);
+  CHECK(verdict == 0);
+  CHECK(findings.empty());
+  CHECK(has_metrics_line(
+      first.body,
+      R"(camreg_device_up{device_type="camera",device_key="site \"b\"/cam\\1 café"} 1)"));
+  CHECK(has_metrics_line(first.body,
+                         R"(camreg_device_up{device_type="camera",device_key="cam-yard"} 1)"));
+  CHECK(has_metrics_line(first.body, R"(camreg_devices{device_type="camera",state="live"} 3)"));
+
+  // cam-yard stops delivering; the next round after the stale window turns it inactive.
+  REQUIRE(commit_listing(
+      *reg.repo,
+      std::vector<PathState>{live_path("cam-lobby"), connecting_path("cam-yard"), live_path(odd)},
+      SystemClock().now() + 6min));
+  auto down = server.wait_until("/metrics", [](const HttpReply& r) {
+    return has_metrics_line(r.body,
+                            R"(camreg_device_up{device_type="camera",device_key="cam-yard"} 0)");
+  });
+  CAPTURE(down.body);
+  CHECK(has_metrics_line(down.body,
+                         R"(camreg_device_up{device_type="camera",device_key="cam-yard"} 0)"));
+  CHECK(has_metrics_line(down.body,
+                         R"(camreg_device_up{device_type="camera",device_key="cam-lobby"} 1)"));
+
+  // An operator deletes the row: the device is gone from the next scrape.
+  reg.schema.exec("DELETE FROM devices WHERE device_key = 'cam-yard'");
+  const auto gone = server.wait_until(
+      "/metrics", [](const HttpReply& r) { return r.body.find("cam-yard") == std::string::npos; });
+  CHECK(gone.body.find("cam-yard") == std::string::npos);
+  CHECK(has_metrics_line(gone.body, R"(camreg_devices{device_type="camera",state="live"} 2)"));
+  // Requests so far are labelled by route.
+  CHECK(gone.body.find(R"(camreg_http_requests_total{code="200",route="/metrics"})") !=
+        std::string::npos);
+}
+
+TEST_CASE("per-device series are left out with --metrics-per-device=false", "[e2e][api][metrics]") {
+  Registry reg;
+  reg.round({{"cam-lobby", true}});
+  ApiServer server(reg.schema.url(), {"--metrics-per-device=false"});
+  const auto scrape = server.get("/metrics");
+  CAPTURE(scrape.body);
+  CHECK(has_metrics_line(scrape.body, R"(camreg_devices{device_type="camera",state="live"} 1)"));
+  CHECK(scrape.body.find("device_key") == std::string::npos);
 }

@@ -4,11 +4,11 @@
 CAMREG_BUILD_PACKAGES=(
   g++ cmake make pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libsoci-dev libpq-dev libcli11-dev zlib1g-dev libssl-dev
+  libsoci-dev libpq-dev libcli11-dev zlib1g-dev libssl-dev prometheus-cpp-dev
 )
 CAMREG_TEST_PACKAGES=(
   catch2 postgresql-15 postgresql-client-15 python3-aiohttp python3-aiortc openssl
-  chromium fonts-dejavu-core nodejs python3-yaml nginx-light curl
+  chromium fonts-dejavu-core nodejs python3-yaml nginx-light curl prometheus
 )
 CAMREG_FUZZ_PACKAGES=(
   clang libclang-rt-14-dev

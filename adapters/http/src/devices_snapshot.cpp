@@ -14,6 +14,7 @@ std::shared_ptr<const DevicesSnapshot> build_devices_snapshot(const std::vector<
   auto snapshot = std::make_shared<DevicesSnapshot>();
   snapshot->json.reserve(devices.size() * 900 + 2);
   snapshot->objects.reserve(devices.size());
+  snapshot->samples.reserve(devices.size());
   JsonWriter out(snapshot->json);
   std::string object;
   out.begin_array();
@@ -23,6 +24,7 @@ std::shared_ptr<const DevicesSnapshot> build_devices_snapshot(const std::vector<
     out.raw(object);
     snapshot->objects.try_emplace(d.device_key, snapshot->json.size() - object.size(),
                                   object.size());
+    snapshot->samples.push_back(sample_of(d));
   }
   out.end_array();
   snapshot->gzip = gzip(snapshot->json);

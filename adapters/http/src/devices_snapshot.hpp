@@ -10,6 +10,7 @@
 
 #include "camreg/device.hpp"
 #include "camreg/registry_view.hpp"
+#include "metrics.hpp"
 
 namespace camreg::http::detail {
 
@@ -22,6 +23,7 @@ struct DevicesSnapshot final : RegistryView::Snapshot {
   // device_key -> offset and length of the device's object inside json (the first of
   // that key).
   std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> objects;
+  std::vector<DeviceSample> samples; // what /metrics shows of each device, in order
 };
 
 // The RegistryView builder of the HTTP API.

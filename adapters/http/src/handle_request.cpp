@@ -5,10 +5,11 @@
 
 #include "camreg/api_json.hpp"
 #include "camreg/clock.hpp"
-#include "camreg/json_writer.hpp"
 #include "camreg/device_query.hpp"
+#include "camreg/json_writer.hpp"
 #include "camreg/url.hpp"
 #include "devices_snapshot.hpp"
+#include "openapi.hpp"
 #include "routes.hpp"
 #include "static_files.hpp"
 
@@ -180,6 +181,50 @@ void devices(const Call& call, Responder& done) {
   });
 }
 
+// GET /metrics: the devices of the all-devices snapshot (the one /api/devices serves, so
+// no query per scrape), the last successful round and the requests counted so far. The
+// registry's families are left out while it cannot be read; the rest still answers.
+void metrics(const Call& call, Responder& done) {
+  const auto version = call.req.version();
+  const bool gzip_ok = accepts_gzip(call.req[bhttp::field::accept_encoding]);
+  const auto& ctx = call.ctx;
+  ctx.view->get(DeviceQuery{}, [&ctx, done = std::move(done), version, gzip_ok](
+                                   RegistryView::SnapshotPtr built, const std::string&) {
+    const auto snapshot = std::static_pointer_cast<const DevicesSnapshot>(built);
+    const auto runs = ctx.view->recent_runs();
+    MetricsInput input;
+    input.devices = snapshot ? &snapshot->samples : nullptr;
+    input.per_device = ctx.options.metrics_per_device;
+    input.runs = runs.get();
+    input.http = ctx.metrics;
+    auto body = render_metrics(input);
+    auto zipped = gzip_ok ? gzip(body) : std::string();
+    const bool compressed = !zipped.empty();
+    auto reply = text_reply(bhttp::status::ok, compressed ? std::move(zipped) : std::move(body),
+                            metrics_content_type, version);
+    reply.res.set(bhttp::field::cache_control, "no-store");
+    reply.res.set(bhttp::field::vary, "Accept-Encoding");
+    if (compressed) reply.res.set(bhttp::field::content_encoding, "gzip");
+    done(std::move(reply));
+  });
+}
+
+// GET /api/openapi.json: the embedded document, revalidated by its ETag.
+void openapi(const Call& call, Responder& done) {
+  static const auto document = std::make_shared<const std::string>(openapi_document());
+  static const auto etag = etag_of(*document);
+  Reply reply{Response{bhttp::status::ok, call.req.version()}, document};
+  reply.res.set(bhttp::field::cache_control, "no-cache");
+  reply.res.set(bhttp::field::etag, etag);
+  if (etag_matches(call.req[bhttp::field::if_none_match], etag)) {
+    reply.res.result(bhttp::status::not_modified);
+    return done(std::move(reply));
+  }
+  reply.res.set(bhttp::field::content_type, "application/json");
+  reply.res.body() = {document->data(), document->size()};
+  done(std::move(reply));
+}
+
 // Every endpoint but the dashboard's files. A new endpoint is a line here.
 constexpr Route routes[] = {
     {bhttp::verb::get, "/healthz", healthz},
@@ -187,6 +232,8 @@ constexpr Route routes[] = {
     {bhttp::verb::get, "/api/sync/status", sync_status},
     {bhttp::verb::get, "/api/devices", devices},
     {bhttp::verb::get, "/api/devices/{key...}", devices},
+    {bhttp::verb::get, "/metrics", metrics},
+    {bhttp::verb::get, "/api/openapi.json", openapi},
 };
 
 constexpr std::string_view allow_get = "GET, HEAD, OPTIONS";
@@ -211,7 +258,8 @@ Reply method_not_allowed(const Request& req) {
   return reply;
 }
 
-void route(const Request& req, const Context& ctx, Responder& done) {
+// matched: the pattern of the route the path matched, left as is when none did.
+void route(const Request& req, const Context& ctx, Responder& done, std::string_view& matched) {
   if (req.method() == bhttp::verb::options) return done(preflight(req, ctx));
   const auto target = std::string_view(req.target());
   const auto qmark = target.find('?');
@@ -223,6 +271,7 @@ void route(const Request& req, const Context& ctx, Responder& done) {
   Call call{req, ctx, query, {}};
   for (const auto& r : routes) {
     if (!match_path(r.pattern, path, call.params)) continue;
+    matched = r.pattern;
     if (r.method == method) return r.handler(call, done);
     path_known = true;
   }
@@ -234,22 +283,38 @@ void route(const Request& req, const Context& ctx, Responder& done) {
     return done(
         error_reply(bhttp::status::not_found, "not_found", "no such resource", req.version()));
   }
+  matched = "static";
   done(serve_static_file(ctx.web_root, path, req.version()));
 }
 
 } // namespace
 
+std::vector<RouteInfo> route_table() {
+  std::vector<RouteInfo> table;
+  for (const auto& r : routes)
+    table.push_back({bhttp::to_string(r.method), r.pattern});
+  return table;
+}
+
 void handle_request(const Request& req, const Context& ctx, Responder done) {
   auto answered = std::make_shared<std::atomic<bool>>(false);
+  // The route template labels the request's metrics; anything unrouted is one label so
+  // that raw paths never become series.
+  auto matched = std::make_shared<std::string_view>("unmatched");
   Responder finish = [answered, origin = std::string(req[bhttp::field::origin]), &ctx,
-                      done = std::move(done)](Reply reply) {
+                      done = std::move(done), matched,
+                      arrived = std::chrono::steady_clock::now()](Reply reply) {
     if (answered->exchange(true)) return;
+    if (ctx.metrics) {
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - arrived;
+      ctx.metrics->observe(*matched, reply.res.result_int(), took.count());
+    }
     decorate(reply, origin, ctx.options.cors_origins);
     done(std::move(reply));
   };
   try {
     Responder handler_done = finish;
-    route(req, ctx, handler_done);
+    route(req, ctx, handler_done, *matched);
   } catch (const std::exception& e) {
     if (ctx.log) ctx.log(LogLevel::error, "request", std::string("internal error: ") + e.what());
     auto reply = error_reply(bhttp::status::internal_server_error, "internal_error",

@@ -2,9 +2,12 @@
 
 #include <filesystem>
 #include <functional>
+#include <string_view>
+#include <vector>
 
 #include "camreg/http/server.hpp"
 #include "camreg/registry_view.hpp"
+#include "metrics.hpp"
 #include "reply.hpp"
 
 namespace camreg::http::detail {
@@ -15,6 +18,7 @@ struct Context {
   RegistryView* view = nullptr;
   std::filesystem::path web_root; // canonical; empty: no dashboard
   LogSink log;
+  HttpMetrics* metrics = nullptr; // null: requests are not counted
 };
 
 using Responder = std::function<void(Reply)>;
@@ -23,5 +27,13 @@ using Responder = std::function<void(Reply)>;
 // the view's thread when the answer waits for a snapshot being built. A handler that
 // throws is a bug: it is logged and answered 500 (reply.close set). Never blocks.
 void handle_request(const Request& req, const Context& ctx, Responder done);
+
+// The method ("GET" also answers HEAD) and path pattern of every route in the table;
+// the OpenAPI document describes the same set.
+struct RouteInfo {
+  std::string_view method;
+  std::string_view pattern;
+};
+std::vector<RouteInfo> route_table();
 
 } // namespace camreg::http::detail

@@ -34,6 +34,7 @@ class BeastServer final : public Server {
     shared_.ctx.view = view_.get();
     shared_.ctx.web_root = std::move(web_root);
     shared_.ctx.log = std::move(log);
+    shared_.ctx.metrics = &metrics_;
   }
 
   Result<void> bind(const tcp::endpoint& endpoint) {
@@ -128,6 +129,7 @@ class BeastServer final : public Server {
   tcp::acceptor acceptor_;
   net::steady_timer drain_timer_;
   std::unique_ptr<RegistryView> view_;
+  detail::HttpMetrics metrics_;
   detail::Shared shared_;
   std::uint16_t port_ = 0;
   std::mutex sessions_mutex_;

@@ -25,6 +25,7 @@ struct Options {
   std::size_t body_limit = 4 * 1024;             // over: 413
   std::chrono::milliseconds drain_timeout{5000}; // after stop(), then connections are cut
   std::size_t max_cached_queries = 64;           // distinct /api/devices queries kept
+  bool metrics_per_device = true; // /metrics: camreg_device_up etc. per device (off: counts only)
 };
 
 enum class LogLevel { info, warn, error };
