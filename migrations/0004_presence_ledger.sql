@@ -11,13 +11,18 @@ ALTER TABLE sync_runs
 
 -- The ledger: per device, intervals of online / offline / standby / unknown that never
 -- overlap and, from first sight on, leave no gap; the last one is open (upper NULL).
-CREATE EXTENSION IF NOT EXISTS btree_gist;
+-- The exclusion constraint needs no extension: a one-point int8range stands for the
+-- device (range_ops compare ranges with =), so btree_gist is not required.
 CREATE TABLE device_presence (
     device_id bigint    NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
     presence  text      NOT NULL CHECK (presence IN ('online', 'offline', 'standby', 'unknown')),
     period    tstzrange NOT NULL,
-    CONSTRAINT device_presence_no_overlap EXCLUDE USING gist (device_id WITH =, period WITH &&)
+    CONSTRAINT device_presence_no_overlap
+        EXCLUDE USING gist (int8range(device_id, device_id, '[]') WITH =, period WITH &&)
 );
+-- A round closes a device's open interval; history reads a device's intervals in order.
+CREATE UNIQUE INDEX device_presence_open ON device_presence (device_id) WHERE upper_inf(period);
+CREATE INDEX device_presence_by_device ON device_presence (device_id, lower(period));
 -- Retention prunes by the end of closed intervals.
 CREATE INDEX device_presence_ended ON device_presence (upper(period)) WHERE NOT upper_inf(period);
 -- Retention of the run history.

@@ -100,6 +100,8 @@ TEST_CASE("a camera removed from MediaMTX expires the same way and its row stays
   REQUIRE(s.once({"--migrate", "--stale-after", "2s", "--interval", "1s"}).status == 0);
   s.fake.set_paths("[" + path_item_json("site/cam2", true) + "]");
   REQUIRE(s.once({"--stale-after", "2s", "--interval", "1s"}).status == 0);
+  CHECK(s.state("cam1") == "live"); // one absence is not removal
+  REQUIRE(s.once({"--stale-after", "2s", "--interval", "1s"}).status == 0);
   CHECK(s.state("cam1") == "removed");
   CHECK(s.active("cam1") == "t");
   REQUIRE(s.wait_stale("2 s"));
