@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
       [&] { log.log(LogLevel::warn, "stop", "drain timed out; exiting"); },
       server.drain_timeout + std::chrono::seconds(2));
   auto started = http::Server::start(server, postgres::make_device_repository(db),
-                                     postgres::make_change_feed(db), sink);
+                                     postgres::make_change_feed(db), sink,
+                                     postgres::make_device_repository(db));
   if (!started) {
     return usage_error("api-server", started.error());
   }

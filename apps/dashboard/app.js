@@ -9,6 +9,8 @@ const STALE_AFTER_S = 180;
 
 const registry = new Registry(apiBase);
 const cards = new Map();
+const HISTORY_MS = 60000;
+let histories = new Map(); // device_key -> its last 24 hours (GET /api/history)
 const $ = (id) => document.getElementById(id);
 let timer = null;
 
@@ -22,7 +24,11 @@ function render(cameras) {
     seen.add(camera.device_key);
     const card = cards.get(camera.device_key);
     if (card) card.update(camera);
-    else cards.set(camera.device_key, new CameraCard(camera));
+    else {
+      const created = new CameraCard(camera);
+      created.setHistory(histories.get(camera.device_key));
+      cards.set(camera.device_key, created);
+    }
   }
   for (const [key, card] of cards) {
     if (!seen.has(key)) {
@@ -83,5 +89,23 @@ async function refresh() {
   timer = setTimeout(refresh, refreshMs);
 }
 
+// One request for every card's availability strip, once a minute.
+async function refreshHistory() {
+  try {
+    const res = await fetch(`${apiBase}/api/history?device_type=camera`, {
+      headers: { accept: 'application/json' },
+    });
+    if (res.ok) {
+      const body = await res.json();
+      histories = new Map(body.devices.map((d) => [d.device_key, d]));
+      for (const [key, card] of cards) card.setHistory(histories.get(key));
+    }
+  } catch {
+    // The strips keep what they showed until the next try.
+  }
+  setTimeout(refreshHistory, HISTORY_MS);
+}
+
 $('error-retry').addEventListener('click', refresh);
 refresh();
+refreshHistory();

@@ -2,7 +2,7 @@
 // while connecting and a retry (manual, and automatic with back-off) when it fails.
 // Every value from the API is set as text, never parsed as HTML.
 import { openWhep } from './whep.js';
-import { ago, describeTracks, statusOf, whepUrlOf } from './cameras.js';
+import { ago, describeTracks, downSince, statusOf, stripOf, whepUrlOf } from './cameras.js';
 
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30000;
@@ -40,7 +40,10 @@ export class CameraCard {
     this.key = element('div', 'key');
     this.reason = element('p', 'reason');
     this.details = element('p', 'details');
-    info.append(title, this.key, this.reason, this.details);
+    this.strip = element('div', 'strip');
+    this.strip.dataset.testid = 'availability';
+    this.availability = element('p', 'availability');
+    info.append(title, this.key, this.reason, this.details, this.strip, this.availability);
     this.root.append(this.media, info);
 
     this.session = null;
@@ -65,11 +68,22 @@ export class CameraCard {
     if (typeof readers === 'number') parts.push(`${readers} viewer${readers === 1 ? '' : 's'}`);
     this.details.textContent = parts.filter(Boolean).join(' · ');
 
+    if (status.state === 'standby') {
+      // On demand: nothing plays until someone asks, then MediaMTX starts the source.
+      this.reason.textContent = status.reason;
+      if (!this.session && !this.connecting) {
+        this.stop();
+        this.url = whepUrlOf(camera);
+        this.show('standby', 'On demand', false, true, 'Play');
+      }
+      return;
+    }
     if (!camera.is_active) {
+      const since = downSince(camera);
       const seen = camera.last_seen
         ? `last seen ${ago((Date.now() - Date.parse(camera.last_seen)) / 1000)} (${new Date(camera.last_seen).toLocaleString()})`
         : 'never seen live';
-      this.reason.textContent = `${status.reason}; ${seen}`;
+      this.reason.textContent = [status.reason, since, seen].filter(Boolean).join('; ');
       this.stop();
       this.show('offline', `Offline: ${status.reason}`, false, false);
       return;
@@ -87,12 +101,29 @@ export class CameraCard {
     }
   }
 
-  show(status, text, spinning, retry) {
+  show(status, text, spinning, retry, label = 'Retry') {
     this.root.dataset.status = status;
     this.overlay.hidden = status === 'playing';
     this.spinner.hidden = !spinning;
     this.message.textContent = text;
     this.retryButton.hidden = !retry;
+    this.retryButton.textContent = label;
+  }
+
+  // The last 24 hours from GET /api/history: a strip of online / offline / standby /
+  // unknown time and the availability (online over observed time).
+  setHistory(history) {
+    const segments = stripOf(history);
+    this.strip.replaceChildren(...segments.map((seg) => {
+      const node = element('span', 'segment');
+      node.dataset.presence = seg.presence;
+      node.style.flexGrow = String(seg.share);
+      node.title = seg.presence;
+      return node;
+    }));
+    const a = history?.availability;
+    this.availability.textContent = typeof a === 'number'
+      ? `${(a * 100).toFixed(a === 1 ? 0 : 1)}% available in 24 h` : '';
   }
 
   async connect() {

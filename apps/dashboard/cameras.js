@@ -47,7 +47,9 @@ export function whepUrlOf(camera, location = window.location) {
 
 const STATES = {
   live: 'Live',
+  standby: 'On demand',
   not_ready: 'Not ready',
+  placeholder: 'Placeholder',
   no_source: 'No source',
   removed: 'Removed',
 };
@@ -55,9 +57,14 @@ const STATES = {
 // What a card shows about status: {state, label, reason}.
 export function statusOf(camera) {
   const state = camera.device_metadata?.state;
+  // On demand and idle: not a failure; it plays when someone opens it.
+  if (state === 'standby') {
+    return { state, label: STATES.standby, reason: 'idle until someone watches; click to play' };
+  }
   if (!camera.is_active) {
     const why = {
       not_ready: 'the source is attached but not ready (connecting or failing)',
+      placeholder: 'the camera is down; MediaMTX is playing its offline placeholder',
       no_source: 'nothing is publishing to this path',
       removed: 'no longer listed by MediaMTX',
       live: 'no healthy sync recently',
@@ -67,10 +74,43 @@ export function statusOf(camera) {
   if (state === 'live') return { state, label: STATES.live, reason: '' };
   const reason = {
     not_ready: 'source not ready: reconnecting',
+    placeholder: 'camera down: MediaMTX plays its offline placeholder',
     no_source: 'nothing publishing right now',
     removed: 'no longer listed by MediaMTX',
   }[state] ?? '';
   return { state: state in STATES ? state : 'offline', label: STATES[state] ?? 'Unknown', reason };
+}
+
+// "offline since 14:02 (3 h 12 min)" for a camera that is not live, from state_since.
+export function downSince(camera, now = Date.now()) {
+  const state = camera.device_metadata?.state;
+  if (state === 'live' || state === 'standby' || !camera.state_since) return '';
+  const since = Date.parse(camera.state_since);
+  if (Number.isNaN(since)) return '';
+  const minutes = Math.max(0, Math.floor((now - since) / 60000));
+  const span = minutes < 60 ? `${minutes} min`
+    : minutes < 1440 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min`
+      : `${Math.floor(minutes / 1440)} d ${Math.floor((minutes % 1440) / 60)} h`;
+  const at = new Date(since);
+  const clock = `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+  const day = now - since >= 86400000 ? `${at.toLocaleDateString()} ` : '';
+  return `offline since ${day}${clock} (${span})`;
+}
+
+// The segments of a 24-hour availability strip from a device's history (GET
+// /api/history): [{presence, share}] in time order, shares summing to 1 over the window.
+export function stripOf(history) {
+  if (!history) return [];
+  const from = Date.parse(history.from);
+  const to = Math.min(Date.parse(history.to), Date.now());
+  if (!(to > from)) return [];
+  const out = [];
+  for (const i of history.intervals ?? []) {
+    const start = Math.max(from, Date.parse(i.from));
+    const end = Math.min(to, i.to ? Date.parse(i.to) : to);
+    if (end > start) out.push({ presence: i.presence, share: (end - start) / (to - from) });
+  }
+  return out;
 }
 
 export function describeTracks(camera) {

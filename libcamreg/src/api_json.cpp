@@ -33,6 +33,13 @@ void run_object(JsonWriter& w, const SyncRun& run) {
   w.number(static_cast<std::uint64_t>(run.expired));
   w.key("source");
   w.string(run.source);
+  w.key("skipped");
+  w.number(static_cast<std::uint64_t>(run.skipped));
+  w.key("skipped_reasons");
+  if (run.skipped_reasons.empty())
+    w.null();
+  else
+    w.string(run.skipped_reasons);
   w.end_object();
 }
 
@@ -66,7 +73,18 @@ void append_device_json(std::string& out, const Device& d) {
   else
     w.null();
   w.key("device_metadata");
-  w.raw(d.metadata_json.empty() ? std::string_view("{}") : std::string_view(d.metadata_json));
+  const std::string_view metadata =
+      d.metadata_json.empty() ? std::string_view("{}") : std::string_view(d.metadata_json);
+  if (d.state_since && metadata.starts_with('{')) {
+    // DESIGN.md: device_metadata.state_since sits beside the state it dates.
+    std::string dated = "{\"state_since\":\"" + format_rfc3339(*d.state_since) + '"';
+    const auto rest = metadata.substr(1);
+    if (!rest.starts_with('}')) dated += ',';
+    dated += rest;
+    w.raw(dated);
+  } else {
+    w.raw(metadata);
+  }
   w.end_object();
 }
 

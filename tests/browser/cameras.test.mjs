@@ -1,7 +1,7 @@
 // The dashboard's pure helpers, without a browser.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ago, describeTracks, statusOf, whepUrlOf } from '../../apps/dashboard/cameras.js';
+import { ago, describeTracks, downSince, statusOf, stripOf, whepUrlOf } from '../../apps/dashboard/cameras.js';
 
 const here = { protocol: 'http:', hostname: 'wall.example' };
 
@@ -30,4 +30,39 @@ test('tracks and ages read as a person would say them', () => {
   assert.equal(ago(12), '12 s ago');
   assert.equal(ago(420), '7 min ago');
   assert.equal(ago(7200), '2 h ago');
+});
+
+test('standby and placeholder cameras say what they are', () => {
+  const standby = statusOf({ is_active: false, device_metadata: { state: 'standby' } });
+  assert.equal(standby.label, 'On demand');
+  assert.match(standby.reason, /click to play/);
+  const slate = statusOf({ is_active: false, device_metadata: { state: 'placeholder' } });
+  assert.equal(slate.label, 'Offline');
+  assert.match(slate.reason, /offline placeholder/);
+});
+
+test('an offline camera says since when, from state_since', () => {
+  const now = Date.parse('2026-11-30T17:14:00Z');
+  const since = new Date('2026-11-30T14:02:00Z');
+  const text = downSince({ state_since: since.toISOString(), device_metadata: { state: 'not_ready' } }, now);
+  const hh = String(since.getHours()).padStart(2, '0');
+  assert.equal(text, `offline since ${hh}:02 (3 h 12 min)`);
+  assert.equal(downSince({ state_since: since.toISOString(), device_metadata: { state: 'live' } }, now), '');
+  assert.equal(downSince({ device_metadata: { state: 'no_source' } }, now), '');
+});
+
+test('the availability strip divides the window by presence', () => {
+  const strip = stripOf({
+    from: '2026-11-29T00:00:00Z', to: '2026-11-29T04:00:00Z',
+    intervals: [
+      { presence: 'online', from: '2026-11-28T22:00:00Z', to: '2026-11-29T01:00:00Z' },
+      { presence: 'offline', from: '2026-11-29T01:00:00Z', to: '2026-11-29T02:00:00Z' },
+      { presence: 'online', from: '2026-11-29T02:00:00Z', to: null },
+    ],
+  });
+  assert.deepEqual(strip, [
+    { presence: 'online', share: 0.25 }, { presence: 'offline', share: 0.25 },
+    { presence: 'online', share: 0.5 },
+  ]);
+  assert.deepEqual(stripOf(undefined), []);
 });

@@ -146,7 +146,7 @@ TEST_CASE("devices come back with every field of the contract", "[e2e][api]") {
   const auto list = json::parse(reply.body).as_array();
   REQUIRE(list.size() == 2);
   const auto& cam = list[0].as_object();
-  CHECK(cam.size() == 9);
+  CHECK(cam.size() == 10);
   CHECK(cam.at("id").is_int64());
   CHECK(cam.at("device_key") == "cam1");
   CHECK(cam.at("device_type") == "camera");
@@ -157,6 +157,7 @@ TEST_CASE("devices come back with every field of the contract", "[e2e][api]") {
   CHECK(last_seen.back() == 'Z');
   CHECK(parse_rfc3339(std::string(cam.at("created_at").as_string())));
   CHECK(parse_rfc3339(std::string(cam.at("updated_at").as_string())));
+  CHECK(parse_rfc3339(std::string(cam.at("state_since").as_string())).value() == reg.now);
   const auto& metadata = cam.at("device_metadata").as_object();
   CHECK(metadata.at("state") == "live");
   CHECK(metadata.at("whep_url") == "http://localhost:8889/cam1/whep");
@@ -555,4 +556,44 @@ TEST_CASE("per-device series are left out with --metrics-per-device=false", "[e2
   CAPTURE(scrape.body);
   CHECK(has_metrics_line(scrape.body, R"(camreg_devices{device_type="camera",state="live"} 1)"));
   CHECK(scrape.body.find("device_key") == std::string::npos);
+}
+
+TEST_CASE("presence history answers per device and in bulk, and refuses a bad window",
+          "[e2e][api][history]") {
+  Registry reg;
+  reg.round({{"site/cam1", true}, {"cam2", false}});
+  ApiServer api(reg.schema.url());
+  const auto one = api.get("/api/devices/site/cam1/history");
+  REQUIRE(one.status == 200);
+  const auto h = json::parse(one.body).as_object();
+  CHECK(h.at("device_key") == "site/cam1");
+  const auto& intervals = h.at("intervals").as_array();
+  REQUIRE(intervals.size() == 1);
+  CHECK(intervals[0].at("presence") == "online");
+  CHECK(intervals[0].at("to").is_null());
+  CHECK(h.at("availability").as_double() == 1.0);
+  const auto encoded = api.get("/api/devices/site%2Fcam1/history");
+  REQUIRE(encoded.status == 200);
+  CHECK(json::parse(encoded.body).at("device_key") == "site/cam1");
+
+  const auto bulk = json::parse(api.get("/api/history?device_type=camera").body).as_object();
+  const auto& devices = bulk.at("devices").as_array();
+  REQUIRE(devices.size() == 2);
+  CHECK(devices[0].at("device_key") == "cam2"); // ordered by key
+  CHECK(devices[0].at("intervals").at(0).at("presence") == "offline");
+  CHECK(devices[0].at("availability").as_double() == 0.0);
+
+  const auto never = json::parse(api.get("/api/devices/nobody/history").body).as_object();
+  CHECK(never.at("intervals").as_array().empty());
+  CHECK(never.at("availability").is_null());
+
+  for (const auto* bad : {"/api/history?from=yesterday",
+                          "/api/history?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+                          "/api/devices/cam2/history?device_type=camera",
+                          "/api/history?from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z"}) {
+    CAPTURE(bad);
+    const auto r = api.get(bad);
+    CHECK(r.status == 400);
+    CHECK(json::parse(r.body).at("error") == "bad_request");
+  }
 }

@@ -133,8 +133,8 @@ TEST_CASE("kill -9 in the middle of a 100,000-camera round leaves the table as b
       [&] {
         return schema.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" +
                              schema.name() +
-                             "' AND state = 'active' AND (query LIKE 'COPY camreg_round_input%' "
-                             "OR query LIKE '%camreg_round_input i%')") != "0";
+                             "' AND state = 'active' AND (query LIKE 'COPY camreg_round_writes%' "
+                             "OR query LIKE '%camreg_round_writes i%')") != "0";
       },
       30s, 50ms));
   kill(worker.pid(), SIGKILL);

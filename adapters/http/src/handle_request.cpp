@@ -6,6 +6,7 @@
 #include "camreg/api_json.hpp"
 #include "camreg/clock.hpp"
 #include "camreg/device_query.hpp"
+#include "camreg/history.hpp"
 #include "camreg/json_writer.hpp"
 #include "camreg/url.hpp"
 #include "devices_snapshot.hpp"
@@ -225,13 +226,60 @@ void openapi(const Call& call, Responder& done) {
   done(std::move(reply));
 }
 
+// GET /api/devices/{key...}/history and GET /api/history: presence intervals and
+// availability over a window, read on the history reader's thread.
+void history(const Call& call, Responder& done) {
+  const auto version = call.req.version();
+  QueryParams params;
+  if (!parse_query(call.query, params)) {
+    return done(error_reply(bhttp::status::bad_request, "bad_request",
+                            "malformed percent-encoding in the query", version));
+  }
+  std::string key;
+  const auto raw_key = param(call.params, "key");
+  if (!raw_key.empty() && (!percent_decode(raw_key, key, false) || key.empty())) {
+    return done(
+        error_reply(bhttp::status::bad_request, "bad_request", "malformed device key", version));
+  }
+  auto query = parse_history_query(params, SystemClock().now(), raw_key.empty());
+  if (!query) {
+    return done(
+        error_reply(bhttp::status::bad_request, "bad_request", query.error().message, version));
+  }
+  if (!call.ctx.history) {
+    return done(error_reply(bhttp::status::not_found, "not_found",
+                            "this server keeps no presence history", version));
+  }
+  if (!key.empty()) query->device_key = key;
+  call.ctx.history->read(*query, [done = std::move(done), version, key, from = query->from,
+                                  to = query->to](Result<std::vector<DeviceHistory>> read) {
+    if (!read) {
+      return done(
+          error_reply(bhttp::status::service_unavailable,
+                      read.error().kind == ErrorKind::busy ? "busy" : "database_unavailable",
+                      read.error().message, version));
+    }
+    if (key.empty())
+      return done(json_reply(bhttp::status::ok, render_histories_json(*read, from, to), version));
+    if (read->empty()) {
+      // No interval in the window: a device never seen, or one seen only outside it.
+      DeviceHistory none;
+      none.device_key = key;
+      return done(json_reply(bhttp::status::ok, render_history_json(none, from, to), version));
+    }
+    done(json_reply(bhttp::status::ok, render_history_json(read->front(), from, to), version));
+  });
+}
+
 // Every endpoint but the dashboard's files. A new endpoint is a line here.
 constexpr Route routes[] = {
     {bhttp::verb::get, "/healthz", healthz},
     {bhttp::verb::get, "/readyz", readyz},
     {bhttp::verb::get, "/api/sync/status", sync_status},
     {bhttp::verb::get, "/api/devices", devices},
+    {bhttp::verb::get, "/api/devices/{key...}/history", history},
     {bhttp::verb::get, "/api/devices/{key...}", devices},
+    {bhttp::verb::get, "/api/history", history},
     {bhttp::verb::get, "/metrics", metrics},
     {bhttp::verb::get, "/api/openapi.json", openapi},
 };

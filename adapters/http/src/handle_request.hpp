@@ -7,6 +7,7 @@
 
 #include "camreg/http/server.hpp"
 #include "camreg/registry_view.hpp"
+#include "history_reader.hpp"
 #include "metrics.hpp"
 #include "reply.hpp"
 
@@ -18,7 +19,8 @@ struct Context {
   RegistryView* view = nullptr;
   std::filesystem::path web_root; // canonical; empty: no dashboard
   LogSink log;
-  HttpMetrics* metrics = nullptr; // null: requests are not counted
+  HttpMetrics* metrics = nullptr;   // null: requests are not counted
+  HistoryReader* history = nullptr; // null: no presence history
 };
 
 using Responder = std::function<void(Reply)>;

@@ -16,8 +16,16 @@ bool match_path(std::string_view pattern, std::string_view path, PathParams& par
     pattern.remove_prefix(close + 1);
     std::string_view value;
     if (name.ends_with("...")) {
+      // The rest of the path, less a literal tail the pattern ends with ("/history").
       name.remove_suffix(3);
-      value = path;
+      if (pattern.empty()) {
+        value = path;
+      } else {
+        if (pattern.find('{') != std::string_view::npos || !path.ends_with(pattern) ||
+            path.size() <= pattern.size())
+          return false;
+        value = path.substr(0, path.size() - pattern.size());
+      }
     } else {
       value = path.substr(0, path.find('/'));
     }

@@ -10,6 +10,7 @@
 
 #include "camreg/http/server.hpp"
 #include "devices_snapshot.hpp"
+#include "history_reader.hpp"
 #include "listen_address.hpp"
 #include "session.hpp"
 
@@ -25,13 +26,16 @@ namespace {
 
 class BeastServer final : public Server {
  public:
-  BeastServer(Options options, std::unique_ptr<RegistryView> view, fs::path web_root, LogSink log)
+  BeastServer(Options options, std::unique_ptr<RegistryView> view, fs::path web_root, LogSink log,
+              std::unique_ptr<detail::HistoryReader> history)
       : ioc_(static_cast<int>(std::max<std::size_t>(options.threads, 1))),
         acceptor_(net::make_strand(ioc_)),
         drain_timer_(ioc_),
-        view_(std::move(view)) {
+        view_(std::move(view)),
+        history_(std::move(history)) {
     shared_.ctx.options = std::move(options);
     shared_.ctx.view = view_.get();
+    shared_.ctx.history = history_.get();
     shared_.ctx.web_root = std::move(web_root);
     shared_.ctx.log = std::move(log);
     shared_.ctx.metrics = &metrics_;
@@ -129,6 +133,7 @@ class BeastServer final : public Server {
   tcp::acceptor acceptor_;
   net::steady_timer drain_timer_;
   std::unique_ptr<RegistryView> view_;
+  std::unique_ptr<detail::HistoryReader> history_; // joined before the io_context goes
   detail::HttpMetrics metrics_;
   detail::Shared shared_;
   std::uint16_t port_ = 0;
@@ -151,7 +156,8 @@ void log_notice(const LogSink& log, ViewNotice notice, std::string_view message)
 
 Result<std::unique_ptr<Server>> Server::start(Options options,
                                               std::unique_ptr<DeviceRepository> repository,
-                                              std::unique_ptr<ChangeFeed> feed, LogSink log) {
+                                              std::unique_ptr<ChangeFeed> feed, LogSink log,
+                                              std::unique_ptr<DeviceRepository> history) {
   const auto endpoint = detail::parse_listen_address(options.listen);
   if (!endpoint) return endpoint.error();
   fs::path root;
@@ -172,8 +178,9 @@ Result<std::unique_ptr<Server>> Server::start(Options options,
       [log](ViewNotice notice, std::string_view message) { log_notice(log, notice, message); });
   // Start ready when the database is: /readyz then never reports a transient "starting".
   (void)view->wait_first_check(std::chrono::seconds(2));
-  auto server =
-      std::make_unique<BeastServer>(std::move(options), std::move(view), root, std::move(log));
+  auto reader = history ? std::make_unique<detail::HistoryReader>(std::move(history)) : nullptr;
+  auto server = std::make_unique<BeastServer>(std::move(options), std::move(view), root,
+                                              std::move(log), std::move(reader));
   if (auto bound = server->bind(*endpoint); !bound) return bound.error();
   return std::unique_ptr<Server>(std::move(server));
 }

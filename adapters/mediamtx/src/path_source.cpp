@@ -1,4 +1,5 @@
 #include <boost/json.hpp>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -67,17 +68,31 @@ class MediamtxPathSource final : public PathSource {
                    std::make_move_iterator(page.items.end()));
     }
     // The configuration only refines what the paths say: without it (404 before the
-    // config API, 401/403 without permission, any fault) the listing still stands.
-    auto configs = walk<ConfigPage>(config_endpoint, parse_config_page, deadline);
-    if (!configs) return paths;
-    std::unordered_map<std::string, PathConfig> by_name;
-    for (const auto& page : *configs) {
-      for (const auto& [name, config] : page.items)
-        by_name.insert_or_assign(name, config);
+    // config API, 401/403 without permission, any fault) the listing still stands. It
+    // changes only when MediaMTX reloads its configuration, and its body is large
+    // (~3 KB a path): it is read again after config_refresh, or when a path names a key
+    // not read yet; a failed read keeps what was read before.
+    const auto now = std::chrono::steady_clock::now();
+    bool refresh = !config_read_at_ || now - *config_read_at_ >= config_refresh;
+    for (const auto& path : paths) {
+      if (refresh) break;
+      if (path.unreadable.empty() && !by_name_.contains(path.conf_name)) refresh = true;
+    }
+    if (refresh) {
+      if (auto configs = walk<ConfigPage>(config_endpoint, parse_config_page, deadline)) {
+        by_name_.clear();
+        for (const auto& page : *configs) {
+          for (const auto& [name, config] : page.items)
+            by_name_.insert_or_assign(name, config);
+        }
+        config_read_at_ = now;
+      } else if (!config_read_at_) {
+        return paths;
+      }
     }
     for (auto& path : paths) {
       if (!path.unreadable.empty()) continue;
-      if (const auto found = by_name.find(path.conf_name); found != by_name.end())
+      if (const auto found = by_name_.find(path.conf_name); found != by_name_.end())
         path.config = found->second;
     }
     return paths;
@@ -88,6 +103,9 @@ class MediamtxPathSource final : public PathSource {
  private:
   static constexpr std::string_view paths_endpoint = "/v3/paths/list";
   static constexpr std::string_view config_endpoint = "/v3/config/paths/list";
+  static constexpr std::chrono::minutes config_refresh{5};
+  std::unordered_map<std::string, PathConfig> by_name_; // the configuration last read
+  std::optional<SteadyTime> config_read_at_;
 
   std::string page_target(std::string_view endpoint, std::size_t page) const {
     return client_.url().path + std::string(endpoint) + "?page=" + std::to_string(page) +

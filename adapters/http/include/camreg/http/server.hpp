@@ -40,9 +40,12 @@ class Server {
  public:
   // Binds the listen address; fails with invalid_argument (bad address or web root) or
   // unavailable (bind failed).
+  // history, when given, answers the presence history routes on a connection of its own
+  // (without it they answer 404).
   static Result<std::unique_ptr<Server>> start(Options options,
                                                std::unique_ptr<DeviceRepository> repository,
-                                               std::unique_ptr<ChangeFeed> feed, LogSink log);
+                                               std::unique_ptr<ChangeFeed> feed, LogSink log,
+                                               std::unique_ptr<DeviceRepository> history = nullptr);
   virtual ~Server() = default;
 
   virtual std::uint16_t port() const = 0;
