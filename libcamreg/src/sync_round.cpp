@@ -1,5 +1,6 @@
 #include "camreg/sync_round.hpp"
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -195,6 +196,9 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
   }
 
   const TimePoint stale_before = now - options.stale_after;
+  // A ledger entry never starts before the last recorded round (a writer whose clock is
+  // behind would otherwise reopen time already closed).
+  const TimePoint ledger_now = stored.last_round_at ? std::max(now, *stored.last_round_at) : now;
   const bool gap = options.interval && stored.last_round_at &&
                    now - *stored.last_round_at > 2 * *options.interval;
   std::size_t inserted = 0, updated = 0, expired = 0;
@@ -223,7 +227,7 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
       c.written = true;
     }
     if (kind && kind != after.presence) {
-      plan.ledger.push_back({after.device_key, *kind, now});
+      plan.ledger.push_back({after.device_key, *kind, ledger_now});
       after.presence = kind;
       c.written = true;
     }

@@ -581,24 +581,25 @@ TEMPLATE_TEST_CASE("the ledger tiles time from first sight, unknown while nobody
   World<TestType> w;
   w.options.interval = 1min;
   const auto live = paths({live_path("cam1")});
-  REQUIRE(w.round(live).ok());                                      // 0:00 online
+  REQUIRE(w.round(live).ok()); // 0:00 online
   w.clock.advance(1min);
-  REQUIRE(w.round(paths({connecting_path("cam1")})).ok());          // 1:00 offline
+  REQUIRE(w.round(paths({connecting_path("cam1")})).ok()); // 1:00 offline
   w.clock.advance(1min);
-  REQUIRE(w.round(refused()).fetch_error);                          // 2:00 unknown
+  REQUIRE(w.round(refused()).fetch_error); // 2:00 unknown
   w.clock.advance(1min);
-  REQUIRE(w.round(live).ok());                                      // 3:00 online
-  w.clock.advance(10min); // the worker stopped: no round for 10 intervals
-  REQUIRE(w.round(live).ok());                                      // 13:00 online again
+  REQUIRE(w.round(live).ok()); // 3:00 online
+  w.clock.advance(10min);      // the worker stopped: no round for 10 intervals
+  REQUIRE(w.round(live).ok()); // 13:00 online again
 
   const auto intervals =
       w.db.repo().presence_history(HistoryQuery{"camera", "cam1", t0 - 1h, t0 + 1h}).value();
   std::vector<std::tuple<Presence, TimePoint, std::optional<TimePoint>>> got;
-  for (const auto& i : intervals) got.emplace_back(i.presence, i.from, i.to);
+  for (const auto& i : intervals)
+    got.emplace_back(i.presence, i.from, i.to);
   using P = Presence;
   const std::vector<std::tuple<Presence, TimePoint, std::optional<TimePoint>>> expected{
-      {P::online, t0, t0 + 1min},         {P::offline, t0 + 1min, t0 + 2min},
-      {P::unknown, t0 + 2min, t0 + 3min}, {P::online, t0 + 3min, t0 + 3min},
+      {P::online, t0, t0 + 1min},          {P::offline, t0 + 1min, t0 + 2min},
+      {P::unknown, t0 + 2min, t0 + 3min},  {P::online, t0 + 3min, t0 + 3min},
       {P::unknown, t0 + 3min, t0 + 13min}, {P::online, t0 + 13min, std::nullopt}};
   // The zero-length online interval at 3:00 is not kept: the gap began where it did.
   std::vector<std::tuple<Presence, TimePoint, std::optional<TimePoint>>> want;
@@ -634,4 +635,18 @@ TEMPLATE_TEST_CASE("retention prunes closed intervals and old runs, a batch at a
   CHECK(w.db.repo().prune(cutoff, cutoff, 100).value() == 0);
   CHECK(all() == 3);
   CHECK(w.runs(100).size() == 2);
+}
+
+TEMPLATE_TEST_CASE("with the store's clock, a worker whose own clock is wrong writes true times",
+                   "[sync][presence]", InMemory, Postgres) {
+  World<TestType> w;
+  w.options.store_clock = true;
+  w.clock = FakeClock{t0 - 24h * 365}; // this host's clock is a year behind
+  const auto before = std::chrono::system_clock::now();
+  REQUIRE(w.round(paths({live_path("cam1")})).ok());
+  const auto after = std::chrono::system_clock::now();
+  const auto seen = w.camera("cam1").last_seen.value();
+  CHECK(seen >= std::chrono::time_point_cast<Duration>(before) - 1s);
+  CHECK(seen <= std::chrono::time_point_cast<Duration>(after) + 1s);
+  CHECK(w.runs(1).at(0).finished_at == seen);
 }

@@ -571,7 +571,7 @@ TEST_CASE("presence history answers per device and in bulk, and refuses a bad wi
   REQUIRE(intervals.size() == 1);
   CHECK(intervals[0].at("presence") == "online");
   CHECK(intervals[0].at("to").is_null());
-  CHECK(h.at("availability").as_double() == 1.0);
+  CHECK(h.at("availability").to_number<double>() == 1.0);
   const auto encoded = api.get("/api/devices/site%2Fcam1/history");
   REQUIRE(encoded.status == 200);
   CHECK(json::parse(encoded.body).at("device_key") == "site/cam1");
@@ -581,7 +581,7 @@ TEST_CASE("presence history answers per device and in bulk, and refuses a bad wi
   REQUIRE(devices.size() == 2);
   CHECK(devices[0].at("device_key") == "cam2"); // ordered by key
   CHECK(devices[0].at("intervals").at(0).at("presence") == "offline");
-  CHECK(devices[0].at("availability").as_double() == 0.0);
+  CHECK(devices[0].at("availability").to_number<double>() == 0.0);
 
   const auto never = json::parse(api.get("/api/devices/nobody/history").body).as_object();
   CHECK(never.at("intervals").as_array().empty());

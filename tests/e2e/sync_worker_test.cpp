@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <memory>
+#include <sstream>
+#include <thread>
 
 #include "fake_mediamtx.hpp"
 #include "pg_test_database.hpp"
@@ -298,4 +301,124 @@ TEST_CASE("help lists every option with its environment variable and the exit co
     CHECK_THAT(r.output, Catch::Contains(env));
   }
   CHECK_THAT(r.output, Catch::Contains("4 MediaMTX authentication failed"));
+}
+
+namespace {
+
+// One ledger interval as stored: presence over [from, to) in seconds since the epoch
+// (to < 0: still open).
+struct Stretch {
+  std::string presence;
+  double from = 0, to = -1;
+};
+
+std::vector<Stretch> ledger_of(const Stack& s, const std::string& key) {
+  const auto text =
+      s.q("SELECT string_agg(p.presence || ' ' || extract(epoch FROM lower(p.period)) || ' ' || "
+          "coalesce(extract(epoch FROM upper(p.period)), -1), ';' ORDER BY lower(p.period)) "
+          "FROM device_presence p JOIN devices d ON d.id = p.device_id WHERE d.device_key = '" +
+          key + "'");
+  std::vector<Stretch> out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    auto end = text.find(';', at);
+    if (end == std::string::npos) end = text.size();
+    std::istringstream row(text.substr(at, end - at));
+    Stretch st;
+    row >> st.presence >> st.from >> st.to;
+    out.push_back(st);
+    at = end + 1;
+  }
+  return out;
+}
+
+std::string presence_at(const std::vector<Stretch>& ledger, double t) {
+  for (const auto& st : ledger)
+    if (st.from <= t && (st.to < 0 || t < st.to)) return st.presence;
+  return "none";
+}
+
+} // namespace
+
+TEST_CASE("a scripted timeline: the ledger matches the truth within one round",
+          "[e2e][sync-worker][ledger]") {
+  Stack s;
+  // door: an always-on camera; gate: alwaysAvailable (a slate plays while it is down);
+  // attic: on demand, nobody watching.
+  s.fake.set_config(R"([{"name":"door","source":"rtsp://192.0.2.1/s"},)"
+                    R"({"name":"gate","source":"rtsp://192.0.2.2/s","alwaysAvailable":true},)"
+                    R"({"name":"attic","source":"rtsp://192.0.2.3/s","sourceOnDemand":true}])");
+  s.fake.set_cameras(R"({"door":{"up":true},"gate":{"up":true},"attic":{"up":true}})");
+  REQUIRE(s.once({"--migrate-only"}).status == 0);
+  const auto worker_args =
+      s.argv({"--interval", "1s", "--stale-after", "2s", "--log-format", "json"});
+  const auto db_now = [&] { return std::stod(s.q("SELECT extract(epoch FROM now())")); };
+  // What really happened, in the database's time: (from, door, gate, attic).
+  struct Phase {
+    double from;
+    std::string door, gate, attic;
+  };
+  std::vector<Phase> truth;
+  const auto phase = [&](std::string door, std::string gate, std::string attic) {
+    truth.push_back({db_now(), std::move(door), std::move(gate), std::move(attic)});
+  };
+  const auto hold = [](auto d) { std::this_thread::sleep_for(d); }; // the timeline itself
+
+  auto worker = std::make_unique<ChildProcess>(worker_args);
+  REQUIRE(worker->wait_for(R"("event":"round")", 10s));
+  phase("online", "online", "standby");
+  hold(3s);
+  s.fake.set_cameras(R"({"door":{"up":false},"gate":{"up":false}})");
+  phase("offline", "offline", "standby"); // door not_ready, gate placeholder
+  hold(3s);
+  s.fake.set_fault(R"({"mode":"status_500"})");
+  phase("unknown", "unknown", "unknown"); // MediaMTX answers nothing usable
+  hold(3s);
+  s.fake.set_fault(R"({"mode":"none"})");
+  s.fake.set_cameras(R"({"door":{"up":true},"gate":{"up":true}})");
+  phase("online", "online", "standby");
+  hold(3s);
+  worker->signal(SIGTERM);
+  REQUIRE(worker->wait(5s) == 0);
+  phase("unknown", "unknown", "unknown"); // no worker: nobody looks
+  hold(4s);
+  worker = std::make_unique<ChildProcess>(worker_args);
+  REQUIRE(worker->wait_for(R"("event":"round")", 10s));
+  phase("online", "online", "standby");
+  hold(3s);
+  worker->signal(SIGTERM);
+  REQUIRE(worker->wait(5s) == 0);
+  const double end = db_now();
+
+  CHECK(s.state("gate") == "live");
+  CHECK(s.state("attic") == "standby");
+  const auto truth_at = [&](double t, int device) {
+    const Phase* current = &truth.front();
+    for (const auto& p : truth)
+      if (p.from <= t) current = &p;
+    return device == 0 ? current->door : device == 1 ? current->gate : current->attic;
+  };
+  int device = 0;
+  for (const auto* key : {"door", "gate", "attic"}) {
+    CAPTURE(key);
+    const auto ledger = ledger_of(s, key);
+    REQUIRE(!ledger.empty());
+    // The intervals tile time from first sight: each ends where the next begins.
+    for (std::size_t i = 0; i + 1 < ledger.size(); ++i) {
+      CHECK(ledger[i].to == Approx(ledger[i + 1].from).margin(1e-6));
+      CHECK(ledger[i].to > ledger[i].from);
+    }
+    CHECK(ledger.back().to < 0);
+    CHECK(ledger.front().from <= truth.front().from + 1.5);
+    // Anywhere more than a round (1 s, plus slack) from a change, the ledger tells the truth.
+    for (double t = truth.front().from; t < end; t += 0.25) {
+      bool near_change = false;
+      for (const auto& p : truth)
+        near_change = near_change || (t >= p.from - 1.2 && t < p.from + 1.6);
+      if (near_change) continue;
+      CAPTURE(t - truth.front().from);
+      CHECK(presence_at(ledger, t) == truth_at(t, device));
+    }
+    ++device;
+  }
 }

@@ -273,11 +273,23 @@ class Fake:
         }
 
     def runtime_items(self):
+        if not self.confs:
+            return self.items  # kept sorted by put_paths
         items = list(self.items)
         items += [self.runtime_item(c) for n, c in self.confs.items() if not is_regex_key(n)]
         return sorted(items, key=lambda i: str(i.get("name", "")).encode("utf-8"))
 
     def config_items(self):
+        # Every page request asks again; a 100,000-path list must not be rebuilt each time.
+        # The memo holds the very list and dict it was built from (never a reused id).
+        memo = getattr(self, "_config_memo", None)
+        if (memo is not None and memo[0] is self.items and memo[1] is self.confs
+                and memo[2] == len(self.confs)):
+            return memo[3]
+        self._config_memo = (self.items, self.confs, len(self.confs), self._config_items())
+        return self._config_memo[3]
+
+    def _config_items(self):
         confs = dict(self.confs)
         for item in self.items:
             key = item.get("confName") if isinstance(item, dict) else None
