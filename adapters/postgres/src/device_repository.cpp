@@ -134,16 +134,26 @@ SELECT timestamptz 'epoch' + CAST(:started AS bigint) * interval '1 microsecond'
 )SQL";
 
 // The ledger's intervals overlapping [$2, $3) (microseconds), of one device ($4) or of
-// every device of the type ($4 empty).
+// every device of the type ($4 empty). Per device, two range scans of the
+// (device_id, lower(period)) index: the interval that began last at or before the
+// window (intervals tile, so it covers the window's start), then those that begin in it.
 constexpr const char* history_sql = R"SQL(
-SELECT d.device_key, p.presence, CAST(extract(epoch FROM lower(p.period)) * 1000000 AS bigint),
-       CAST(extract(epoch FROM upper(p.period)) * 1000000 AS bigint)
-FROM device_presence p JOIN devices d ON d.id = p.device_id
+WITH w AS (
+  SELECT timestamptz 'epoch' + CAST($2 AS bigint) * interval '1 microsecond' AS from_ts,
+         timestamptz 'epoch' + CAST($3 AS bigint) * interval '1 microsecond' AS to_ts
+)
+SELECT d.device_key, x.presence, CAST(extract(epoch FROM lower(x.period)) * 1000000 AS bigint),
+       CAST(extract(epoch FROM upper(x.period)) * 1000000 AS bigint)
+FROM w CROSS JOIN devices d
+CROSS JOIN LATERAL (
+  SELECT coalesce(max(lower(y.period)), '-infinity') AS start
+  FROM device_presence y WHERE y.device_id = d.id AND lower(y.period) <= w.from_ts
+) s
+JOIN device_presence x ON x.device_id = d.id AND lower(x.period) >= s.start
+                      AND lower(x.period) < w.to_ts
 WHERE d.device_type = $1 AND ($4 = '' OR d.device_key = $4)
-  AND p.period && tstzrange(timestamptz 'epoch' + CAST($2 AS bigint) * interval '1 microsecond',
-                            timestamptz 'epoch' + CAST($3 AS bigint) * interval '1 microsecond',
-                            '[)')
-ORDER BY d.device_key, lower(p.period)
+  AND (upper_inf(x.period) OR upper(x.period) > w.from_ts)
+ORDER BY d.device_key, lower(x.period)
 )SQL";
 
 // Retention, a batch at a time so no statement holds locks for long.
