@@ -2,6 +2,9 @@
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <fstream>
 #include <future>
 
 #include "devices_snapshot.hpp"
@@ -119,6 +122,7 @@ TEST_CASE("one device by key, slashes plain or encoded, is its object of the arr
   CHECK(header(plain, bhttp::field::etag).empty());
   CHECK(api.get("/api/devices/site-a%2Fbuilding.2%2Fcam_1").body() == plain.body());
   CHECK(status(api.get("/api/devices/cam1?active_only=true")) == 200);
+  check_error(api.get("/api/devices/cam1?active_only=maybe"), 400, "bad_request", "active_only");
   check_error(api.get("/api/devices/nope"), 404, "not_found", "no device with key nope");
   check_error(api.get("/api/devices/cam1?device_type=sensor"), 404, "not_found", "cam1");
   check_error(api.get("/api/devices/%zz"), 400, "bad_request", "malformed device key");
@@ -166,6 +170,24 @@ TEST_CASE("every response names the server and allowed origins get CORS headers"
   CHECK(header(devices, bhttp::field::vary) == "Accept-Encoding, Origin");
   const auto other = api.get("/healthz", {{bhttp::field::origin, "http://evil.example"}});
   CHECK(header(other, bhttp::field::access_control_allow_origin).empty());
+  CHECK(header(other, bhttp::field::vary) == "Origin");
+}
+
+TEST_CASE("with CORS configured every answer varies by Origin, asked with one or not",
+          "[http][cors]") {
+  Api api;
+  CHECK(header(api.get("/healthz"), bhttp::field::vary) == "Origin");
+  CHECK(header(api.get("/api/devices"), bhttp::field::vary) == "Accept-Encoding, Origin");
+  CHECK(header(api.get("/api/nothing"), bhttp::field::vary) == "Origin");
+  SECTION("without CORS nothing varies by Origin") {
+    api.ctx.options.cors_origins.clear();
+    CHECK(header(api.get("/healthz"), bhttp::field::vary).empty());
+    CHECK(header(api.get("/api/devices"), bhttp::field::vary) == "Accept-Encoding");
+  }
+  SECTION("any origin allowed: the answer is the same for all") {
+    api.ctx.options.cors_origins = {"*"};
+    CHECK(header(api.get("/healthz"), bhttp::field::vary).empty());
+  }
 }
 
 TEST_CASE("health is the process, readiness and the data are the database", "[http]") {
@@ -202,6 +224,22 @@ TEST_CASE("other paths are the dashboard's files, never from outside its root", 
     check_error(api.get("/"), 404, "not_found", "no such resource");
     check_error(api.answer(bhttp::verb::post, "/"), 404, "not_found", "no such resource");
   }
+}
+
+TEST_CASE("a sibling directory sharing the web root's prefix is outside it", "[http][static]") {
+  Api api;
+  namespace fs = std::filesystem;
+  const auto base = fs::temp_directory_path() / ("camreg-webroot-" + std::to_string(getpid()));
+  fs::remove_all(base);
+  fs::create_directories(base / "dash");
+  fs::create_directories(base / "dash2");
+  std::ofstream(base / "dash" / "index.html") << "inside";
+  std::ofstream(base / "dash2" / "secret.txt") << "outside";
+  fs::create_directory_symlink(base / "dash2", base / "dash" / "sibling");
+  api.ctx.web_root = fs::canonical(base / "dash");
+  CHECK(api.get("/").body() == "inside");
+  check_error(api.get("/sibling/secret.txt"), 404, "not_found", "no such resource");
+  fs::remove_all(base);
 }
 
 TEST_CASE("a path pattern captures one segment or the rest", "[http][routes]") {

@@ -153,13 +153,14 @@ void devices(const Call& call, Responder& done) {
       return done(
           error_reply(bhttp::status::bad_request, "bad_request", "malformed device key", version));
     }
-    std::erase_if(params, [](const auto& p) { return p.first == "active_only"; });
   }
   auto query = parse_device_query(params);
   if (!query) {
     return done(
         error_reply(bhttp::status::bad_request, "bad_request", query.error().message, version));
   }
+  // One device is found whatever its activity: active_only is checked, then not applied.
+  if (!key.empty()) query->active_only = false;
   Revalidation req{version, std::string(call.req[bhttp::field::if_none_match]),
                    std::string(call.req[bhttp::field::accept_encoding])};
   call.ctx.view->get(*query, [done = std::move(done), req = std::move(req), key = std::move(key)](

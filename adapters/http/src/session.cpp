@@ -36,6 +36,7 @@ void Session::close_if_idle() {
 void Session::do_read() {
   if (shared_.draining) return close();
   const auto& options = shared_.ctx.options;
+  request_ = {}; // an error answer must not be shaped by the previous request (HEAD)
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(options.header_limit));
   parser_->body_limit(options.body_limit);
@@ -98,13 +99,25 @@ void Session::send(Reply reply, bool close_after) {
   } else {
     res.content_length(size);
   }
+  close_after_write_ = close_conn;
+  serializer_.emplace(res);
+  do_write();
+}
+
+void Session::do_write() {
+  // Per write, not per response: a deadline over the whole body would cut off clients
+  // that read a large list slowly but steadily.
   stream_.expires_after(shared_.ctx.options.read_timeout);
-  bhttp::async_write(stream_, res,
-                     [self = shared_from_this(), close_conn](beast::error_code ec, std::size_t) {
-                       self->reply_.reset();
-                       if (ec || close_conn) return self->close();
-                       self->do_read();
-                     });
+  bhttp::async_write_some(stream_, *serializer_,
+                          beast::bind_front_handler(&Session::on_write, shared_from_this()));
+}
+
+void Session::on_write(beast::error_code ec, std::size_t) {
+  if (!ec && !serializer_->is_done()) return do_write();
+  serializer_.reset();
+  reply_.reset();
+  if (ec || close_after_write_) return close();
+  do_read();
 }
 
 void Session::close() {

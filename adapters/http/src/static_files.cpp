@@ -1,5 +1,6 @@
 #include "static_files.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -18,6 +19,12 @@ constexpr const char* content_security_policy =
 
 Reply not_found(unsigned version) {
   return error_reply(bhttp::status::not_found, "not_found", "no such resource", version);
+}
+
+// Whole components: /srv/dash2/x is not within /srv/dash.
+bool within(const fs::path& root, const fs::path& file) {
+  const auto [r, f] = std::mismatch(root.begin(), root.end(), file.begin(), file.end());
+  return r == root.end();
 }
 
 } // namespace
@@ -53,9 +60,7 @@ Reply serve_static_file(const fs::path& root, std::string_view target_path, unsi
   if (path.empty() || path.back() == '/') path += "index.html";
   std::error_code ec;
   const auto file = fs::weakly_canonical(root / fs::path(path).relative_path(), ec);
-  const auto& prefix = root.native();
-  if (ec || file.native().compare(0, prefix.size(), prefix) != 0 ||
-      !fs::is_regular_file(file, ec)) {
+  if (ec || !within(root, file) || !fs::is_regular_file(file, ec)) {
     return not_found(version);
   }
   std::ifstream in(file, std::ios::binary);
