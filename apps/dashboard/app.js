@@ -3,11 +3,12 @@ import { Registry, ago } from './cameras.js';
 import { CameraCard } from './camera-card.js';
 
 const params = new URLSearchParams(window.location.search);
-const apiBase = params.get('api') ?? document.querySelector('meta[name="camreg-api-base"]')?.content ?? '';
 const refreshMs = Math.max(500, Number(params.get('refresh')) || 5000);
-const STALE_AFTER_S = 180;
+const STALE_AFTER_S = 180; // only when the server does not say (before "stale" existed)
 
-const registry = new Registry(apiBase);
+// The API is this page's origin, always: a link must not point the wall at another one
+// (the server's Content-Security-Policy forbids it too).
+const registry = new Registry('');
 const cards = new Map();
 const $ = (id) => document.getElementById(id);
 let timer = null;
@@ -46,7 +47,7 @@ function renderSync(status) {
   if (!last) {
     node.dataset.state = 'stale';
     node.textContent = 'No sync has run yet: is sync-worker running?';
-  } else if (status.seconds_since_last_ok === null || status.seconds_since_last_ok > STALE_AFTER_S) {
+  } else if (status.stale ?? (status.seconds_since_last_ok === null || status.seconds_since_last_ok > STALE_AFTER_S)) {
     node.dataset.state = 'stale';
     node.textContent = status.last_ok_run
       ? `Registry stale: last successful sync ${ago(status.seconds_since_last_ok)}`
@@ -76,9 +77,10 @@ async function refresh() {
   }
   try {
     renderSync(await registry.fetchSyncStatus());
-  } catch {
+  } catch (error) {
+    // Never blank a warning for lack of news: say freshness cannot be told.
     $('sync-status').dataset.state = 'unknown';
-    $('sync-status').textContent = '';
+    $('sync-status').textContent = `Cannot tell whether the registry is up to date (${error.message})`;
   }
   timer = setTimeout(refresh, refreshMs);
 }

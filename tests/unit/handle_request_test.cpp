@@ -1,8 +1,8 @@
 #include "handle_request.hpp"
 
+#include <unistd.h>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
-#include <unistd.h>
 
 #include <fstream>
 #include <future>
@@ -11,6 +11,7 @@
 #include "fake_registry.hpp"
 #include "listen_address.hpp"
 #include "routes.hpp"
+#include "wait.hpp"
 
 using namespace camreg;
 using namespace camreg::testing;
@@ -66,6 +67,9 @@ int status(const Reply& reply) {
 }
 
 std::string header(const Reply& reply, bhttp::field name) {
+  return std::string(reply.res[name]);
+}
+std::string header(const Reply& reply, std::string_view name) {
   return std::string(reply.res[name]);
 }
 
@@ -282,4 +286,68 @@ TEST_CASE("a listen address is host:port with an IP host", "[http][listen]") {
     CHECK(parsed.error().kind == ErrorKind::invalid_argument);
     CHECK_THAT(parsed.error().message, Catch::Contains(listen) && Catch::Contains(error));
   }
+}
+
+namespace {
+
+SyncRun run_finished(std::chrono::seconds ago, bool ok = true) {
+  SyncRun run;
+  run.ok = ok;
+  run.finished_at = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now() - ago);
+  return run;
+}
+
+// Makes the view read the runs now (as a committed round's NOTIFY would).
+void runs_become(Api& api, std::vector<SyncRun> runs) {
+  const auto expected = runs.empty() ? std::optional<TimePoint>() : runs.front().finished_at;
+  api.repo->set_runs(std::move(runs));
+  api.feed->announce();
+  REQUIRE(wait_until([&] { return api.view->last_ok_round() == expected; }, 5000ms));
+}
+
+} // namespace
+
+TEST_CASE("every device answer says how old the registry is", "[http][freshness]") {
+  Api api;
+  CHECK(header(api.get("/api/devices"), "X-Registry-Age") == "unknown");
+  runs_become(api, {run_finished(42s)});
+  const auto age = std::stoi(header(api.get("/api/devices"), "X-Registry-Age"));
+  CHECK((age >= 42 && age <= 44));
+  CHECK(header(api.get("/api/devices/cam1"), "X-Registry-Age") == std::to_string(age));
+  const auto etag = header(api.get("/api/devices"), bhttp::field::etag);
+  const auto revalidated = api.get("/api/devices", {{bhttp::field::if_none_match, etag}});
+  CHECK(status(revalidated) == 304);
+  CHECK_FALSE(header(revalidated, "X-Registry-Age").empty());
+}
+
+TEST_CASE("sync status says stale when no round succeeded within the bound", "[http][freshness]") {
+  Api api;
+  runs_become(api, {run_finished(10s)});
+  CHECK(json::parse(api.get("/api/sync/status").body()).at("stale") == false);
+  runs_become(api, {run_finished(5s, false), run_finished(600s)});
+  CHECK(json::parse(api.get("/api/sync/status").body()).at("stale") == true);
+  api.ctx.options.stale_after = std::chrono::hours(1);
+  CHECK(json::parse(api.get("/api/sync/status").body()).at("stale") == false);
+}
+
+TEST_CASE("readiness can require a recent successful round", "[http][freshness]") {
+  Api api;
+  runs_become(api, {run_finished(600s)});
+  CHECK(status(api.get("/readyz")) == 200); // off by default
+  api.ctx.options.ready_max_sync_age = std::chrono::minutes(5);
+  check_error(api.get("/readyz"), 503, "sync_stale", "--ready-max-sync-age");
+  runs_become(api, {run_finished(1s)});
+  CHECK(status(api.get("/readyz")) == 200);
+  runs_become(api, {});
+  check_error(api.get("/readyz"), 503, "sync_stale", "no sync round succeeded");
+}
+
+TEST_CASE("the dashboard may connect to its own origin and the WebRTC origins only",
+          "[http][static]") {
+  Api api;
+  api.ctx.options.webrtc_origins = {"http://127.0.0.1:8889", "https://media.example"};
+  const auto csp = std::string(api.get("/").res["Content-Security-Policy"]);
+  CHECK_THAT(csp,
+             Catch::Contains("connect-src 'self' http://127.0.0.1:8889 https://media.example;"));
+  CHECK_THAT(csp, !Catch::Contains("http: https:"));
 }

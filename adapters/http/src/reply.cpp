@@ -52,7 +52,7 @@ void decorate(Reply& reply, std::string_view origin, const std::vector<std::stri
   }
   if (origin.empty() || !origin_allowed(origin, cors_origins)) return;
   res.set(bhttp::field::access_control_allow_origin, any ? std::string("*") : std::string(origin));
-  res.set(bhttp::field::access_control_expose_headers, "ETag");
+  res.set(bhttp::field::access_control_expose_headers, "ETag, X-Registry-Age");
 }
 
 } // namespace camreg::http::detail

@@ -192,6 +192,8 @@ Result<std::unique_ptr<Server>> Server::start(Options options,
   }
   ViewOptions view_options;
   view_options.max_queries = options.max_cached_queries;
+  view_options.refresh_interval = options.refresh_interval;
+  view_options.max_snapshot_age = options.refresh_interval + options.refresh_interval / 2;
   auto view = std::make_unique<RegistryView>(
       std::move(repository), std::move(feed),
       [](const std::vector<Device>& devices) { return detail::build_devices_snapshot(devices); },

@@ -22,8 +22,8 @@ struct Shared {
 
 // One connection: reads requests under the header and body limits and the read timeout,
 // answers each through handle_request (the write deadline restarts whenever the client
-// takes more bytes, so a slow but steady reader is served), keeps the connection alive between them until
-// the client, a timeout or the drain ends it. Runs on a strand of its own.
+// takes more bytes, so a slow but steady reader is served), keeps the connection alive between them
+// until the client, a timeout or the drain ends it. Runs on a strand of its own.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(boost::asio::ip::tcp::socket&& socket, Shared& shared);

@@ -12,10 +12,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* content_security_policy =
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "media-src 'self' blob: mediastream:; connect-src 'self' http: https:; object-src 'none'; "
-    "base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+// The page talks to its own origin (the API) and to MediaMTX's WebRTC origins (WHEP),
+// nowhere else: a link cannot point it at another API.
+std::string content_security_policy(const std::vector<std::string>& webrtc_origins) {
+  std::string connect = "'self'";
+  for (const auto& origin : webrtc_origins)
+    connect += " " + origin;
+  return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+         "media-src 'self' blob: mediastream:; connect-src " +
+         connect +
+         "; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+}
 
 Reply not_found(unsigned version) {
   return error_reply(bhttp::status::not_found, "not_found", "no such resource", version);
@@ -44,7 +51,8 @@ std::string_view mime_type(const fs::path& path) {
   return "application/octet-stream";
 }
 
-Reply serve_static_file(const fs::path& root, std::string_view target_path, unsigned version) {
+Reply serve_static_file(const fs::path& root, std::string_view target_path, unsigned version,
+                        const std::vector<std::string>& webrtc_origins) {
   std::string path;
   if (!percent_decode(target_path, path, false) || path.find('\0') != std::string::npos ||
       path.find('\\') != std::string::npos) {
@@ -68,7 +76,7 @@ Reply serve_static_file(const fs::path& root, std::string_view target_path, unsi
   content << in.rdbuf();
   auto reply = text_reply(bhttp::status::ok, content.str(), mime_type(file), version);
   reply.res.set(bhttp::field::cache_control, "no-cache");
-  reply.res.set("Content-Security-Policy", content_security_policy);
+  reply.res.set("Content-Security-Policy", content_security_policy(webrtc_origins));
   reply.res.set("Referrer-Policy", "no-referrer");
   return reply;
 }
