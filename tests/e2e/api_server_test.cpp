@@ -621,3 +621,28 @@ TEST_CASE("out of descriptors the server neither spins nor stops serving", "[e2e
       10s));
   CHECK(server.wait(0ms) == std::nullopt);
 }
+
+TEST_CASE("a silently dead change feed does not freeze the answers", "[e2e][api][faults]") {
+  PrivateCluster cluster;
+  postgres::Options options;
+  options.database_url = cluster.url();
+  REQUIRE(postgres::migrate(options));
+  auto repo = postgres::make_device_repository(options);
+  REQUIRE(commit_listing(*repo, {live_path("cam1")}, SystemClock().now(), "camera"));
+  ApiServer api(cluster.url(), {"--refresh-interval", "1s"});
+  const auto count = [](const HttpReply& r) { return json::parse(r.body).as_array().size(); };
+  REQUIRE(count(api.get("/api/devices")) == 1);
+  // The LISTEN backend stops answering: TCP stays up, no NOTIFY arrives, no error either.
+  const auto psql = [&](const std::string& sql) {
+    return run_command({"psql", cluster.url(), "-qAt", "-c", sql}).output;
+  };
+  const auto listener = std::stoi(
+      psql("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' LIMIT 1"));
+  REQUIRE(kill(listener, SIGSTOP) == 0);
+  REQUIRE(
+      commit_listing(*repo, {live_path("cam1"), live_path("cam2")}, SystemClock().now(), "camera"));
+  const auto seen = api.wait_until(
+      "/api/devices", [&](const HttpReply& r) { return r.status == 200 && count(r) == 2; }, 5s);
+  kill(listener, SIGCONT);
+  CHECK(count(seen) == 2);
+}
