@@ -539,7 +539,7 @@ TEST_CASE("an unparsable request after a HEAD still gets its error body", "[e2e]
   CHECK(json::parse(stream.substr(body)).at("error") == "bad_request");
 }
 
-TEST_CASE("a client reading a big list slowly but steadily gets all of it; one that stops is cut",
+TEST_CASE("a client reading a big list slowly but steadily gets all of it, one that stops is cut",
           "[e2e][api][slow-reader]") {
   Registry reg;
   std::vector<std::pair<std::string, bool>> cams;
@@ -628,19 +628,19 @@ TEST_CASE("a silently dead change feed does not freeze the answers", "[e2e][api]
   options.database_url = cluster.url();
   REQUIRE(postgres::migrate(options));
   auto repo = postgres::make_device_repository(options);
-  REQUIRE(commit_listing(*repo, {live_path("cam1")}, SystemClock().now(), "camera"));
+  REQUIRE(commit_listing(*repo, std::vector<PathState>{live_path("cam1")}, SystemClock().now()));
   ApiServer api(cluster.url(), {"--refresh-interval", "1s"});
   const auto count = [](const HttpReply& r) { return json::parse(r.body).as_array().size(); };
   REQUIRE(count(api.get("/api/devices")) == 1);
   // The LISTEN backend stops answering: TCP stays up, no NOTIFY arrives, no error either.
   const auto psql = [&](const std::string& sql) {
-    return run_command({"psql", cluster.url(), "-qAt", "-c", sql}).output;
+    return run_command({"/usr/bin/psql", cluster.url(), "-qAt", "-c", sql}).output;
   };
-  const auto listener = std::stoi(
-      psql("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' LIMIT 1"));
+  const auto listener =
+      std::stoi(psql("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' LIMIT 1"));
   REQUIRE(kill(listener, SIGSTOP) == 0);
-  REQUIRE(
-      commit_listing(*repo, {live_path("cam1"), live_path("cam2")}, SystemClock().now(), "camera"));
+  REQUIRE(commit_listing(*repo, std::vector<PathState>{live_path("cam1"), live_path("cam2")},
+                         SystemClock().now()));
   const auto seen = api.wait_until(
       "/api/devices", [&](const HttpReply& r) { return r.status == 200 && count(r) == 2; }, 5s);
   kill(listener, SIGCONT);

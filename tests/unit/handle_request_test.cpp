@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <future>
 
@@ -299,10 +300,17 @@ SyncRun run_finished(std::chrono::seconds ago, bool ok = true) {
 
 // Makes the view read the runs now (as a committed round's NOTIFY would).
 void runs_become(Api& api, std::vector<SyncRun> runs) {
-  const auto expected = runs.empty() ? std::optional<TimePoint>() : runs.front().finished_at;
+  const auto ok = std::find_if(runs.begin(), runs.end(), [](const SyncRun& r) { return r.ok; });
+  const bool none = ok == runs.end();
+  const TimePoint last_ok = none ? TimePoint() : ok->finished_at;
   api.repo->set_runs(std::move(runs));
   api.feed->announce();
-  REQUIRE(wait_until([&] { return api.view->last_ok_round() == expected; }, 5000ms));
+  REQUIRE(wait_until(
+      [&] {
+        const auto got = api.view->last_ok_round();
+        return none ? !got.has_value() : got.has_value() && *got == last_ok;
+      },
+      5000ms));
 }
 
 } // namespace

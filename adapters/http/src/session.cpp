@@ -1,5 +1,8 @@
 #include "session.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -14,7 +17,7 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 Session::Session(tcp::socket&& socket, Shared& shared)
-    : stream_(std::move(socket)), shared_(shared) {
+    : stream_(std::move(socket)), shared_(shared), write_watch_(stream_.get_executor()) {
   ++shared_.connections;
 }
 
@@ -101,19 +104,42 @@ void Session::send(Reply reply, bool close_after) {
   }
   close_after_write_ = close_conn;
   serializer_.emplace(res);
+  // The deadline follows progress, not the whole body: a client reading a large list
+  // slowly but steadily is served, one that stops reading is cut (watch_write).
+  stream_.expires_never();
+  wrote_ = false;
+  unsent_ = -1;
+  watch_write();
   do_write();
 }
 
 void Session::do_write() {
-  // Per write, not per response: a deadline over the whole body would cut off clients
-  // that read a large list slowly but steadily.
-  stream_.expires_after(shared_.ctx.options.read_timeout);
   bhttp::async_write_some(stream_, *serializer_,
                           beast::bind_front_handler(&Session::on_write, shared_from_this()));
 }
 
+void Session::watch_write() {
+  write_watch_.expires_after(shared_.ctx.options.read_timeout);
+  write_watch_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || !self->serializer_) return;
+    // A write completes only once the kernel frees a good part of a send buffer that
+    // may hold megabytes; the queue shrinking is progress too.
+    int unsent = -1;
+    (void)ioctl(self->stream_.socket().native_handle(), SIOCOUTQ, &unsent);
+    if (self->wrote_ || unsent != self->unsent_) {
+      self->wrote_ = false;
+      self->unsent_ = unsent;
+      return self->watch_write();
+    }
+    beast::error_code ignored;
+    self->stream_.socket().cancel(ignored); // the write fails: on_write closes
+  });
+}
+
 void Session::on_write(beast::error_code ec, std::size_t) {
+  wrote_ = true;
   if (!ec && !serializer_->is_done()) return do_write();
+  write_watch_.cancel();
   serializer_.reset();
   reply_.reset();
   if (ec || close_after_write_) return close();

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -39,6 +40,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void send(Reply reply, bool close_after);
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t);
+  void watch_write();
   void close();
 
   boost::beast::tcp_stream stream_;
@@ -49,6 +51,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<Reply> reply_;
   std::optional<bhttp::response_serializer<bhttp::span_body<const char>>> serializer_;
   bool close_after_write_ = false;
+  boost::asio::steady_timer write_watch_; // cuts a write that made no progress in a period
+  bool wrote_ = false;                    // a write completed since the last look
+  int unsent_ = -1;                       // the socket's send queue at the last look
   bool reading_ = false;
 };
 
