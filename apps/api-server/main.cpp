@@ -1,6 +1,7 @@
 // api-server: serves the registry (HTTP API, health, dashboard) from PostgreSQL.
 #include <atomic>
 
+#include "api-server/descriptors.hpp"
 #include "api-server/options.hpp"
 #include "camreg/http/server.hpp"
 #include "camreg/postgres/postgres.hpp"
@@ -21,10 +22,13 @@ int main(int argc, char** argv) {
   if (const auto valid = api_server::validate(options); !valid) {
     return usage_error("api-server", valid.error());
   }
-  const auto server = api_server::server_options(options);
+  auto server = api_server::server_options(options);
 
   const auto& common = options.common;
   const Logger log(common.level, common.format);
+  const auto fit = api_server::fit_descriptor_limit(server.max_connections);
+  if (!fit.warning.empty()) log.log(LogLevel::warn, "limits", fit.warning);
+  server.max_connections = fit.max_connections;
   const auto db = database_options(common);
   if (const auto code = migrate_if_asked(common, log)) return *code;
 

@@ -1,5 +1,7 @@
 #include "api-server/options.hpp"
 
+#include <cctype>
+#include <cstdlib>
 #include <filesystem>
 
 namespace camreg::app::api_server {
@@ -24,6 +26,30 @@ std::string default_web_root() {
     if (std::filesystem::is_directory(candidate)) return candidate;
   }
   return {};
+}
+
+std::string origin_of(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return {};
+  const auto scheme = url.substr(0, scheme_end);
+  if (scheme != "http" && scheme != "https") return {};
+  const auto rest = url.substr(scheme_end + 3);
+  const auto authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return {};
+  for (const char c : authority) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+          c == '[' || c == ']'))
+      return {};
+  }
+  return std::string(scheme) + "://" + std::string(authority);
+}
+
+std::string default_webrtc_origin() {
+  const char* url = std::getenv("CAMREG_WEBRTC_URL");
+  if (url) {
+    if (auto origin = origin_of(url); !origin.empty()) return origin;
+  }
+  return "http://localhost:8889";
 }
 
 void add_options(CLI::App& app, Options& options) {
@@ -55,6 +81,21 @@ void add_options(CLI::App& app, Options& options) {
                       "time a client has to send a request", "CAMREG_READ_TIMEOUT");
   add_duration_option(app, "--drain-timeout", options.drain_timeout,
                       "time in-flight requests get on SIGTERM", "CAMREG_DRAIN_TIMEOUT");
+  add_duration_option(app, "--refresh-interval", options.refresh_interval,
+                      "rebuild cached answers at least this often, whatever the change feed says",
+                      "CAMREG_REFRESH_INTERVAL");
+  add_duration_option(app, "--registry-stale-after", options.stale_after,
+                      "/api/sync/status says stale when no round succeeded within this",
+                      "CAMREG_REGISTRY_STALE_AFTER");
+  add_duration_option(app, "--ready-max-sync-age", options.ready_max_sync_age,
+                      "/readyz fails when no round succeeded within this (0: off)",
+                      "CAMREG_READY_MAX_SYNC_AGE");
+  app.add_option("--webrtc-origin", server.webrtc_origins,
+                 "origin of MediaMTX's WebRTC (WHEP) the dashboard may connect to (repeat); "
+                 "default: the origin of CAMREG_WEBRTC_URL, else http://localhost:8889")
+      ->envname("CAMREG_WEBRTC_ORIGINS")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
 Result<void> validate(const Options& options) {
@@ -67,6 +108,23 @@ Result<void> validate(const Options& options) {
   }
   if (const auto drain = duration_option("--drain-timeout", options.drain_timeout); !drain) {
     return drain.error();
+  }
+  const auto refresh = duration_option("--refresh-interval", options.refresh_interval);
+  if (!refresh) return refresh.error();
+  if (std::chrono::duration_cast<std::chrono::milliseconds>(*refresh).count() <= 0) {
+    return fail(ErrorKind::invalid_argument, "--refresh-interval: must be longer than 0s");
+  }
+  if (const auto stale = duration_option("--registry-stale-after", options.stale_after); !stale) {
+    return stale.error();
+  }
+  if (const auto age = duration_option("--ready-max-sync-age", options.ready_max_sync_age); !age) {
+    return age.error();
+  }
+  for (const auto& origin : options.server.webrtc_origins) {
+    if (origin_of(origin) != origin) {
+      return fail(ErrorKind::invalid_argument,
+                  "--webrtc-origin: \"" + origin + "\" is not an http(s)://host[:port] origin");
+    }
   }
   if (!in_range(options.server.threads, max_threads)) {
     return fail(ErrorKind::invalid_argument,
@@ -83,6 +141,10 @@ http::Options server_options(const Options& options) {
   auto server = options.server;
   server.read_timeout = milliseconds_of(options.read_timeout);
   server.drain_timeout = milliseconds_of(options.drain_timeout);
+  server.refresh_interval = milliseconds_of(options.refresh_interval);
+  server.stale_after = milliseconds_of(options.stale_after);
+  server.ready_max_sync_age = milliseconds_of(options.ready_max_sync_age);
+  if (server.webrtc_origins.empty()) server.webrtc_origins = {default_webrtc_origin()};
   return server;
 }
 

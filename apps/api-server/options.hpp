@@ -27,15 +27,27 @@ struct Options {
   http::Options server; // timeouts come from the texts below
   std::string read_timeout = "10s";
   std::string drain_timeout = "5s";
+  std::string refresh_interval = "30s";
+  std::string stale_after = "3m";
+  std::string ready_max_sync_age = "0"; // off
 };
+
+// The dashboard's WebRTC origin when --webrtc-origin is not given: the origin of
+// CAMREG_WEBRTC_URL (the variable sync-worker builds whep_url from), else
+// http://localhost:8889, sync-worker's default.
+std::string default_webrtc_origin();
+
+// scheme://host[:port] of an http or https URL; empty when url is not one.
+std::string origin_of(std::string_view url);
 
 // Adds every option, each also read from its CAMREG_* variable (the command line wins; a
 // repeated option takes its last value, except --cors-origin, which adds up).
 void add_options(CLI::App& app, Options& options);
 
-// The rules within options: durations parse, the read timeout is positive, thread and
-// connection counts are in range. Fails with invalid_argument, the message starting with
-// the option it names. The listen address and web root are checked by the server.
+// The rules within options: durations parse, the read timeout and refresh interval are
+// positive, thread and connection counts are in range, WebRTC origins are origins. Fails with
+// invalid_argument, the message starting with the option it names. The listen address and web root
+// are checked by the server.
 Result<void> validate(const Options& options);
 
 // What the server runs with, from options validate() accepted (throws BadResultAccess

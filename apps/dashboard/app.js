@@ -3,11 +3,12 @@ import { Registry, ago } from './cameras.js';
 import { CameraCard } from './camera-card.js';
 
 const params = new URLSearchParams(window.location.search);
-const apiBase = params.get('api') ?? document.querySelector('meta[name="camreg-api-base"]')?.content ?? '';
 const refreshMs = Math.max(500, Number(params.get('refresh')) || 5000);
-const STALE_AFTER_S = 180;
+const STALE_AFTER_S = 180; // only when the server does not say (before "stale" existed)
 
-const registry = new Registry(apiBase);
+// The API is this page's origin, always: a link must not point the wall at another one
+// (the server's Content-Security-Policy forbids it too).
+const registry = new Registry('');
 const cards = new Map();
 const HISTORY_MS = 60000;
 let histories = new Map(); // device_key -> its last 24 hours (GET /api/history)
@@ -52,7 +53,7 @@ function renderSync(status) {
   if (!last) {
     node.dataset.state = 'stale';
     node.textContent = 'No sync has run yet: is sync-worker running?';
-  } else if (status.seconds_since_last_ok === null || status.seconds_since_last_ok > STALE_AFTER_S) {
+  } else if (status.stale ?? (status.seconds_since_last_ok === null || status.seconds_since_last_ok > STALE_AFTER_S)) {
     node.dataset.state = 'stale';
     node.textContent = status.last_ok_run
       ? `Registry stale: last successful sync ${ago(status.seconds_since_last_ok)}`
@@ -82,9 +83,10 @@ async function refresh() {
   }
   try {
     renderSync(await registry.fetchSyncStatus());
-  } catch {
+  } catch (error) {
+    // Never blank a warning for lack of news: say freshness cannot be told.
     $('sync-status').dataset.state = 'unknown';
-    $('sync-status').textContent = '';
+    $('sync-status').textContent = `Cannot tell whether the registry is up to date (${error.message})`;
   }
   timer = setTimeout(refresh, refreshMs);
 }
@@ -92,7 +94,7 @@ async function refresh() {
 // One request for every card's availability strip, once a minute.
 async function refreshHistory() {
   try {
-    const res = await fetch(`${apiBase}/api/history?device_type=camera`, {
+    const res = await fetch('/api/history?device_type=camera', {
       headers: { accept: 'application/json' },
     });
     if (res.ok) {

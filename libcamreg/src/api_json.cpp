@@ -88,7 +88,8 @@ void append_device_json(std::string& out, const Device& d) {
   w.end_object();
 }
 
-std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint now) {
+std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint now,
+                                    Duration stale_after) {
   const SyncRun* last_ok = nullptr;
   for (const auto& run : runs) {
     if (run.ok) {
@@ -117,6 +118,8 @@ std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint 
         std::chrono::duration_cast<std::chrono::seconds>(now - last_ok->finished_at).count()));
   else
     w.null();
+  w.key("stale");
+  w.boolean(!last_ok || now - last_ok->finished_at > stale_after);
   w.key("runs");
   w.begin_array();
   for (const auto& run : runs)

@@ -41,6 +41,7 @@ void RegistryView::stop() {
 
 void RegistryView::get(const DeviceQuery& query, Callback callback) {
   const auto key = query_key(query);
+  const auto now = Steady::now();
   SnapshotPtr ready;
   std::string error;
   {
@@ -48,22 +49,19 @@ void RegistryView::get(const DeviceQuery& query, Callback callback) {
     if (checked_ && !readiness_.ready) {
       error = readiness_.reason;
     } else if (auto it = entries_.find(key); it != entries_.end()) {
-      lru_.splice(lru_.begin(), lru_, it->second.lru);
-      if (it->second.snapshot)
-        ready = it->second.snapshot;
-      else
-        it->second.waiting.push_back(std::move(callback));
-    } else {
-      if (entries_.size() >= options_.max_queries) {
-        for (auto victim = lru_.rbegin(); victim != lru_.rend(); ++victim) {
-          auto e = entries_.find(*victim);
-          if (e->second.waiting.empty()) {
-            lru_.erase(e->second.lru);
-            entries_.erase(e);
-            break;
-          }
-        }
+      auto& entry = it->second;
+      lru_.splice(lru_.begin(), lru_, entry.lru);
+      entry.asked = true;
+      if (entry.snapshot && now - entry.built_at <= options_.max_snapshot_age) {
+        ready = entry.snapshot;
+      } else {
+        entry.needs_refresh = true;
+        entry.waiting.push_back(std::move(callback));
       }
+    } else if (entries_.size() >= options_.max_queries && !evict_one()) {
+      error = "too many distinct queries being built at once (" +
+              std::to_string(options_.max_queries) + "); try again";
+    } else {
       lru_.push_front(key);
       auto& entry = entries_[key];
       entry.query = query;
@@ -76,6 +74,18 @@ void RegistryView::get(const DeviceQuery& query, Callback callback) {
     return;
   }
   feed_->wake();
+}
+
+bool RegistryView::evict_one() {
+  for (auto victim = lru_.rbegin(); victim != lru_.rend(); ++victim) {
+    auto e = entries_.find(*victim);
+    if (e->second.waiting.empty()) {
+      lru_.erase(e->second.lru);
+      entries_.erase(e);
+      return true;
+    }
+  }
+  return false;
 }
 
 bool RegistryView::wait_first_check(Duration timeout) const {
@@ -92,6 +102,15 @@ std::shared_ptr<const std::vector<SyncRun>> RegistryView::recent_runs() const {
   const std::lock_guard lock(mutex_);
   if (!readiness_.ready) return nullptr;
   return runs_;
+}
+
+std::optional<TimePoint> RegistryView::last_ok_round() const {
+  const auto runs = recent_runs();
+  if (!runs) return std::nullopt;
+  for (const auto& run : *runs) {
+    if (run.ok) return run.finished_at;
+  }
+  return std::nullopt;
 }
 
 bool RegistryView::check_readiness() {
@@ -129,8 +148,20 @@ void RegistryView::refresh(bool everything) {
   std::vector<std::pair<std::string, DeviceQuery>> wanted;
   {
     const std::lock_guard lock(mutex_);
-    for (const auto& [key, entry] : entries_) {
-      if (everything || !entry.snapshot) wanted.emplace_back(key, entry.query);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      auto& entry = it->second;
+      if (everything) {
+        // Only queries asked since their last build are rebuilt on a change; the others
+        // go, so a change costs what is in use, not every query ever asked.
+        if (!entry.asked && entry.waiting.empty()) {
+          lru_.erase(entry.lru);
+          it = entries_.erase(it);
+          continue;
+        }
+        entry.needs_refresh = true;
+      }
+      if (entry.needs_refresh || !entry.snapshot) wanted.emplace_back(it->first, entry.query);
+      ++it;
     }
   }
   std::shared_ptr<const std::vector<SyncRun>> runs;
@@ -151,8 +182,14 @@ void RegistryView::refresh(bool everything) {
       const std::lock_guard lock(mutex_);
       auto it = entries_.find(key);
       if (it == entries_.end()) continue;
-      if (snapshot) it->second.snapshot = snapshot;
-      callbacks.swap(it->second.waiting);
+      auto& entry = it->second;
+      if (snapshot) {
+        entry.snapshot = snapshot;
+        entry.built_at = Steady::now();
+        entry.asked = false;
+        entry.needs_refresh = false; // a failed rebuild keeps it: the next pass retries
+      }
+      callbacks.swap(entry.waiting);
     }
     for (auto& cb : callbacks)
       cb(snapshot, error);
@@ -166,19 +203,22 @@ void RegistryView::refresh(bool everything) {
 void RegistryView::loop() {
   bool dirty = true;
   bool feed_down = false; // no notifications: poll, one rebuild per readiness check
-  auto next_check = std::chrono::steady_clock::now();
+  auto next_check = Steady::now();
+  auto next_refresh = next_check + options_.refresh_interval;
   for (;;) {
     {
       const std::lock_guard lock(mutex_);
       if (stopping_) break;
     }
     bool ready = readiness().ready;
-    if (std::chrono::steady_clock::now() >= next_check) {
-      next_check = std::chrono::steady_clock::now() + options_.readiness_interval;
+    if (Steady::now() >= next_check) {
+      next_check = Steady::now() + options_.readiness_interval;
       ready = check_readiness();
       if (!ready || feed_down) dirty = true;
     }
+    if (Steady::now() >= next_refresh) dirty = true;
     if (ready) {
+      if (dirty) next_refresh = Steady::now() + options_.refresh_interval;
       refresh(dirty);
       dirty = false;
     }
@@ -190,7 +230,7 @@ void RegistryView::loop() {
       }
     }
     const auto wait =
-        std::chrono::duration_cast<Duration>(next_check - std::chrono::steady_clock::now());
+        std::chrono::duration_cast<Duration>(std::min(next_check, next_refresh) - Steady::now());
     const auto changed = feed_->wait(std::max(wait, Duration(0)));
     if (!changed) {
       if (!feed_down && notify_) notify_(ViewNotice::feed_down, changed.error().message);

@@ -37,7 +37,7 @@ before(async () => {
   psql(db, `INSERT INTO devices (device_key, device_type, name, last_seen, is_active, device_metadata)
             VALUES ('cam-yard', 'camera', 'Yard', now() - interval '10 minutes', false,
                     '{"state": "removed", "ready": false, "whep_url": "http://127.0.0.1:9/cam-yard/whep"}')`);
-  api = await apiServer(db);
+  api = await apiServer(db, fake.webrtc);
   chrome = await browser();
   page = await chrome.newPage({ viewport: { width: 1400, height: 900 } });
   page.on('pageerror', (error) => console.error('page error:', error));
@@ -120,7 +120,7 @@ test('a camera that goes away is torn down and its WHEP session deleted', async 
 });
 
 test('loading, then the API-down error, then recovery', async () => {
-  const other = await apiServer(db);
+  const other = await apiServer(db, fake.webrtc);
   const fresh = await chrome.newPage();
   let release;
   const held = new Promise((resolve) => { release = resolve; });
@@ -140,7 +140,7 @@ test('an empty registry says how to add cameras', async () => {
   const emptyDb = schemaUrl('browser_empty');
   const emptyFake = await fakeMediamtx();
   syncOnce(emptyDb, emptyFake);
-  const server = await apiServer(emptyDb);
+  const server = await apiServer(emptyDb, emptyFake.webrtc);
   const fresh = await chrome.newPage();
   await fresh.goto(server.url);
   await fresh.locator('[data-testid="empty"]').waitFor({ state: 'visible' });
@@ -148,4 +148,39 @@ test('an empty registry says how to add cameras', async () => {
   await fresh.close();
   server.process.kill();
   emptyFake.process.kill();
+});
+
+test('a link cannot point the wall at another API', async () => {
+  const fresh = await chrome.newPage();
+  const elsewhere = [];
+  fresh.on('request', (request) => {
+    if (new URL(request.url()).origin !== api.url) elsewhere.push(request.url());
+  });
+  await fresh.goto(`${api.url}/?api=http://127.0.0.1:1&refresh=500`);
+  await fresh.locator('[data-testid="camera"]').first().waitFor();
+  await fresh.waitForFunction(() => document.getElementById('sync-status').dataset.state === 'ok');
+  assert.deepEqual(elsewhere.filter((url) => new URL(url).port === '1'), []);
+  assert.equal(await fresh.locator('[data-testid="error"]').isHidden(), true);
+  const csp = (await fresh.request.get(`${api.url}/`)).headers()['content-security-policy'];
+  assert.match(csp, new RegExp(`connect-src 'self' ${fake.webrtc};`));
+  await fresh.close();
+});
+
+test('the wall says stale when the server does, and cannot tell when it cannot ask', async () => {
+  const fresh = await chrome.newPage();
+  let answer = 'stale';
+  await fresh.route('**/api/sync/status', async (route) => {
+    if (answer === 'fail') return route.abort();
+    await route.fulfill({
+      contentType: 'application/json',
+      body: JSON.stringify({ last_run: { ok: true }, last_ok_run: { ok: true }, seconds_since_last_ok: 30, stale: true, runs: [] }),
+    });
+  });
+  await fresh.goto(`${api.url}/?refresh=500`);
+  await fresh.waitForFunction(() => document.getElementById('sync-status').dataset.state === 'stale');
+  assert.match(await fresh.locator('#sync-status').textContent(), /Registry stale/);
+  answer = 'fail';
+  await fresh.waitForFunction(() => document.getElementById('sync-status').dataset.state === 'unknown');
+  assert.match(await fresh.locator('#sync-status').textContent(), /Cannot tell whether the registry is up to date/);
+  await fresh.close();
 });

@@ -70,9 +70,11 @@ export function syncOnce(dbUrl, fake, extra = []) {
     { encoding: 'utf8' });
 }
 
-export async function apiServer(dbUrl) {
+// webrtc: the fake MediaMTX's WebRTC origin, the one other origin the page may connect to.
+export async function apiServer(dbUrl, webrtc, extra = []) {
   const p = start(path.join(build, 'apps/api-server/api-server'),
-    ['--database-url', dbUrl, '--listen', '127.0.0.1:0', '--web-root', path.join(root, 'apps/dashboard')],
+    ['--database-url', dbUrl, '--listen', '127.0.0.1:0', '--web-root', path.join(root, 'apps/dashboard'),
+      ...(webrtc ? ['--webrtc-origin', webrtc] : []), ...extra],
     /listening port=(\d+)/, 'api-server');
   const m = await p.matched;
   return { process: p.child, url: `http://127.0.0.1:${m[1]}` };

@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 
 #include "camreg/metadata.hpp"
@@ -22,6 +24,7 @@
 #include "pg_test_database.hpp"
 #include "private_cluster.hpp"
 #include "process.hpp"
+#include "wait.hpp"
 
 using namespace camreg;
 using namespace camreg::testing;
@@ -499,6 +502,49 @@ std::pair<int, std::string> promtool_check(const std::string& text, const std::s
   return {status, said};
 }
 
+// A connection whose receive buffer is small, so the server's writes wait on our reads.
+int small_window_connect(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int size = 16 * 1024;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  const timeval patience{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+void send_all(int fd, const std::string& data) {
+  REQUIRE(write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
+}
+
+// Reads until the server closes (or the receive timeout), pausing between reads.
+std::string read_until_closed(int fd, std::size_t chunk = 64 * 1024,
+                              std::chrono::milliseconds pause = 0ms) {
+  std::string out;
+  std::string buf(chunk, '\0');
+  for (;;) {
+    const auto n = read(fd, buf.data(), buf.size());
+    if (n <= 0) return out;
+    out.append(buf.data(), static_cast<std::size_t>(n));
+    if (pause > 0ms) std::this_thread::sleep_for(pause);
+  }
+}
+
+// The body length a response's head announces, and where its body starts.
+std::pair<std::size_t, std::size_t> content_length_and_body(const std::string& stream,
+                                                            std::size_t from) {
+  const auto end = stream.find("\r\n\r\n", from);
+  REQUIRE(end != std::string::npos);
+  const auto head = stream.substr(from, end - from);
+  const auto at = head.find("Content-Length: ");
+  REQUIRE(at != std::string::npos);
+  return {std::stoul(head.substr(at + 16)), end + 4};
+}
+
 } // namespace
 
 TEST_CASE("a real scrape passes promtool and follows the registry", "[e2e][api][metrics]") {
@@ -596,4 +642,127 @@ TEST_CASE("presence history answers per device and in bulk, and refuses a bad wi
     CHECK(r.status == 400);
     CHECK(json::parse(r.body).at("error") == "bad_request");
   }
+}
+
+TEST_CASE("an unparsable request after a HEAD still gets its error body", "[e2e][api][errors]") {
+  Registry reg;
+  ApiServer api(reg.schema.url());
+  const int fd = small_window_connect(api.port());
+  send_all(fd, "HEAD /api/devices HTTP/1.1\r\nHost: x\r\n\r\nNOT HTTP AT ALL\r\n\r\n");
+  const auto stream = read_until_closed(fd);
+  close(fd);
+  CAPTURE(stream);
+  const auto second = stream.find("HTTP/1.1 400");
+  REQUIRE(second != std::string::npos);
+  const auto [length, body] = content_length_and_body(stream, second);
+  REQUIRE(stream.size() == body + length);
+  CHECK(json::parse(stream.substr(body)).at("error") == "bad_request");
+}
+
+TEST_CASE("a client reading a big list slowly but steadily gets all of it, one that stops is cut",
+          "[e2e][api][slow-reader]") {
+  Registry reg;
+  std::vector<std::pair<std::string, bool>> cams;
+  for (int i = 0; i < 10000; ++i)
+    cams.emplace_back("camera-" + std::to_string(i), true);
+  reg.round(cams);
+  ApiServer api(reg.schema.url(), {"--read-timeout", "1s"});
+  const std::string request = "GET /api/devices HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  SECTION("steady: 128 kB every 50 ms, several times the deadline in all") {
+    const int fd = small_window_connect(api.port());
+    send_all(fd, request);
+    const auto started = std::chrono::steady_clock::now();
+    const auto stream = read_until_closed(fd, 128 * 1024, 50ms);
+    close(fd);
+    const auto [length, body] = content_length_and_body(stream, 0);
+    CHECK(length > 5'000'000);
+    CHECK(stream.size() == body + length);
+    CHECK(std::chrono::steady_clock::now() - started > 2s);
+  }
+  SECTION("stopped: the server gives up after the deadline") {
+    const int fd = small_window_connect(api.port());
+    send_all(fd, request);
+    char first[1024];
+    REQUIRE(read(fd, first, sizeof first) > 0);
+    std::this_thread::sleep_for(3s); // not reading at all
+    const auto rest = read_until_closed(fd);
+    close(fd);
+    const auto [length, body] = content_length_and_body(std::string(first, sizeof first) + rest, 0);
+    CHECK(sizeof first + rest.size() < body + length);
+  }
+}
+
+namespace {
+
+// CPU time (user + system) a process has used so far.
+std::chrono::milliseconds cpu_time(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  long long ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stoll(field); // utime, stime
+  }
+  return std::chrono::milliseconds(ticks * 1000 / sysconf(_SC_CLK_TCK));
+}
+
+} // namespace
+
+TEST_CASE("out of descriptors the server neither spins nor stops serving", "[e2e][api][limits]") {
+  Registry reg;
+  ChildProcess server({"/usr/bin/prlimit", "--nofile=64:64", API_SERVER, "--database-url",
+                       reg.schema.url(), "--listen", "127.0.0.1:0", "--max-connections", "1000"});
+  const auto line = server.wait_for("listening", 10s);
+  REQUIRE(line);
+  const int port = std::stoi(line->substr(line->find("port=") + 5));
+  CHECK_THAT(server.output(), Catch::Contains("capped at"));
+  std::vector<int> burst;
+  for (int i = 0; i < 200; ++i) {
+    const int fd = raw_connect(port);
+    if (fd >= 0) burst.push_back(fd);
+  }
+  CHECK(burst.size() == 200);
+  std::this_thread::sleep_for(200ms); // let it take in the burst before measuring
+  const auto before = cpu_time(server.pid());
+  std::this_thread::sleep_for(1s);
+  const auto used = cpu_time(server.pid()) - before;
+  CHECK(used < 300ms);
+  for (const int fd : burst)
+    close(fd);
+  CHECK(wait_until(
+      [&] {
+        try {
+          return http_request("GET", "127.0.0.1", port, "/healthz", {}, {}, 2s).status == 200;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      10s));
+  CHECK(server.wait(0ms) == std::nullopt);
+}
+
+TEST_CASE("a silently dead change feed does not freeze the answers", "[e2e][api][faults]") {
+  PrivateCluster cluster;
+  postgres::Options options;
+  options.database_url = cluster.url();
+  REQUIRE(postgres::migrate(options));
+  auto repo = postgres::make_device_repository(options);
+  REQUIRE(commit_listing(*repo, std::vector<PathState>{live_path("cam1")}, SystemClock().now()));
+  ApiServer api(cluster.url(), {"--refresh-interval", "1s"});
+  const auto count = [](const HttpReply& r) { return json::parse(r.body).as_array().size(); };
+  REQUIRE(count(api.get("/api/devices")) == 1);
+  // The LISTEN backend stops answering: TCP stays up, no NOTIFY arrives, no error either.
+  const auto psql = [&](const std::string& sql) {
+    return run_command({"/usr/bin/psql", cluster.url(), "-qAt", "-c", sql}).output;
+  };
+  const auto listener =
+      std::stoi(psql("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' LIMIT 1"));
+  REQUIRE(kill(listener, SIGSTOP) == 0);
+  REQUIRE(commit_listing(*repo, std::vector<PathState>{live_path("cam1"), live_path("cam2")},
+                         SystemClock().now()));
+  const auto seen = api.wait_until(
+      "/api/devices", [&](const HttpReply& r) { return r.status == 200 && count(r) == 2; }, 5s);
+  kill(listener, SIGCONT);
+  CHECK(count(seen) == 2);
 }

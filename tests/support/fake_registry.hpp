@@ -69,6 +69,11 @@ class ScriptedReadRepository final : public DeviceRepository {
     const std::lock_guard lock(mutex_);
     not_ready_ = std::move(reason);
   }
+  // Listings fail (the database stays ready) until fail_listings(false).
+  void fail_listings(bool fail) {
+    const std::lock_guard lock(mutex_);
+    fail_listings_ = fail;
+  }
   void hold() {
     const std::lock_guard lock(mutex_);
     held_ = true;
@@ -100,6 +105,7 @@ class ScriptedReadRepository final : public DeviceRepository {
     cv_.wait(lock, [&] { return !held_; });
     --blocked_;
     if (not_ready_) return fail(ErrorKind::database, *not_ready_);
+    if (fail_listings_) return fail(ErrorKind::database, "canceling statement due to timeout");
     std::vector<Device> out;
     for (const auto& d : devices_) {
       if (query.device_type && d.device_type != *query.device_type) continue;
@@ -127,6 +133,7 @@ class ScriptedReadRepository final : public DeviceRepository {
   std::vector<SyncRun> runs_;
   std::optional<std::string> not_ready_;
   bool held_ = false;
+  bool fail_listings_ = false;
   int blocked_ = 0;
   int listings_ = 0;
 };

@@ -1,13 +1,18 @@
 #include "handle_request.hpp"
 
+#include <unistd.h>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <fstream>
 #include <future>
 
 #include "devices_snapshot.hpp"
 #include "fake_registry.hpp"
 #include "listen_address.hpp"
 #include "routes.hpp"
+#include "wait.hpp"
 
 using namespace camreg;
 using namespace camreg::testing;
@@ -65,6 +70,9 @@ int status(const Reply& reply) {
 std::string header(const Reply& reply, bhttp::field name) {
   return std::string(reply.res[name]);
 }
+std::string header(const Reply& reply, std::string_view name) {
+  return std::string(reply.res[name]);
+}
 
 // The error shape, parsed: a reply that is not valid JSON fails here.
 void check_error(const Reply& reply, int expected, const std::string& code,
@@ -119,6 +127,7 @@ TEST_CASE("one device by key, slashes plain or encoded, is its object of the arr
   CHECK(header(plain, bhttp::field::etag).empty());
   CHECK(api.get("/api/devices/site-a%2Fbuilding.2%2Fcam_1").body() == plain.body());
   CHECK(status(api.get("/api/devices/cam1?active_only=true")) == 200);
+  check_error(api.get("/api/devices/cam1?active_only=maybe"), 400, "bad_request", "active_only");
   check_error(api.get("/api/devices/nope"), 404, "not_found", "no device with key nope");
   check_error(api.get("/api/devices/cam1?device_type=sensor"), 404, "not_found", "cam1");
   check_error(api.get("/api/devices/%zz"), 400, "bad_request", "malformed device key");
@@ -166,6 +175,24 @@ TEST_CASE("every response names the server and allowed origins get CORS headers"
   CHECK(header(devices, bhttp::field::vary) == "Accept-Encoding, Origin");
   const auto other = api.get("/healthz", {{bhttp::field::origin, "http://evil.example"}});
   CHECK(header(other, bhttp::field::access_control_allow_origin).empty());
+  CHECK(header(other, bhttp::field::vary) == "Origin");
+}
+
+TEST_CASE("with CORS configured every answer varies by Origin, asked with one or not",
+          "[http][cors]") {
+  Api api;
+  CHECK(header(api.get("/healthz"), bhttp::field::vary) == "Origin");
+  CHECK(header(api.get("/api/devices"), bhttp::field::vary) == "Accept-Encoding, Origin");
+  CHECK(header(api.get("/api/nothing"), bhttp::field::vary) == "Origin");
+  SECTION("without CORS nothing varies by Origin") {
+    api.ctx.options.cors_origins.clear();
+    CHECK(header(api.get("/healthz"), bhttp::field::vary).empty());
+    CHECK(header(api.get("/api/devices"), bhttp::field::vary) == "Accept-Encoding");
+  }
+  SECTION("any origin allowed: the answer is the same for all") {
+    api.ctx.options.cors_origins = {"*"};
+    CHECK(header(api.get("/healthz"), bhttp::field::vary).empty());
+  }
 }
 
 TEST_CASE("health is the process, readiness and the data are the database", "[http]") {
@@ -202,6 +229,22 @@ TEST_CASE("other paths are the dashboard's files, never from outside its root", 
     check_error(api.get("/"), 404, "not_found", "no such resource");
     check_error(api.answer(bhttp::verb::post, "/"), 404, "not_found", "no such resource");
   }
+}
+
+TEST_CASE("a sibling directory sharing the web root's prefix is outside it", "[http][static]") {
+  Api api;
+  namespace fs = std::filesystem;
+  const auto base = fs::temp_directory_path() / ("camreg-webroot-" + std::to_string(getpid()));
+  fs::remove_all(base);
+  fs::create_directories(base / "dash");
+  fs::create_directories(base / "dash2");
+  std::ofstream(base / "dash" / "index.html") << "inside";
+  std::ofstream(base / "dash2" / "secret.txt") << "outside";
+  fs::create_directory_symlink(base / "dash2", base / "dash" / "sibling");
+  api.ctx.web_root = fs::canonical(base / "dash");
+  CHECK(api.get("/").body() == "inside");
+  check_error(api.get("/sibling/secret.txt"), 404, "not_found", "no such resource");
+  fs::remove_all(base);
 }
 
 TEST_CASE("a path pattern captures one segment or the rest", "[http][routes]") {
@@ -244,4 +287,75 @@ TEST_CASE("a listen address is host:port with an IP host", "[http][listen]") {
     CHECK(parsed.error().kind == ErrorKind::invalid_argument);
     CHECK_THAT(parsed.error().message, Catch::Contains(listen) && Catch::Contains(error));
   }
+}
+
+namespace {
+
+SyncRun run_finished(std::chrono::seconds ago, bool ok = true) {
+  SyncRun run;
+  run.ok = ok;
+  run.finished_at = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now() - ago);
+  return run;
+}
+
+// Makes the view read the runs now (as a committed round's NOTIFY would).
+void runs_become(Api& api, std::vector<SyncRun> runs) {
+  const auto ok = std::find_if(runs.begin(), runs.end(), [](const SyncRun& r) { return r.ok; });
+  const bool none = ok == runs.end();
+  const TimePoint last_ok = none ? TimePoint() : ok->finished_at;
+  api.repo->set_runs(std::move(runs));
+  api.feed->announce();
+  REQUIRE(wait_until(
+      [&] {
+        const auto got = api.view->last_ok_round();
+        return none ? !got.has_value() : got.has_value() && *got == last_ok;
+      },
+      5000ms));
+}
+
+} // namespace
+
+TEST_CASE("every device answer says how old the registry is", "[http][freshness]") {
+  Api api;
+  CHECK(header(api.get("/api/devices"), "X-Registry-Age") == "unknown");
+  runs_become(api, {run_finished(42s)});
+  const auto age = std::stoi(header(api.get("/api/devices"), "X-Registry-Age"));
+  CHECK((age >= 42 && age <= 44));
+  CHECK(header(api.get("/api/devices/cam1"), "X-Registry-Age") == std::to_string(age));
+  const auto etag = header(api.get("/api/devices"), bhttp::field::etag);
+  const auto revalidated = api.get("/api/devices", {{bhttp::field::if_none_match, etag}});
+  CHECK(status(revalidated) == 304);
+  CHECK_FALSE(header(revalidated, "X-Registry-Age").empty());
+}
+
+TEST_CASE("sync status says stale when no round succeeded within the bound", "[http][freshness]") {
+  Api api;
+  runs_become(api, {run_finished(10s)});
+  CHECK(json::parse(api.get("/api/sync/status").body()).at("stale") == false);
+  runs_become(api, {run_finished(5s, false), run_finished(600s)});
+  CHECK(json::parse(api.get("/api/sync/status").body()).at("stale") == true);
+  api.ctx.options.stale_after = std::chrono::hours(1);
+  CHECK(json::parse(api.get("/api/sync/status").body()).at("stale") == false);
+}
+
+TEST_CASE("readiness can require a recent successful round", "[http][freshness]") {
+  Api api;
+  runs_become(api, {run_finished(600s)});
+  CHECK(status(api.get("/readyz")) == 200); // off by default
+  api.ctx.options.ready_max_sync_age = std::chrono::minutes(5);
+  check_error(api.get("/readyz"), 503, "sync_stale", "--ready-max-sync-age");
+  runs_become(api, {run_finished(1s)});
+  CHECK(status(api.get("/readyz")) == 200);
+  runs_become(api, {});
+  check_error(api.get("/readyz"), 503, "sync_stale", "no sync round succeeded");
+}
+
+TEST_CASE("the dashboard may connect to its own origin and the WebRTC origins only",
+          "[http][static]") {
+  Api api;
+  api.ctx.options.webrtc_origins = {"http://127.0.0.1:8889", "https://media.example"};
+  const auto csp = std::string(api.get("/").res["Content-Security-Policy"]);
+  CHECK_THAT(csp,
+             Catch::Contains("connect-src 'self' http://127.0.0.1:8889 https://media.example;"));
+  CHECK_THAT(csp, !Catch::Contains("http: https:"));
 }

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "fake_registry.hpp"
+#include "wait.hpp"
 
 using namespace camreg;
 using namespace camreg::testing;
@@ -233,4 +234,106 @@ TEST_CASE("every request waiting for a build gets the built snapshot", "[view]")
   CHECK(keys({std::static_pointer_cast<const Keys>(got[0]), "", false}) ==
         std::vector<std::string>{"cam1"});
   CHECK(world.repo->listings() == 1);
+}
+
+TEST_CASE("snapshots are rebuilt on the timer even when the feed stays silent", "[view]") {
+  ViewOptions options = checking_every(1h);
+  options.refresh_interval = 50ms;
+  World world(options);
+  CHECK(keys(world.get()) == std::vector<std::string>{"cam1"});
+  world.repo->set_devices({camera("cam1"), camera("cam2")}); // no announce: a dead feed
+  const auto rebuilt = world.get_until(
+      [](const World::Answer& a) { return a.snapshot && a.snapshot->keys.size() == 2; });
+  CHECK(keys(rebuilt) == std::vector<std::string>{"cam1", "cam2"});
+}
+
+TEST_CASE("a snapshot older than its bound is rebuilt before it is served", "[view]") {
+  ViewOptions options = checking_every(1h);
+  options.max_snapshot_age = Duration(0);
+  World world(options);
+  CHECK(keys(world.get()) == std::vector<std::string>{"cam1"});
+  world.repo->set_devices({camera("cam1"), camera("cam2")});
+  const auto again = world.get();
+  CHECK_FALSE(again.from_cache);
+  CHECK(keys(again) == std::vector<std::string>{"cam1", "cam2"});
+  CHECK(world.repo->listings() == 2);
+}
+
+TEST_CASE("beyond the cap, with every cached query awaited, a new query is refused at once",
+          "[view]") {
+  ViewOptions options = checking_every(1h);
+  options.max_queries = 2;
+  World world(options);
+  REQUIRE(world.view->wait_first_check(5s));
+  world.repo->hold();
+  std::vector<std::promise<RegistryView::SnapshotPtr>> held(2);
+  const auto ask = [&](const std::string& type, std::promise<RegistryView::SnapshotPtr>& p) {
+    DeviceQuery query;
+    query.device_type = type;
+    world.view->get(query, [&p](RegistryView::SnapshotPtr snapshot, const std::string&) {
+      p.set_value(std::move(snapshot));
+    });
+  };
+  ask("a", held[0]);
+  REQUIRE(world.repo->wait_for_held_listing(5s));
+  ask("b", held[1]);
+  DeviceQuery third;
+  third.device_type = "c";
+  std::string refused;
+  bool answered = false;
+  world.view->get(third, [&](RegistryView::SnapshotPtr snapshot, const std::string& error) {
+    answered = snapshot == nullptr;
+    refused = error;
+  });
+  CHECK(answered);
+  CHECK_THAT(refused, Catch::Contains("too many distinct queries"));
+  world.repo->release();
+  for (auto& p : held)
+    CHECK(p.get_future().wait_for(5s) == std::future_status::ready);
+}
+
+TEST_CASE("a failed rebuild is retried without another change", "[view]") {
+  World world(checking_every(20ms));
+  CHECK(keys(world.get()) == std::vector<std::string>{"cam1"});
+  CHECK(world.get().from_cache); // asked again: kept across changes
+  world.repo->fail_listings(true);
+  world.repo->set_devices({camera("cam1"), camera("cam2")});
+  const int before = world.repo->listings();
+  world.feed->announce();
+  REQUIRE(wait_until([&] { return world.repo->listings() > before; }, 5000ms));
+  world.repo->fail_listings(false); // the database answers again; no NOTIFY follows
+  const auto retried = world.get_until(
+      [](const World::Answer& a) { return a.snapshot && a.snapshot->keys.size() == 2; });
+  CHECK(keys(retried) == std::vector<std::string>{"cam1", "cam2"});
+}
+
+TEST_CASE("a change rebuilds only the queries asked since their last build", "[view]") {
+  World world(checking_every(1h));
+  DeviceQuery used, forgotten;
+  forgotten.active_only = true;
+  CHECK(keys(world.get(used)) == std::vector<std::string>{"cam1"});
+  CHECK(keys(world.get(forgotten)) == std::vector<std::string>{"cam1"});
+  CHECK(world.get(used).from_cache);
+  const int before = world.repo->listings();
+  world.repo->set_devices({camera("cam1"), camera("cam2")});
+  world.feed->announce();
+  const auto changed = world.get_until(
+      [](const World::Answer& a) { return a.snapshot && a.snapshot->keys.size() == 2; }, used);
+  CHECK(keys(changed) == std::vector<std::string>{"cam1", "cam2"});
+  CHECK(world.repo->listings() == before + 1);
+  CHECK_FALSE(world.get(forgotten).from_cache);
+}
+
+TEST_CASE("the last successful round is the newest ok run", "[view]") {
+  World world(checking_every(20ms));
+  const auto now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+  SyncRun failed, ok;
+  failed.ok = false;
+  failed.finished_at = now;
+  ok.ok = true;
+  ok.finished_at = now - std::chrono::minutes(2);
+  world.repo->set_runs({failed, ok});
+  world.feed->announce();
+  REQUIRE(wait_until([&] { return world.view->last_ok_round().has_value(); }, 5000ms));
+  CHECK(*world.view->last_ok_round() == ok.finished_at);
 }

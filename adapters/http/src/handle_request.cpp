@@ -1,5 +1,6 @@
 #include "handle_request.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 
@@ -47,11 +48,31 @@ void healthz(const Call& call, Responder& done) {
   done(status_reply("ok", call.req.version()));
 }
 
+// Whole seconds since the last successful round, or "unknown" when none is on record.
+std::string registry_age(const RegistryView& view) {
+  const auto last_ok = view.last_ok_round();
+  if (!last_ok) return "unknown";
+  const auto age = std::chrono::duration_cast<std::chrono::seconds>(SystemClock().now() - *last_ok);
+  return std::to_string(std::max<std::int64_t>(age.count(), 0));
+}
+
 void readyz(const Call& call, Responder& done) {
+  const auto version = call.req.version();
   const auto readiness = call.ctx.view->readiness();
-  if (readiness.ready) return done(status_reply("ready", call.req.version()));
-  done(error_reply(bhttp::status::service_unavailable, "not_ready", readiness.reason,
-                   call.req.version()));
+  if (!readiness.ready) {
+    return done(
+        error_reply(bhttp::status::service_unavailable, "not_ready", readiness.reason, version));
+  }
+  if (const auto bound = call.ctx.options.ready_max_sync_age; bound.count() > 0) {
+    const auto last_ok = call.ctx.view->last_ok_round();
+    if (!last_ok || SystemClock().now() - *last_ok > bound) {
+      return done(error_reply(bhttp::status::service_unavailable, "sync_stale",
+                              "no sync round succeeded within " + std::to_string(bound.count()) +
+                                  " ms (--ready-max-sync-age)",
+                              version));
+    }
+  }
+  done(status_reply("ready", version));
 }
 
 void sync_status(const Call& call, Responder& done) {
@@ -60,8 +81,11 @@ void sync_status(const Call& call, Responder& done) {
     return done(error_reply(bhttp::status::service_unavailable, "database_unavailable",
                             call.ctx.view->readiness().reason, call.req.version()));
   }
-  done(json_reply(bhttp::status::ok, render_sync_status_json(*runs, SystemClock().now()),
-                  call.req.version()));
+  done(json_reply(
+      bhttp::status::ok,
+      render_sync_status_json(*runs, SystemClock().now(),
+                              std::chrono::duration_cast<Duration>(call.ctx.options.stale_after)),
+      call.req.version()));
 }
 
 bool parse_query(std::string_view query, QueryParams& params) {
@@ -155,30 +179,37 @@ void devices(const Call& call, Responder& done) {
       return done(
           error_reply(bhttp::status::bad_request, "bad_request", "malformed device key", version));
     }
-    std::erase_if(params, [](const auto& p) { return p.first == "active_only"; });
   }
   auto query = parse_device_query(params);
   if (!query) {
     return done(
         error_reply(bhttp::status::bad_request, "bad_request", query.error().message, version));
   }
+  // One device is found whatever its activity: active_only is checked, then not applied.
+  if (!key.empty()) query->active_only = false;
   Revalidation req{version, std::string(call.req[bhttp::field::if_none_match]),
                    std::string(call.req[bhttp::field::accept_encoding])};
-  call.ctx.view->get(*query, [done = std::move(done), req = std::move(req), key = std::move(key)](
-                                 RegistryView::SnapshotPtr built, const std::string& error) {
+  auto* view = call.ctx.view;
+  view->get(*query, [done = std::move(done), req = std::move(req), key = std::move(key), view](
+                        RegistryView::SnapshotPtr built, const std::string& error) {
     if (!built) {
       return done(error_reply(bhttp::status::service_unavailable, "database_unavailable", error,
                               req.version));
     }
     const auto snapshot = std::static_pointer_cast<const DevicesSnapshot>(built);
-    if (key.empty()) return done(snapshot_reply(snapshot, snapshot->json, req));
+    const auto answer = [&](Reply reply) {
+      // The devices may be only as fresh as the last round: say how old that is.
+      reply.res.set("X-Registry-Age", registry_age(*view));
+      done(std::move(reply));
+    };
+    if (key.empty()) return answer(snapshot_reply(snapshot, snapshot->json, req));
     const auto it = snapshot->objects.find(key);
     if (it == snapshot->objects.end()) {
-      return done(error_reply(bhttp::status::not_found, "not_found",
-                              "no device with key " + key.substr(0, 200), req.version));
+      return answer(error_reply(bhttp::status::not_found, "not_found",
+                                "no device with key " + key.substr(0, 200), req.version));
     }
     const auto [offset, size] = it->second;
-    done(snapshot_reply(snapshot, std::string_view(snapshot->json).substr(offset, size), req));
+    answer(snapshot_reply(snapshot, std::string_view(snapshot->json).substr(offset, size), req));
   });
 }
 
@@ -332,7 +363,7 @@ void route(const Request& req, const Context& ctx, Responder& done, std::string_
         error_reply(bhttp::status::not_found, "not_found", "no such resource", req.version()));
   }
   matched = "static";
-  done(serve_static_file(ctx.web_root, path, req.version()));
+  done(serve_static_file(ctx.web_root, path, req.version(), ctx.options.webrtc_origins));
 }
 
 } // namespace

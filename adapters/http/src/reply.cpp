@@ -43,15 +43,16 @@ void decorate(Reply& reply, std::string_view origin, const std::vector<std::stri
   auto& res = reply.res;
   res.set(bhttp::field::server, "camreg");
   res.set("X-Content-Type-Options", "nosniff");
-  if (origin.empty() || !origin_allowed(origin, cors_origins)) return;
   const bool any = std::find(cors_origins.begin(), cors_origins.end(), "*") != cors_origins.end();
-  res.set(bhttp::field::access_control_allow_origin, any ? std::string("*") : std::string(origin));
-  res.set(bhttp::field::access_control_expose_headers, "ETag");
-  if (!any) {
+  // A cache must not hand one origin's answer (with or without CORS headers) to another.
+  if (!cors_origins.empty() && !any) {
     res.set(bhttp::field::vary, res[bhttp::field::vary].empty()
                                     ? std::string("Origin")
                                     : std::string(res[bhttp::field::vary]) + ", Origin");
   }
+  if (origin.empty() || !origin_allowed(origin, cors_origins)) return;
+  res.set(bhttp::field::access_control_allow_origin, any ? std::string("*") : std::string(origin));
+  res.set(bhttp::field::access_control_expose_headers, "ETag, X-Registry-Age");
 }
 
 } // namespace camreg::http::detail

@@ -31,6 +31,7 @@ class BeastServer final : public Server {
       : ioc_(static_cast<int>(std::max<std::size_t>(options.threads, 1))),
         acceptor_(net::make_strand(ioc_)),
         drain_timer_(ioc_),
+        accept_timer_(acceptor_.get_executor()),
         view_(std::move(view)),
         history_(std::move(history)) {
     shared_.ctx.options = std::move(options);
@@ -74,6 +75,7 @@ class BeastServer final : public Server {
       if (shared_.draining.exchange(true)) return;
       beast::error_code ec;
       acceptor_.close(ec);
+      accept_timer_.cancel();
       std::vector<std::shared_ptr<Session>> live;
       {
         const std::lock_guard lock(sessions_mutex_);
@@ -112,8 +114,17 @@ class BeastServer final : public Server {
     if (shared_.draining) return;
     if (ec) {
       if (ec == net::error::operation_aborted) return;
-      if (shared_.ctx.log) shared_.ctx.log(LogLevel::warn, "accept", ec.message());
-    } else if (shared_.connections >= shared_.ctx.options.max_connections) {
+      return back_off(ec);
+    }
+    if (accept_errors_ > 0) {
+      if (shared_.ctx.log) {
+        shared_.ctx.log(LogLevel::info, "accept",
+                        "accepting again after " + std::to_string(accept_errors_) + " errors");
+      }
+      accept_errors_ = 0;
+      accept_backoff_ = min_accept_backoff;
+    }
+    if (shared_.connections >= shared_.ctx.options.max_connections) {
       beast::error_code ignored;
       socket.close(ignored);
     } else {
@@ -129,9 +140,27 @@ class BeastServer final : public Server {
     do_accept();
   }
 
+  // The failed connection stays in the backlog (EMFILE, ENFILE, ENOBUFS): re-arming at
+  // once would spin. Waits 50 ms, doubling to 1 s; one log line per burst.
+  void back_off(const beast::error_code& ec) {
+    if (accept_errors_++ == 0 && shared_.ctx.log) {
+      shared_.ctx.log(LogLevel::warn, "accept", ec.message() + "; backing off");
+    }
+    accept_timer_.expires_after(accept_backoff_);
+    accept_backoff_ = std::min(accept_backoff_ * 2, max_accept_backoff);
+    accept_timer_.async_wait([this](beast::error_code timer_ec) {
+      if (!timer_ec && !shared_.draining) do_accept();
+    });
+  }
+
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   net::steady_timer drain_timer_;
+  static constexpr std::chrono::milliseconds min_accept_backoff{50};
+  static constexpr std::chrono::milliseconds max_accept_backoff{1000};
+  net::steady_timer accept_timer_; // on the acceptor's strand
+  std::chrono::milliseconds accept_backoff_ = min_accept_backoff;
+  std::size_t accept_errors_ = 0;
   std::unique_ptr<RegistryView> view_;
   std::unique_ptr<detail::HistoryReader> history_; // joined before the io_context goes
   detail::HttpMetrics metrics_;
@@ -171,6 +200,8 @@ Result<std::unique_ptr<Server>> Server::start(Options options,
   }
   ViewOptions view_options;
   view_options.max_queries = options.max_cached_queries;
+  view_options.refresh_interval = options.refresh_interval;
+  view_options.max_snapshot_age = options.refresh_interval + options.refresh_interval / 2;
   auto view = std::make_unique<RegistryView>(
       std::move(repository), std::move(feed),
       [](const std::vector<Device>& devices) { return detail::build_devices_snapshot(devices); },

@@ -1,5 +1,8 @@
 #include "session.hpp"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -14,7 +17,7 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 Session::Session(tcp::socket&& socket, Shared& shared)
-    : stream_(std::move(socket)), shared_(shared) {
+    : stream_(std::move(socket)), shared_(shared), write_watch_(stream_.get_executor()) {
   ++shared_.connections;
 }
 
@@ -36,6 +39,7 @@ void Session::close_if_idle() {
 void Session::do_read() {
   if (shared_.draining) return close();
   const auto& options = shared_.ctx.options;
+  request_ = {}; // an error answer must not be shaped by the previous request (HEAD)
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(options.header_limit));
   parser_->body_limit(options.body_limit);
@@ -98,13 +102,48 @@ void Session::send(Reply reply, bool close_after) {
   } else {
     res.content_length(size);
   }
-  stream_.expires_after(shared_.ctx.options.read_timeout);
-  bhttp::async_write(stream_, res,
-                     [self = shared_from_this(), close_conn](beast::error_code ec, std::size_t) {
-                       self->reply_.reset();
-                       if (ec || close_conn) return self->close();
-                       self->do_read();
-                     });
+  close_after_write_ = close_conn;
+  serializer_.emplace(res);
+  // The deadline follows progress, not the whole body: a client reading a large list
+  // slowly but steadily is served, one that stops reading is cut (watch_write).
+  stream_.expires_never();
+  wrote_ = false;
+  unsent_ = -1;
+  watch_write();
+  do_write();
+}
+
+void Session::do_write() {
+  bhttp::async_write_some(stream_, *serializer_,
+                          beast::bind_front_handler(&Session::on_write, shared_from_this()));
+}
+
+void Session::watch_write() {
+  write_watch_.expires_after(shared_.ctx.options.read_timeout);
+  write_watch_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || !self->serializer_) return;
+    // A write completes only once the kernel frees a good part of a send buffer that
+    // may hold megabytes; the queue shrinking is progress too.
+    int unsent = -1;
+    (void)ioctl(self->stream_.socket().native_handle(), SIOCOUTQ, &unsent);
+    if (self->wrote_ || unsent != self->unsent_) {
+      self->wrote_ = false;
+      self->unsent_ = unsent;
+      return self->watch_write();
+    }
+    beast::error_code ignored;
+    self->stream_.socket().cancel(ignored); // the write fails: on_write closes
+  });
+}
+
+void Session::on_write(beast::error_code ec, std::size_t) {
+  wrote_ = true;
+  if (!ec && !serializer_->is_done()) return do_write();
+  write_watch_.cancel();
+  serializer_.reset();
+  reply_.reset();
+  if (ec || close_after_write_) return close();
+  do_read();
 }
 
 void Session::close() {

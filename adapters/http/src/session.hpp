@@ -2,9 +2,11 @@
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <memory>
 #include <optional>
 
@@ -20,8 +22,9 @@ struct Shared {
 };
 
 // One connection: reads requests under the header and body limits and the read timeout,
-// answers each through handle_request, keeps the connection alive between them until
-// the client, a timeout or the drain ends it. Runs on a strand of its own.
+// answers each through handle_request (the write deadline restarts whenever the client
+// takes more bytes, so a slow but steady reader is served), keeps the connection alive between them
+// until the client, a timeout or the drain ends it. Runs on a strand of its own.
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(boost::asio::ip::tcp::socket&& socket, Shared& shared);
@@ -35,6 +38,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void do_read();
   void on_read(boost::beast::error_code ec, std::size_t);
   void send(Reply reply, bool close_after);
+  void do_write();
+  void on_write(boost::beast::error_code ec, std::size_t);
+  void watch_write();
   void close();
 
   boost::beast::tcp_stream stream_;
@@ -43,6 +49,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Request request_;
   std::optional<Reply> reply_;
+  std::optional<bhttp::response_serializer<bhttp::span_body<const char>>> serializer_;
+  bool close_after_write_ = false;
+  boost::asio::steady_timer write_watch_; // cuts a write that made no progress in a period
+  bool wrote_ = false;                    // a write completed since the last look
+  int unsent_ = -1;                       // the socket's send queue at the last look
   bool reading_ = false;
 };
 

@@ -1,5 +1,6 @@
 #include "static_files.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -11,13 +12,26 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* content_security_policy =
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "media-src 'self' blob: mediastream:; connect-src 'self' http: https:; object-src 'none'; "
-    "base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+// The page talks to its own origin (the API) and to MediaMTX's WebRTC origins (WHEP),
+// nowhere else: a link cannot point it at another API.
+std::string content_security_policy(const std::vector<std::string>& webrtc_origins) {
+  std::string connect = "'self'";
+  for (const auto& origin : webrtc_origins)
+    connect += " " + origin;
+  return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+         "media-src 'self' blob: mediastream:; connect-src " +
+         connect +
+         "; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
+}
 
 Reply not_found(unsigned version) {
   return error_reply(bhttp::status::not_found, "not_found", "no such resource", version);
+}
+
+// Whole components: /srv/dash2/x is not within /srv/dash.
+bool within(const fs::path& root, const fs::path& file) {
+  const auto [r, f] = std::mismatch(root.begin(), root.end(), file.begin(), file.end());
+  return r == root.end();
 }
 
 } // namespace
@@ -37,7 +51,8 @@ std::string_view mime_type(const fs::path& path) {
   return "application/octet-stream";
 }
 
-Reply serve_static_file(const fs::path& root, std::string_view target_path, unsigned version) {
+Reply serve_static_file(const fs::path& root, std::string_view target_path, unsigned version,
+                        const std::vector<std::string>& webrtc_origins) {
   std::string path;
   if (!percent_decode(target_path, path, false) || path.find('\0') != std::string::npos ||
       path.find('\\') != std::string::npos) {
@@ -53,9 +68,7 @@ Reply serve_static_file(const fs::path& root, std::string_view target_path, unsi
   if (path.empty() || path.back() == '/') path += "index.html";
   std::error_code ec;
   const auto file = fs::weakly_canonical(root / fs::path(path).relative_path(), ec);
-  const auto& prefix = root.native();
-  if (ec || file.native().compare(0, prefix.size(), prefix) != 0 ||
-      !fs::is_regular_file(file, ec)) {
+  if (ec || !within(root, file) || !fs::is_regular_file(file, ec)) {
     return not_found(version);
   }
   std::ifstream in(file, std::ios::binary);
@@ -63,7 +76,7 @@ Reply serve_static_file(const fs::path& root, std::string_view target_path, unsi
   content << in.rdbuf();
   auto reply = text_reply(bhttp::status::ok, content.str(), mime_type(file), version);
   reply.res.set(bhttp::field::cache_control, "no-cache");
-  reply.res.set("Content-Security-Policy", content_security_policy);
+  reply.res.set("Content-Security-Policy", content_security_policy(webrtc_origins));
   reply.res.set("Referrer-Policy", "no-referrer");
   return reply;
 }

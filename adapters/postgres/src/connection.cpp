@@ -105,6 +105,7 @@ std::string conninfo(const Options& options) {
   add("keepalives_idle", "30");
   add("keepalives_interval", "10");
   add("keepalives_count", "3");
+  add("tcp_user_timeout", "60000"); // ms: unacknowledged data, e.g. a probe, gives up too
   return out;
 }
 

@@ -13,9 +13,11 @@ namespace camreg {
 void append_device_json(std::string& out, const Device& device);
 
 // GET /api/sync/status: {"now", "last_run", "last_ok_run", "seconds_since_last_ok"
-// (null when none), "runs": [...newest first]}; each run {"id", "started_at",
+// (null when none), "stale" (true when no round succeeded within stale_after),
+// "runs": [...newest first]}; each run {"id", "started_at",
 // "finished_at", "ok", "error" (null when ok), "paths_seen", "upserted", "expired",
 // "source"}.
-std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint now);
+std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint now,
+                                    Duration stale_after = std::chrono::minutes(3));
 
 } // namespace camreg

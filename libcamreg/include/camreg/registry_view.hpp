@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -33,9 +34,15 @@ enum class ViewNotice {
 };
 
 struct ViewOptions {
-  std::size_t max_queries = 64; // distinct queries kept; at least 1
+  // Distinct queries kept, those being built included; at least 1. A new query beyond
+  // it, when every kept one has requests waiting, is refused.
+  std::size_t max_queries = 64;
   Duration readiness_interval = std::chrono::seconds(1);
   std::size_t recent_runs = 20; // sync runs kept for recent_runs()
+  // Rebuilds on a timer too, in case the feed is silently dead.
+  Duration refresh_interval = std::chrono::seconds(30);
+  // A snapshot older than this is rebuilt before it is served: never served as fresh.
+  Duration max_snapshot_age = std::chrono::seconds(45);
 };
 
 // The read side of the registry: one immutable snapshot per query, kept by a thread of
@@ -62,28 +69,37 @@ class RegistryView {
   RegistryView& operator=(const RegistryView&) = delete;
 
   // Calls back with the query's snapshot: at once (on the caller's thread) when cached
-  // or when the database is known not to be ready; else from the view's thread once
-  // built. A new query beyond max_queries evicts the least recently asked one nobody
-  // waits on. Thread-safe.
+  // and younger than max_snapshot_age, or when the database is known not to be ready;
+  // else from the view's thread once built. A new query beyond max_queries evicts the
+  // least recently asked one nobody waits on; if every one has waiters, it is refused
+  // at once (null and "too many distinct queries"). Thread-safe.
   void get(const DeviceQuery& query, Callback callback);
   Readiness readiness() const;
   // Blocks until readiness was checked once, or the timeout passes; true when checked.
   bool wait_first_check(Duration timeout) const;
   // The most recent sync runs (newest first), or null while not ready or not yet read.
   std::shared_ptr<const std::vector<SyncRun>> recent_runs() const;
+  // When the newest successful round among recent_runs() finished (database clock);
+  // nullopt when none succeeded, or the runs are not known.
+  std::optional<TimePoint> last_ok_round() const;
   // Stops the view's thread; waiting callbacks are dropped uncalled. Idempotent.
   void stop();
 
  private:
+  using Steady = std::chrono::steady_clock;
   struct Entry {
     DeviceQuery query;
     SnapshotPtr snapshot;
+    Steady::time_point built_at;
+    bool needs_refresh = false; // a change (or a failed rebuild) since the snapshot
+    bool asked = true;          // asked since the last build: worth rebuilding on a change
     std::vector<Callback> waiting;
     std::list<std::string>::iterator lru;
   };
   void loop();
   bool check_readiness();
   void refresh(bool everything);
+  bool evict_one(); // the least recently asked entry nobody waits on; false if none
 
   std::unique_ptr<DeviceRepository> repository_;
   std::unique_ptr<ChangeFeed> feed_;

@@ -26,6 +26,16 @@ struct Options {
   std::chrono::milliseconds drain_timeout{5000}; // after stop(), then connections are cut
   std::size_t max_cached_queries = 64;           // distinct /api/devices queries kept
   bool metrics_per_device = true; // /metrics: camreg_device_up etc. per device (off: counts only)
+  // Snapshots are rebuilt at least this often, whatever the change feed says; one older
+  // than 1.5 times this is rebuilt before it is served.
+  std::chrono::milliseconds refresh_interval{30000};
+  // /api/sync/status says "stale": true when no round succeeded within this.
+  std::chrono::milliseconds stale_after{180000};
+  // /readyz fails when no round succeeded within this; 0: off.
+  std::chrono::milliseconds ready_max_sync_age{0};
+  // Origins (scheme://host[:port]) of MediaMTX's WebRTC endpoints: the dashboard's
+  // Content-Security-Policy lets it connect there and to its own origin only.
+  std::vector<std::string> webrtc_origins;
 };
 
 enum class LogLevel { info, warn, error };
@@ -33,9 +43,11 @@ using LogSink = std::function<void(LogLevel, std::string_view event, std::string
 
 // The HTTP API and the dashboard. Reads come from pre-serialised snapshots (plain and
 // gzip, with an ETag) kept by a thread of the server's own, which refreshes them when
-// the feed reports a change and checks readiness every second; no request waits on the
-// database except the first of a new query. The repository and feed are used by that
-// thread only.
+// the feed reports a change, every refresh_interval, and checks readiness every second;
+// no request waits on the database except the first of a new query and one whose
+// snapshot outlived its bound. Device answers carry X-Registry-Age: seconds since the
+// last successful sync round, or "unknown" when none is on record. The repository and feed are used
+// by that thread only.
 class Server {
  public:
   // Binds the listen address; fails with invalid_argument (bad address or web root) or
