@@ -142,18 +142,22 @@ WITH w AS (
   SELECT timestamptz 'epoch' + CAST($2 AS bigint) * interval '1 microsecond' AS from_ts,
          timestamptz 'epoch' + CAST($3 AS bigint) * interval '1 microsecond' AS to_ts
 )
-SELECT d.device_key, x.presence, CAST(extract(epoch FROM lower(x.period)) * 1000000 AS bigint),
-       CAST(extract(epoch FROM upper(x.period)) * 1000000 AS bigint)
+SELECT d.device_key, x.presence, CAST(extract(epoch FROM x.lo) * 1000000 AS bigint),
+       CAST(extract(epoch FROM x.hi) * 1000000 AS bigint)
 FROM w CROSS JOIN devices d
 CROSS JOIN LATERAL (
-  SELECT coalesce(max(lower(y.period)), '-infinity') AS start
-  FROM device_presence y WHERE y.device_id = d.id AND lower(y.period) <= w.from_ts
+  SELECT coalesce(max(lower(z.period)), '-infinity') AS start
+  FROM device_presence z WHERE z.device_id = d.id AND lower(z.period) <= w.from_ts
 ) s
-JOIN device_presence x ON x.device_id = d.id AND lower(x.period) >= s.start
-                      AND lower(x.period) < w.to_ts
+CROSS JOIN LATERAL (
+  SELECT y.presence, lower(y.period) AS lo, upper(y.period) AS hi
+  FROM device_presence y
+  WHERE y.device_id = d.id AND lower(y.period) >= s.start AND lower(y.period) < w.to_ts
+    AND (upper_inf(y.period) OR upper(y.period) > w.from_ts)
+  OFFSET 0 -- a fence: kept per device (an index range), never flattened into a scan of all
+) x
 WHERE d.device_type = $1 AND ($4 = '' OR d.device_key = $4)
-  AND (upper_inf(x.period) OR upper(x.period) > w.from_ts)
-ORDER BY d.device_key, lower(x.period)
+ORDER BY d.device_key, x.lo
 )SQL";
 
 // Retention, a batch at a time so no statement holds locks for long.
