@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <optional>
 
 #include "camreg/api_json.hpp"
 #include "camreg/clock.hpp"
@@ -163,23 +164,28 @@ Reply snapshot_reply(const std::shared_ptr<const DevicesSnapshot>& snapshot, std
   return reply;
 }
 
+// The query's parameters and the device key a {key...} pattern captured, both
+// percent-decoded ("site-a/cam_1" and "site-a%2Fcam_1" are the same device); or the 400
+// to answer.
+std::optional<Reply> decode_request(const Call& call, QueryParams& params, std::string& key) {
+  const auto version = call.req.version();
+  if (!parse_query(call.query, params)) {
+    return error_reply(bhttp::status::bad_request, "bad_request",
+                       "malformed percent-encoding in the query", version);
+  }
+  const auto raw_key = param(call.params, "key");
+  if (!raw_key.empty() && (!percent_decode(raw_key, key, false) || key.empty()))
+    return error_reply(bhttp::status::bad_request, "bad_request", "malformed device key", version);
+  return std::nullopt;
+}
+
 // GET /api/devices and /api/devices/{key...}: answered from the view's snapshot of the
 // query; one device is its object cut out of the array.
 void devices(const Call& call, Responder& done) {
   const auto version = call.req.version();
   QueryParams params;
-  if (!parse_query(call.query, params)) {
-    return done(error_reply(bhttp::status::bad_request, "bad_request",
-                            "malformed percent-encoding in the query", version));
-  }
   std::string key;
-  if (const auto raw_key = param(call.params, "key"); !raw_key.empty()) {
-    // "site-a/cam_1" and "site-a%2Fcam_1" are the same device.
-    if (!percent_decode(raw_key, key, false) || key.empty()) {
-      return done(
-          error_reply(bhttp::status::bad_request, "bad_request", "malformed device key", version));
-    }
-  }
+  if (auto refused = decode_request(call, params, key)) return done(std::move(*refused));
   auto query = parse_device_query(params);
   if (!query) {
     return done(
@@ -262,17 +268,9 @@ void openapi(const Call& call, Responder& done) {
 void history(const Call& call, Responder& done) {
   const auto version = call.req.version();
   QueryParams params;
-  if (!parse_query(call.query, params)) {
-    return done(error_reply(bhttp::status::bad_request, "bad_request",
-                            "malformed percent-encoding in the query", version));
-  }
   std::string key;
-  const auto raw_key = param(call.params, "key");
-  if (!raw_key.empty() && (!percent_decode(raw_key, key, false) || key.empty())) {
-    return done(
-        error_reply(bhttp::status::bad_request, "bad_request", "malformed device key", version));
-  }
-  auto query = parse_history_query(params, SystemClock().now(), raw_key.empty());
+  if (auto refused = decode_request(call, params, key)) return done(std::move(*refused));
+  auto query = parse_history_query(params, SystemClock().now(), key.empty());
   if (!query) {
     return done(
         error_reply(bhttp::status::bad_request, "bad_request", query.error().message, version));

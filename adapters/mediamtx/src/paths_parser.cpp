@@ -324,44 +324,46 @@ Result<std::pair<std::string, PathConfig>> parse_config_item(const json::value& 
 
 } // namespace
 
-Result<PathPage> parse_paths_page(std::string_view body, std::size_t page) {
-  constexpr std::string_view list = "path list";
+namespace {
+
+// Parses a list page's envelope, then hands each item to read(result, item, index).
+template <class Page, class ReadItem>
+Result<Page> parse_page(std::string_view body, std::size_t page, std::string_view list,
+                        ReadItem&& read) {
   json::error_code ec;
   json::monotonic_resource memory;
   const json::value doc = parse_json(body, ec, &memory);
   if (ec) return page_error(list, page, "not valid JSON (" + ec.message() + ")");
   auto top = envelope(doc, list, page);
   if (!top) return top.error();
-  PathPage result;
+  Page result;
   result.page_count = top->page_count;
   result.item_count = top->item_count;
-  result.items.reserve(top->items->size());
   std::size_t index = 0;
   for (const auto& item : *top->items)
-    result.items.push_back(parse_item(item, page, index++));
+    read(result, item, index++);
   return result;
+}
+
+} // namespace
+
+Result<PathPage> parse_paths_page(std::string_view body, std::size_t page) {
+  return parse_page<PathPage>(body, page, "path list",
+                              [&](PathPage& result, const json::value& item, std::size_t index) {
+                                result.items.push_back(parse_item(item, page, index));
+                              });
 }
 
 Result<ConfigPage> parse_config_page(std::string_view body, std::size_t page) {
   constexpr std::string_view list = "path config list";
-  json::error_code ec;
-  json::monotonic_resource memory;
-  const json::value doc = parse_json(body, ec, &memory);
-  if (ec) return page_error(list, page, "not valid JSON (" + ec.message() + ")");
-  auto top = envelope(doc, list, page);
-  if (!top) return top.error();
-  ConfigPage result;
-  result.page_count = top->page_count;
-  result.item_count = top->item_count;
-  std::size_t index = 0;
-  for (const auto& item : *top->items) {
-    auto config = parse_config_item(item, Where(page, index++, {}, list));
-    if (config)
-      result.items.push_back(std::move(*config));
-    else
-      result.unreadable.push_back(std::move(config.error().message));
-  }
-  return result;
+  return parse_page<ConfigPage>(
+      body, page, list, [&](ConfigPage& result, const json::value& item, std::size_t index) {
+        auto config = parse_config_item(item, Where(page, index, {}, list));
+        if (config)
+          result.items.push_back(std::move(*config));
+        else
+          result.unreadable.push_back(std::move(config.error().message));
+      });
 }
 
 } // namespace camreg::mediamtx
