@@ -417,3 +417,60 @@ TEST_CASE("database URLs are logged without their password", "[postgres][securit
   CHECK(redact_database_url("host=db password = 'p w\\'x' dbname=camreg") ==
         "host=db password = *** dbname=camreg");
 }
+
+TEST_CASE("a database of the previous release upgrades in place and keeps its rows",
+          "[postgres][migrate]") {
+  TestSchema schema;
+  // What release 0.1 left: migrations 0001 and 0002, recorded in schema_migrations, and
+  // rows its rounds wrote (metadata state in jsonb only, no state column, no ledger).
+  schema.exec(
+      "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT "
+      "NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+  for (const auto& m : postgres::migrations()) {
+    if (m.version > 2) break;
+    schema.exec(std::string(m.sql));
+    schema.exec("INSERT INTO schema_migrations (version, name) VALUES (" +
+                std::to_string(m.version) + ", '" + std::string(m.name) + "')");
+  }
+  schema.exec(
+      "INSERT INTO devices (device_key, device_type, name, last_seen, is_active, "
+      "device_metadata, updated_at) VALUES "
+      "('cam1', 'camera', 'Front door', now() - interval '1 min', true, "
+      " '{\"state\": \"live\", \"ready\": true}', now() - interval '1 h'), "
+      "('cam2', 'camera', 'cam2', NULL, false, '{\"state\": \"not_ready\", \"ready\": false}', "
+      " now() - interval '2 h');"
+      "INSERT INTO sync_runs (started_at, finished_at, ok, paths_seen, upserted, expired, source) "
+      "VALUES (now() - interval '1 min', now() - interval '1 min', true, 2, 2, 0, 'x')");
+  const auto before_ids = schema.scalar(
+      "SELECT string_agg(id || device_key, ',' ORDER BY id) "
+      "FROM devices");
+
+  const auto upgraded = postgres::migrate(options_for(schema));
+  REQUIRE(upgraded);
+  CHECK(upgraded->version == postgres::migrations().back().version);
+  CHECK(upgraded->applied.size() == postgres::migrations().size() - 2);
+  auto repo = postgres::make_device_repository(options_for(schema));
+  REQUIRE(repo->check_ready());
+  // Every row kept, its state column and state_since filled from what was there.
+  CHECK(schema.scalar("SELECT string_agg(id || device_key, ',' ORDER BY id) FROM devices") ==
+        before_ids);
+  CHECK(schema.scalar("SELECT string_agg(state, ',' ORDER BY id) FROM devices") ==
+        "live,not_ready");
+  CHECK(schema.scalar("SELECT count(*) FROM devices WHERE state_since = updated_at") == "2");
+  CHECK(schema.scalar("SELECT count(*) FROM device_presence") == "0");
+  const auto listed = repo->list_devices(DeviceQuery{"camera", false}).value();
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0].name == "Front door");
+  CHECK(listed[0].state_since.has_value());
+
+  // The first round after the upgrade: no spurious transition for an unchanged camera,
+  // the ledger starts, an operator's name survives.
+  const auto now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+  const auto plan = Db::apply_to(*repo, {camera("cam1", true), camera("cam2", false)}, now);
+  REQUIRE(plan);
+  CHECK(plan->transitions.empty());
+  CHECK(schema.scalar("SELECT string_agg(presence, ',' ORDER BY device_id) FROM device_presence "
+                      "WHERE upper_inf(period)") == "online,offline");
+  CHECK(schema.scalar("SELECT name FROM devices WHERE device_key = 'cam1'") == "Front door");
+  CHECK(schema.scalar("SELECT count(*) FROM sync_runs") == "2");
+}
