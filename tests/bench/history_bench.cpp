@@ -12,22 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "camreg/history.hpp"
 #include "camreg/postgres/postgres.hpp"
 
 using namespace camreg;
+using camreg::bench::exec;
 using Stopwatch = std::chrono::steady_clock;
 
 namespace {
-
-void exec(PGconn* conn, const std::string& sql) {
-  PGresult* res = PQexec(conn, sql.c_str());
-  if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-    std::fprintf(stderr, "%s: %s\n", sql.substr(0, 80).c_str(), PQresultErrorMessage(res));
-    std::exit(1);
-  }
-  PQclear(res);
-}
 
 template <class F>
 std::pair<double, double> p50_p95_ms(int runs, F&& f) {
@@ -55,16 +48,7 @@ int main(int argc, char** argv) {
   PGconn* conn = PQconnectdb(url);
   if (PQstatus(conn) != CONNECTION_OK) return 1;
   const std::string schema = "bench_history";
-  exec(conn, "SET client_min_messages = warning; DROP SCHEMA IF EXISTS " + schema +
-                 " CASCADE; CREATE SCHEMA " + schema + "; SET search_path = " + schema);
-  postgres::Options options;
-  options.database_url = std::string(url) +
-                         (std::string(url).find('?') == std::string::npos ? "?" : "&") +
-                         "options=-csearch_path%3D" + schema;
-  if (auto m = postgres::migrate(options); !m) {
-    std::fprintf(stderr, "migrate: %s\n", m.error().message.c_str());
-    return 1;
-  }
+  const auto options = bench::fresh_schema(conn, url, schema);
   const auto seed_start = Stopwatch::now();
   const std::string step = std::to_string(86400 / per_day) + " seconds";
   exec(conn,

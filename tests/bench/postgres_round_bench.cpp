@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.hpp"
 #include "camreg/json_writer.hpp"
 #include "camreg/metadata.hpp"
 #include "camreg/postgres/postgres.hpp"
@@ -16,18 +17,10 @@
 #include "camreg/url.hpp"
 
 using namespace camreg;
+using camreg::bench::exec;
 using Stopwatch = std::chrono::steady_clock;
 
 namespace {
-
-void exec(PGconn* conn, const std::string& sql) {
-  PGresult* res = PQexec(conn, sql.c_str());
-  if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-    std::fprintf(stderr, "%s: %s\n", sql.c_str(), PQresultErrorMessage(res));
-    std::exit(1);
-  }
-  PQclear(res);
-}
 
 std::vector<PathState> make_rows(int n) {
   std::vector<PathState> rows;
@@ -130,16 +123,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     const std::string schema = "bench_" + std::to_string(n);
-    exec(conn, "SET client_min_messages = warning; DROP SCHEMA IF EXISTS " + schema +
-                   " CASCADE; CREATE SCHEMA " + schema + "; SET search_path = " + schema);
-    postgres::Options options;
-    options.database_url = std::string(url) +
-                           (std::string(url).find('?') == std::string::npos ? "?" : "&") +
-                           "options=-csearch_path%3D" + schema;
-    if (auto m = postgres::migrate(options); !m) {
-      std::fprintf(stderr, "migrate: %s\n", m.error().message.c_str());
-      return 1;
-    }
+    const auto options = bench::fresh_schema(conn, url, schema);
     auto repo = postgres::make_device_repository(options);
     if (auto ready = repo->check_ready(); !ready) {
       std::fprintf(stderr, "not ready: %s\n", ready.error().message.c_str());
