@@ -7,6 +7,7 @@
 #include "camreg/hash.hpp"
 #include "camreg/json_writer.hpp"
 #include "camreg/metadata.hpp"
+#include "camreg/time.hpp"
 
 namespace camreg {
 
@@ -47,6 +48,14 @@ struct Change {
   bool expired = false;
 };
 
+TransitionReason reason_of(const Change& change) {
+  if (!change.before) return TransitionReason::added;
+  if (change.expired) return TransitionReason::expired;
+  if (change.after.state == DeviceState::removed && change.before->state != DeviceState::removed)
+    return TransitionReason::removed;
+  return TransitionReason::listed;
+}
+
 void add_transition(RoundPlan& plan, const Change& change, TimePoint now) {
   const auto* before = change.before;
   const auto& after = change.after;
@@ -60,15 +69,74 @@ void add_transition(RoundPlan& plan, const Change& change, TimePoint now) {
   t.was_active = was_active;
   t.is_active = after.is_active;
   t.at = now;
-  if (!before)
-    t.reason = TransitionReason::added;
-  else if (change.expired)
-    t.reason = TransitionReason::expired;
-  else if (after.state == DeviceState::removed && previous != DeviceState::removed)
-    t.reason = TransitionReason::removed;
-  else
-    t.reason = TransitionReason::listed;
+  t.reason = reason_of(change);
   plan.transitions.push_back(std::move(t));
+}
+
+void optional_time(JsonWriter& json, const std::optional<TimePoint>& t) {
+  if (t)
+    json.string(format_rfc3339(*t));
+  else
+    json.null();
+}
+
+// An event's Standard Webhooks body: {"type", "timestamp", "data": {...}}; data_fields
+// writes the members of data.
+template <class DataFields>
+Event make_event(EventType type, const std::string& device_type, const std::string& device_key,
+                 TimePoint at, DataFields&& data_fields) {
+  Event e;
+  e.type = type;
+  e.device_type = device_type;
+  e.device_key = device_key;
+  e.at = at;
+  JsonWriter json(e.payload);
+  json.begin_object();
+  json.key("type");
+  json.string(to_string(type));
+  json.key("timestamp");
+  json.string(format_rfc3339(at));
+  json.key("data");
+  json.begin_object();
+  data_fields(json);
+  json.end_object();
+  json.end_object();
+  return e;
+}
+
+// The fields naming a device in an event's data.
+void device_fields(JsonWriter& json, const std::string& site, const std::string& device_type,
+                   const Change& c) {
+  json.key("site");
+  json.string(site);
+  json.key("device_type");
+  json.string(device_type);
+  json.key("device_key");
+  json.string(c.after.device_key);
+  json.key("name");
+  json.string(c.before ? c.before->name : c.after.device_key);
+}
+
+Event device_event(EventType type, const std::string& site, const std::string& device_type,
+                   const Change& c, TimePoint now) {
+  return make_event(type, device_type, c.after.device_key, now, [&](JsonWriter& json) {
+    device_fields(json, site, device_type, c);
+    json.key("state");
+    json.string(to_string(c.after.state));
+    json.key("previous_state");
+    if (c.before && c.before->state)
+      json.string(to_string(*c.before->state));
+    else
+      json.null();
+    json.key("is_active");
+    json.boolean(c.after.is_active);
+    json.key("last_seen");
+    optional_time(json, c.after.last_seen);
+    json.key("state_since");
+    optional_time(json, c.after.state_since);
+    json.key("reason");
+    json.string(to_string(reason_of(c)));
+  });
 }
 
 Change from_stored(const StoredPresence& stored) {
@@ -82,6 +150,7 @@ Change from_stored(const StoredPresence& stored) {
   c.after.state_since = stored.state_since;
   c.after.missed_listings = stored.missed_listings;
   c.after.presence = stored.presence;
+  c.after.online_announced = stored.online_announced;
   return c;
 }
 
@@ -201,6 +270,14 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
   const TimePoint ledger_now = stored.last_round_at ? std::max(now, *stored.last_round_at) : now;
   const bool gap = options.interval && stored.last_round_at &&
                    now - *stored.last_round_at > 2 * *options.interval;
+  // The site's events are debounced like its devices': unreachable once its listing has
+  // failed for longer than the stale window (as its devices expire), reachable again at
+  // the first listing that works after that was said.
+  const auto& site = stored.site;
+  const bool site_down = !fetched && !site.unreachable_announced &&
+                         (!site.last_success || *site.last_success < stale_before);
+  const bool site_up = fetched && site.unreachable_announced;
+  std::vector<const Change*> site_devices; // carried by the site's event, not one each
   std::size_t inserted = 0, updated = 0, expired = 0;
   for (auto& c : changes) {
     auto& after = c.after;
@@ -231,6 +308,42 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
       after.presence = kind;
       c.written = true;
     }
+    // Events.
+    const auto emit = [&](EventType type) {
+      plan.events.push_back(device_event(type, options.site, options.device_type, c, now));
+    };
+    const auto previous = c.before ? c.before->state : std::nullopt;
+    bool announced = after.online_announced;
+    const bool healthy = after.is_active &&
+                         (after.state == DeviceState::live || after.state == DeviceState::standby);
+    const bool healthy_long_enough =
+        healthy && (options.online_after <= Duration::zero() ||
+                    (after.state_since && now - *after.state_since >= options.online_after));
+    if (!c.before) {
+      emit(EventType::device_added); // carries is_active: no device.online beside it
+      announced = healthy_long_enough;
+    } else {
+      if (previous != after.state) emit(EventType::device_state);
+      if (after.state == DeviceState::removed && previous != DeviceState::removed)
+        emit(EventType::device_removed);
+      if (announced && !after.is_active) {
+        if (site_down)
+          site_devices.push_back(&c);
+        else
+          emit(EventType::device_offline);
+        announced = false;
+      } else if (!announced && healthy_long_enough) {
+        if (site_up)
+          site_devices.push_back(&c);
+        else
+          emit(EventType::device_online);
+        announced = true;
+      }
+    }
+    if (announced != after.online_announced) {
+      after.online_announced = announced;
+      c.written = true;
+    }
     if (!c.written) continue;
     add_transition(plan, c, now);
     if (after.insert)
@@ -240,6 +353,36 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
       ++updated;
     plan.writes.push_back(std::move(after));
   }
+
+  plan.site = site;
+  if (fetched) plan.site.last_success = now;
+  if (site_down || site_up) {
+    plan.site.unreachable_announced = site_down;
+    const auto type = site_down ? EventType::site_unreachable : EventType::site_reachable;
+    auto event = make_event(type, "", "", now, [&](JsonWriter& json) {
+      json.key("site");
+      json.string(options.site);
+      if (site_down) {
+        json.key("error");
+        json.string(fetched.error().message);
+      }
+      json.key("last_success");
+      optional_time(json, site.last_success);
+      json.key("devices");
+      json.begin_array();
+      for (const Change* c : site_devices) {
+        json.begin_object();
+        device_fields(json, options.site, options.device_type, *c);
+        json.end_object();
+      }
+      json.end_array();
+    });
+    event.site = options.site;
+    // Before the devices' own events of this round (their state changes).
+    plan.events.insert(plan.events.begin(), std::move(event));
+  }
+  for (auto& e : plan.events)
+    e.site = options.site;
 
   plan.run.started_at = started_at;
   plan.run.finished_at = now;

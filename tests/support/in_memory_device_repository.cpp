@@ -48,9 +48,11 @@ Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& devi
     if (id.first != device_type) continue;
     state.devices.push_back({row.device.device_key, row.state, row.device.is_active,
                              row.device.last_seen, row.metadata_hash, row.device.state_since,
-                             row.missed_listings, row.presence});
+                             row.missed_listings, row.presence, row.device.name,
+                             row.online_announced});
   }
   if (!runs_.empty()) state.last_round_at = runs_.back().finished_at;
+  state.site = site_;
   RoundPlan plan = planner(state);
   for (const auto& w : plan.writes) {
     auto [it, inserted] = rows_.try_emplace({device_type, w.device_key});
@@ -78,6 +80,7 @@ Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& devi
     d.state_since = w.state_since;
     row.missed_listings = w.missed_listings;
     row.presence = w.presence;
+    row.online_announced = w.online_announced;
     d.last_seen = w.last_seen;
     d.is_active = w.is_active;
     if (w.touch) d.updated_at = now;
@@ -90,6 +93,11 @@ Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& devi
     }
     ledger.push_back({entry.device_key, entry.presence, entry.from, std::nullopt});
   }
+  for (auto& event : plan.events) {
+    event.id = next_event_id_++;
+    events_.push_back(event);
+  }
+  site_ = plan.site;
   SyncRun run = plan.run;
   run.id = next_run_id_++;
   runs_.push_back(std::move(run));

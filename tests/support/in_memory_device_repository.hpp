@@ -30,6 +30,8 @@ class InMemoryDeviceRepository final : public DeviceRepository {
   // The stored row, or nullptr.
   const Device* find(const std::string& device_type, const std::string& key) const;
   std::size_t size() const { return rows_.size(); }
+  // Every event committed, in id order.
+  const std::vector<Event>& events() const { return events_; }
 
  private:
   struct Row {
@@ -38,10 +40,14 @@ class InMemoryDeviceRepository final : public DeviceRepository {
     std::optional<std::uint64_t> metadata_hash;
     int missed_listings = 0;
     std::optional<Presence> presence;
+    bool online_announced = false;
     std::vector<PresenceInterval> ledger; // in order; the last may be open
   };
   std::map<std::pair<std::string, std::string>, Row> rows_; // (type, key)
   std::vector<SyncRun> runs_;
+  std::vector<Event> events_;
+  SiteStatus site_;
+  std::int64_t next_event_id_ = 1;
   std::int64_t next_id_ = 1;
   std::int64_t next_run_id_ = 1;
   bool fail_next_ = false;

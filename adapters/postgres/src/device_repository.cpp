@@ -16,7 +16,7 @@ namespace {
 constexpr const char* load_sql = R"SQL(
 SELECT device_key, state, is_active, CAST(extract(epoch FROM last_seen) * 1000000 AS bigint),
        metadata_hash, CAST(extract(epoch FROM state_since) * 1000000 AS bigint), missed_listings,
-       presence
+       presence, name, online_announced
 FROM devices WHERE device_type = $1
 )SQL";
 
@@ -44,19 +44,69 @@ CREATE TEMP TABLE IF NOT EXISTS camreg_round_writes (
   touch boolean NOT NULL,
   state_since bigint NULL,
   missed_listings integer NOT NULL,
-  presence text NULL
+  presence text NULL,
+  online_announced boolean NOT NULL
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS camreg_round_ledger (
   seq integer NOT NULL,
   device_key text COLLATE "C" NOT NULL,
   presence text NOT NULL,
   from_us bigint NOT NULL
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS camreg_round_events (
+  seq integer NOT NULL,
+  type text NOT NULL,
+  site text NOT NULL,
+  device_type text NULL,
+  device_key text NULL,
+  at_us bigint NOT NULL,
+  payload text NOT NULL
 ) ON COMMIT DELETE ROWS
 )SQL";
 
 constexpr const char* copy_sql =
     "COPY camreg_round_writes (device_key, ins, meta, metadata, metadata_hash, state, last_seen,"
-    " is_active, touch, state_since, missed_listings, presence) FROM STDIN";
+    " is_active, touch, state_since, missed_listings, presence, online_announced) FROM STDIN";
+
+constexpr const char* copy_events_sql =
+    "COPY camreg_round_events (seq, type, site, device_type, device_key, at_us, payload)"
+    " FROM STDIN";
+
+// Events get their ids in commit order: every writer holds this lock from before it
+// takes an id until it commits, so a reader that sees id N sees every id below it.
+// Each event gets a pending delivery to every enabled endpoint that wants its type.
+constexpr const char* events_lock_sql =
+    "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.camreg.events'))";
+constexpr const char* insert_events_sql = R"SQL(
+WITH ins AS (
+  INSERT INTO events (type, site, device_type, device_key, occurred_at, payload)
+  SELECT type, site, device_type, device_key,
+         timestamptz 'epoch' + at_us * interval '1 microsecond', CAST(payload AS json)
+  FROM camreg_round_events ORDER BY seq
+  RETURNING id, type, device_type, device_key
+), deliveries AS (
+  INSERT INTO webhook_deliveries (endpoint_id, event_id, ordering_key)
+  SELECT w.id, ins.id, coalesce(ins.device_type || '/' || ins.device_key, '')
+  FROM ins JOIN webhook_endpoints w
+    ON w.enabled AND (cardinality(w.types) = 0 OR ins.type = ANY (w.types))
+)
+SELECT id FROM ins ORDER BY id
+)SQL";
+
+constexpr const char* read_site_sql = R"SQL(
+SELECT CAST(extract(epoch FROM last_success_at) * 1000000 AS bigint), unreachable_announced
+FROM sites WHERE name = $1
+)SQL";
+
+constexpr const char* write_site_sql = R"SQL(
+INSERT INTO sites (name, last_success_at, unreachable_announced)
+SELECT CAST(:name AS text),
+       timestamptz 'epoch' + NULLIF(CAST(:success AS bigint), -1) * interval '1 microsecond',
+       CAST(:announced AS integer) = 1
+ON CONFLICT (name) DO UPDATE
+SET last_success_at = EXCLUDED.last_success_at,
+    unreachable_announced = EXCLUDED.unreachable_announced
+)SQL";
 
 constexpr const char* copy_ledger_sql =
     "COPY camreg_round_ledger (seq, device_key, presence, from_us) FROM STDIN";
@@ -101,7 +151,8 @@ UPDATE devices d SET
   updated_at = CASE WHEN i.touch THEN p.now ELSE d.updated_at END,
   state_since = timestamptz 'epoch' + i.state_since * interval '1 microsecond',
   missed_listings = i.missed_listings,
-  presence = i.presence
+  presence = i.presence,
+  online_announced = i.online_announced
 FROM camreg_round_writes i, p
 WHERE NOT i.ins AND d.device_type = p.type AND d.device_key = i.device_key
 )SQL";
@@ -114,11 +165,11 @@ WITH p AS (
 )
 INSERT INTO devices (device_key, device_type, name, device_metadata, metadata_hash, state,
                      last_seen, is_active, created_at, updated_at, state_since,
-                     missed_listings, presence)
+                     missed_listings, presence, online_announced)
 SELECT i.device_key, p.type, i.device_key, CAST(i.metadata AS jsonb), i.metadata_hash, i.state,
        timestamptz 'epoch' + i.last_seen * interval '1 microsecond', i.is_active, p.now, p.now,
        timestamptz 'epoch' + i.state_since * interval '1 microsecond', i.missed_listings,
-       i.presence
+       i.presence, i.online_announced
 FROM camreg_round_writes i, p
 WHERE i.ins
 )SQL";
@@ -268,7 +319,7 @@ void append_write(std::string& buffer, const DeviceWrite& w) {
   buffer += std::to_string(w.missed_listings);
   buffer += '\t';
   buffer += w.presence ? std::string(to_string(*w.presence)) : std::string("\\N");
-  buffer += '\n';
+  buffer += w.online_announced ? "\tt\n" : "\tf\n";
 }
 
 // One line of camreg_round_ledger: seq is the entry's place among its device's entries.
@@ -284,6 +335,32 @@ void append_ledger(std::string& buffer, const SequencedEntry& e) {
   buffer += to_string(e.entry->presence);
   buffer += '\t';
   buffer += std::to_string(micros_of(e.entry->from));
+  buffer += '\n';
+}
+
+// One line of camreg_round_events: seq is the event's place in the round.
+struct SequencedEvent {
+  int seq;
+  const Event* event;
+};
+void append_event(std::string& buffer, const SequencedEvent& e) {
+  buffer += std::to_string(e.seq);
+  buffer += '\t';
+  buffer += to_string(e.event->type);
+  buffer += '\t';
+  append_copy_field(buffer, e.event->site);
+  buffer += '\t';
+  if (e.event->device_key.empty()) {
+    buffer += "\\N\t\\N\t";
+  } else {
+    append_copy_field(buffer, e.event->device_type);
+    buffer += '\t';
+    append_copy_field(buffer, e.event->device_key);
+    buffer += '\t';
+  }
+  buffer += std::to_string(micros_of(e.event->at));
+  buffer += '\t';
+  append_copy_field(buffer, e.event->payload);
   buffer += '\n';
 }
 
@@ -310,6 +387,8 @@ std::vector<StoredPresence> load_presence(PGconn* conn, const std::string& devic
     if (!PQgetisnull(res, r, 5)) d.state_since = time_of(std::atoll(PQgetvalue(res, r, 5)));
     d.missed_listings = std::atoi(PQgetvalue(res, r, 6));
     if (!PQgetisnull(res, r, 7)) d.presence = parse_presence(PQgetvalue(res, r, 7));
+    d.name.assign(PQgetvalue(res, r, 8), static_cast<std::size_t>(PQgetlength(res, r, 8)));
+    d.online_announced = PQgetvalue(res, r, 9)[0] == 't';
   }
   PQclear(res);
   return out;
@@ -328,6 +407,42 @@ void read_clock(PGconn* conn, RegistryState& state, bool use_store_now) {
   PQclear(res);
 }
 
+// What the events last said of the site, inside the caller's transaction.
+SiteStatus read_site(PGconn* conn, const std::string& site) {
+  const char* params[] = {site.c_str()};
+  PGresult* res = PQexecParams(conn, read_site_sql, 1, nullptr, params, nullptr, nullptr, 0);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+    std::string error = PQresultErrorMessage(res);
+    PQclear(res);
+    throw std::runtime_error("reading the site: " + error);
+  }
+  SiteStatus status;
+  if (PQntuples(res) == 1) {
+    if (!PQgetisnull(res, 0, 0)) status.last_success = time_of(std::atoll(PQgetvalue(res, 0, 0)));
+    status.unreachable_announced = PQgetvalue(res, 0, 1)[0] == 't';
+  }
+  PQclear(res);
+  return status;
+}
+
+// Appends the round's events in order and gives each its id.
+void insert_events(PGconn* conn, std::vector<Event>& events) {
+  std::vector<SequencedEvent> rows;
+  rows.reserve(events.size());
+  for (const auto& e : events)
+    rows.push_back({static_cast<int>(rows.size()), &e});
+  copy_in(conn, copy_events_sql, rows, append_event);
+  PGresult* res = PQexec(conn, insert_events_sql);
+  if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != static_cast<int>(events.size())) {
+    std::string error = PQresultErrorMessage(res);
+    PQclear(res);
+    throw std::runtime_error("writing the round's events: " + error);
+  }
+  for (int r = 0; r < PQntuples(res); ++r)
+    events[static_cast<std::size_t>(r)].id = std::atoll(PQgetvalue(res, r, 0));
+  PQclear(res);
+}
+
 class PostgresDeviceRepository final : public DeviceRepository {
  public:
   explicit PostgresDeviceRepository(Options options) : connection_(std::move(options)) {}
@@ -336,6 +451,7 @@ class PostgresDeviceRepository final : public DeviceRepository {
                                  const RoundPlanner& planner) override {
     return connection_.run<RoundPlan>("sync round", [&](soci::session& sql) -> Result<RoundPlan> {
       soci::transaction tx(sql);
+      const std::string site_name = "default"; // one site until sync-workers take --site
       int locked = 0;
       sql << "SELECT CAST(pg_try_advisory_xact_lock(hashtext(current_schema() || '.camreg.sync'))"
              " AS integer)",
@@ -347,10 +463,11 @@ class PostgresDeviceRepository final : public DeviceRepository {
       if (at) state.now = *at;
       read_clock(connection_.native(), state, !at);
       state.devices = load_presence(connection_.native(), device_type);
+      state.site = read_site(connection_.native(), site_name);
       RoundPlan plan = planner(state);
       state.devices = {};
       const auto now_us = micros_of(state.now);
-      if (!plan.writes.empty() || !plan.ledger.empty()) {
+      if (!plan.writes.empty() || !plan.ledger.empty() || !plan.events.empty()) {
         sql << "SET LOCAL client_min_messages = warning";
         sql << "SET LOCAL work_mem = '64MB'";
         sql << stage_sql;
@@ -376,6 +493,14 @@ class PostgresDeviceRepository final : public DeviceRepository {
             sql << step, soci::use(device_type, "type"), soci::use(seq, "seq");
         }
       }
+      if (!plan.events.empty()) {
+        sql << events_lock_sql;
+        insert_events(connection_.native(), plan.events);
+      }
+      const long long success = plan.site.last_success ? micros_of(*plan.site.last_success) : -1;
+      const int announced = plan.site.unreachable_announced ? 1 : 0;
+      sql << write_site_sql, soci::use(site_name, "name"), soci::use(success, "success"),
+          soci::use(announced, "announced");
       const auto& run = plan.run;
       const auto started = micros_of(run.started_at);
       const auto finished = micros_of(run.finished_at);

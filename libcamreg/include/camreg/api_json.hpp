@@ -8,8 +8,8 @@
 namespace camreg {
 
 // The API's DeviceResponse: {"id", "device_key", "device_type", "name", "last_seen"
-// (RFC 3339 UTC or null), "is_active", "created_at", "updated_at", "state_since" (when device_metadata.state began;
-// null when unknown), "device_metadata"}.
+// (RFC 3339 UTC or null), "is_active", "created_at", "updated_at", "state_since" (when
+// device_metadata.state began; null when unknown), "device_metadata"}.
 void append_device_json(std::string& out, const Device& device);
 
 // GET /api/sync/status: {"now", "last_run", "last_ok_run", "seconds_since_last_ok"

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "camreg/device.hpp"
+#include "camreg/event.hpp"
 #include "camreg/result.hpp"
 
 namespace camreg {
@@ -32,6 +33,8 @@ struct StoredPresence {
   std::optional<TimePoint> state_since;
   int missed_listings = 0;          // successful listings in a row without it
   std::optional<Presence> presence; // its open ledger interval's kind; absent: none yet
+  std::string name;                 // as an operator may have renamed it
+  bool online_announced = false;    // the last of device.online / device.offline was online
 };
 
 // The stored state of one device type at the start of a round, read inside the
@@ -40,6 +43,7 @@ struct RegistryState {
   TimePoint now;                       // the round's commit time: every timestamp the round writes
   std::vector<StoredPresence> devices; // every device of the type, in no particular order
   std::optional<TimePoint> last_round_at; // when the latest recorded round finished
+  SiteStatus site;                        // of the site the round lists
 };
 
 // One device row as a round leaves it. The core decides every value; a repository
@@ -62,6 +66,7 @@ struct DeviceWrite {
   std::optional<TimePoint> state_since;
   int missed_listings = 0;
   std::optional<Presence> presence;
+  bool online_announced = false;
 };
 
 // The ledger: from `from` on, the device's presence is `presence`. A repository closes the
@@ -99,6 +104,8 @@ struct RoundPlan {
   std::vector<DeviceWrite> writes;     // only rows that change
   std::vector<Transition> transitions; // devices whose state or is_active changed
   std::vector<LedgerEntry> ledger;     // presence intervals to open, in order
+  std::vector<Event> events;           // in order (ids assigned by the store)
+  SiteStatus site;                     // the site's status afterwards
   SyncRun run;                         // the run record (id assigned by the store)
 };
 
@@ -132,7 +139,9 @@ class DeviceRepository {
   // Applies one round atomically: takes the round lock, reads the stored presence of
   // every device of device_type, asks planner for the plan (RegistryState::now = at, or
   // the store's own clock when at is absent, so that every process writing the registry
-  // agrees on time), writes it, its ledger entries and its run record, and returns it.
+  // agrees on time), writes it, its ledger entries, its events (ids assigned in commit
+  // order, each with a pending delivery to every enabled webhook endpoint of its type),
+  // the site's status and its run record, and returns it with the event ids filled in.
   // Fails with ErrorKind::busy when another process is applying a round,
   // ErrorKind::database (or unavailable) on any other failure; then nothing was written.
   virtual Result<RoundPlan> commit_round(const std::string& device_type,

@@ -18,8 +18,7 @@ inline constexpr Duration max_history_window = std::chrono::hours(24 * 400);
 // default the 24 hours before now; from before to; at most max_history_window apart)
 // and, for the bulk form (allow_type), device_type (default "camera"). An unknown,
 // repeated or malformed parameter fails with invalid_argument naming it.
-Result<HistoryQuery> parse_history_query(const QueryParams& params, TimePoint now,
-                                         bool allow_type);
+Result<HistoryQuery> parse_history_query(const QueryParams& params, TimePoint now, bool allow_type);
 
 // One device's presence over a window: its intervals clipped to [from, min(to, now)),
 // the time in each kind, and availability = online / (online + offline), standby and

@@ -15,12 +15,15 @@ struct SyncOptions {
   HttpUrl webrtc_base;                            // base of every whep_url
   Duration stale_after = std::chrono::minutes(5); // no healthy sync for longer: inactive
   std::string device_type = "camera";
+  std::string site = "default"; // the MediaMTX server the round lists
   // Rounds are expected this often: a gap over twice this since the last recorded round
   // is written to the ledger as unknown. Absent: gaps are not detected.
   std::optional<Duration> interval;
   // Timestamps come from the repository's clock (PostgreSQL's), so several workers and
   // api-servers agree; false: from the Clock passed to sync_round (tests).
   bool store_clock = true;
+  // device.online fires once a device has been healthy this long (0: at once).
+  Duration online_after{0};
 };
 
 // What a round changed, derived from its plan.
@@ -64,7 +67,13 @@ struct RoundReport {
 //   keep is_active as last observed; a failed listing writes nothing else;
 // - the ledger: live is online, standby standby, anything else offline; a failed
 //   listing is unknown for every device, and so is a gap of over twice the interval
-//   since the last recorded round.
+//   since the last recorded round;
+// - events (DESIGN.md "Events"): device.added, device.state on any change of state,
+//   device.removed; device.offline when is_active turns false and device.online when a
+//   device is active and has been healthy (live or standby) for online_after, each only
+//   if the last of them said otherwise; a listing failing for longer than the stale
+//   window is one site.unreachable carrying the devices it took offline, and the first
+//   listing that works after it one site.reachable carrying those back online.
 RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const RegistryState& stored,
                      const SyncOptions& options, TimePoint started_at, const std::string& source);
 
