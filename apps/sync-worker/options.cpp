@@ -44,6 +44,9 @@ void add_options(CLI::App& app, Options& options) {
                       "CAMREG_INTERVAL");
   add_duration_option(app, "--stale-after", options.stale_after,
                       "no healthy sync for longer: inactive", "CAMREG_STALE_AFTER");
+  add_duration_option(app, "--online-after", options.online_after,
+                      "device.online is sent once a camera has been healthy this long",
+                      "CAMREG_ONLINE_AFTER");
   add_duration_option(app, "--connect-timeout", options.connect_timeout, "MediaMTX connect timeout",
                       "CAMREG_CONNECT_TIMEOUT");
   add_duration_option(app, "--timeout", options.timeout, "MediaMTX timeout for a whole listing",
@@ -51,8 +54,8 @@ void add_options(CLI::App& app, Options& options) {
   add_duration_option(app, "--ledger-retention", options.ledger_retention,
                       "presence history kept (intervals that ended longer ago are pruned)",
                       "CAMREG_LEDGER_RETENTION");
-  add_duration_option(app, "--runs-retention", options.runs_retention,
-                      "sync run records kept", "CAMREG_RUNS_RETENTION");
+  add_duration_option(app, "--runs-retention", options.runs_retention, "sync run records kept",
+                      "CAMREG_RUNS_RETENTION");
   app.add_flag("--once", options.once, "run one round and exit (for cron)");
 }
 
@@ -70,6 +73,7 @@ Result<void> validate(const Options& options) {
                                                  " is shorter than --interval " + options.interval +
                                                  "; every camera would expire between two rounds");
   }
+  if (const auto d = duration_option("--online-after", options.online_after); !d) return d.error();
   if (auto ok = positive("--connect-timeout", options.connect_timeout); !ok) return ok;
   if (auto ok = positive("--timeout", options.timeout); !ok) return ok;
   if (const auto url = parse_http_url(options.mediamtx.api_url); !url) {
@@ -91,6 +95,7 @@ WorkerConfig worker_config(const Options& options) {
   config.interval = duration_of(options.interval);
   config.sync.stale_after = duration_of(options.stale_after);
   config.sync.interval = config.interval;
+  config.sync.online_after = duration_of(options.online_after);
   config.ledger_retention = duration_of(options.ledger_retention);
   config.runs_retention = duration_of(options.runs_retention);
   config.sync.webrtc_base = parse_http_url(options.webrtc_url).value();

@@ -19,6 +19,7 @@ struct Options {
   std::string webrtc_url = "http://localhost:8889";
   std::string interval = "60s";
   std::string stale_after = "5m";
+  std::string online_after = "0s"; // device.online once healthy this long
   std::string connect_timeout = "2s";
   std::string timeout = "10s";
   std::string ledger_retention = "400d"; // presence intervals that ended longer ago go

@@ -67,6 +67,7 @@ void log_round(const Logger& log, const RoundReport& r, std::chrono::steady_cloc
            {"removed", static_cast<long long>(c.removed)},
            {"expired", static_cast<long long>(c.expired)},
            {"changed", static_cast<long long>(r.transitions.size())},
+           {"events", static_cast<long long>(r.events.size())},
            {"skipped_items", static_cast<long long>(c.skipped)},
            {"duration_ms", ms},
            {"source", r.source}});
@@ -76,9 +77,8 @@ void log_round(const Logger& log, const RoundReport& r, std::chrono::steady_cloc
 void prune(DeviceRepository& repository, const Clock& clock, const WorkerConfig& config,
            const Logger& log) {
   const auto now = clock.now();
-  const auto pruned =
-      repository.prune(now - config.ledger_retention, now - config.runs_retention,
-                       config.prune_batch);
+  const auto pruned = repository.prune(now - config.ledger_retention, now - config.runs_retention,
+                                       config.prune_batch);
   if (!pruned)
     log.log(LogLevel::warn, "retention", "pruning history failed: " + pruned.error().message,
             {{"reason", pruned.error().message}});

@@ -106,21 +106,25 @@ Event make_event(EventType type, const std::string& device_type, const std::stri
 
 // The fields naming a device in an event's data.
 void device_fields(JsonWriter& json, const std::string& site, const std::string& device_type,
-                   const Change& c) {
+                   std::string_view key, std::string_view name) {
   json.key("site");
   json.string(site);
   json.key("device_type");
   json.string(device_type);
   json.key("device_key");
-  json.string(c.after.device_key);
+  json.string(key);
   json.key("name");
-  json.string(c.before ? c.before->name : c.after.device_key);
+  json.string(name);
+}
+
+std::string_view name_of(const Change& c) {
+  return c.before ? c.before->name : c.after.device_key;
 }
 
 Event device_event(EventType type, const std::string& site, const std::string& device_type,
                    const Change& c, TimePoint now) {
   return make_event(type, device_type, c.after.device_key, now, [&](JsonWriter& json) {
-    device_fields(json, site, device_type, c);
+    device_fields(json, site, device_type, c.after.device_key, name_of(c));
     json.key("state");
     json.string(to_string(c.after.state));
     json.key("previous_state");
@@ -277,7 +281,8 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
   const bool site_down = !fetched && !site.unreachable_announced &&
                          (!site.last_success || *site.last_success < stale_before);
   const bool site_up = fetched && site.unreachable_announced;
-  std::vector<const Change*> site_devices; // carried by the site's event, not one each
+  // Carried by the site's event, not one event each: (key, name).
+  std::vector<std::pair<std::string, std::string>> site_devices;
   std::size_t inserted = 0, updated = 0, expired = 0;
   for (auto& c : changes) {
     auto& after = c.after;
@@ -328,13 +333,13 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
         emit(EventType::device_removed);
       if (announced && !after.is_active) {
         if (site_down)
-          site_devices.push_back(&c);
+          site_devices.emplace_back(after.device_key, name_of(c));
         else
           emit(EventType::device_offline);
         announced = false;
       } else if (!announced && healthy_long_enough) {
         if (site_up)
-          site_devices.push_back(&c);
+          site_devices.emplace_back(after.device_key, name_of(c));
         else
           emit(EventType::device_online);
         announced = true;
@@ -370,9 +375,9 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
       optional_time(json, site.last_success);
       json.key("devices");
       json.begin_array();
-      for (const Change* c : site_devices) {
+      for (const auto& [key, name] : site_devices) {
         json.begin_object();
-        device_fields(json, options.site, options.device_type, *c);
+        device_fields(json, options.site, options.device_type, key, name);
         json.end_object();
       }
       json.end_array();
@@ -436,6 +441,7 @@ RoundReport sync_round(PathSource& source, DeviceRepository& repository, const C
   if (committed) {
     report.counts = count(*committed);
     report.transitions = std::move(committed->transitions);
+    report.events = std::move(committed->events);
     report.finished_at = committed->run.finished_at;
   } else {
     report.write_error = committed.error();

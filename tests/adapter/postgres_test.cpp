@@ -462,13 +462,21 @@ TEST_CASE("a database of the previous release upgrades in place and keeps its ro
   REQUIRE(listed.size() == 2);
   CHECK(listed[0].name == "Front door");
   CHECK(listed[0].state_since.has_value());
+  // The active camera counts as announced online (no device.online storm at upgrade) and
+  // the site remembers its last successful listing.
+  CHECK(schema.scalar("SELECT string_agg(device_key, ',') FROM devices WHERE online_announced") ==
+        "cam1");
+  CHECK(schema.scalar("SELECT count(*) FROM sites WHERE name = 'default' AND last_success_at = "
+                      "(SELECT finished_at FROM sync_runs)") == "1");
 
-  // The first round after the upgrade: no spurious transition for an unchanged camera,
-  // the ledger starts, an operator's name survives.
+  // The first round after the upgrade: no spurious transition or event for an unchanged
+  // camera, the ledger starts, an operator's name survives.
   const auto now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
   const auto plan = Db::apply_to(*repo, {camera("cam1", true), camera("cam2", false)}, now);
   REQUIRE(plan);
   CHECK(plan->transitions.empty());
+  CHECK(plan->events.empty());
+  CHECK(schema.scalar("SELECT count(*) FROM events") == "0");
   CHECK(schema.scalar("SELECT string_agg(presence, ',' ORDER BY device_id) FROM device_presence "
                       "WHERE upper_inf(period)") == "online,offline");
   CHECK(schema.scalar("SELECT name FROM devices WHERE device_key = 'cam1'") == "Front door");

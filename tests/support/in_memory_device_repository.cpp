@@ -153,6 +153,11 @@ Result<std::size_t> InMemoryDeviceRepository::prune(TimePoint ledger_before, Tim
     runs_.erase(runs_.begin()); // the latest run always stays
     ++gone;
   }
+  for (std::size_t events = 0;
+       events < batch && !events_.empty() && events_.front().at < runs_before; ++events) {
+    events_.erase(events_.begin());
+    ++gone;
+  }
   return gone;
 }
 

@@ -107,6 +107,7 @@ TEST_CASE("sync-worker options default to the documented values", "[options][syn
   const auto config = sync_worker::worker_config(options);
   CHECK(config.interval == 60s);
   CHECK(config.sync.stale_after == 5min);
+  CHECK(config.sync.online_after == 0s);
   CHECK(config.sync.webrtc_base.redacted() == "http://localhost:8889");
   CHECK_FALSE(config.once);
   const auto mtx = sync_worker::mediamtx_options(options);
@@ -127,6 +128,7 @@ TEST_CASE("a sync-worker option comes from its variable unless the command line 
       {"--webrtc-url", "CAMREG_WEBRTC_URL", [](auto& o) { return o.webrtc_url; }},
       {"--interval", "CAMREG_INTERVAL", [](auto& o) { return o.interval; }},
       {"--stale-after", "CAMREG_STALE_AFTER", [](auto& o) { return o.stale_after; }},
+      {"--online-after", "CAMREG_ONLINE_AFTER", [](auto& o) { return o.online_after; }},
       {"--connect-timeout", "CAMREG_CONNECT_TIMEOUT", [](auto& o) { return o.connect_timeout; }},
       {"--timeout", "CAMREG_TIMEOUT", [](auto& o) { return o.timeout; }},
   }));
@@ -134,7 +136,8 @@ TEST_CASE("a sync-worker option comes from its variable unless the command line 
   // Values every one of these options accepts at parse time.
   const std::string from_env = "http://env.example:1", from_line = "http://line.example:2";
   const bool is_duration = option == "--interval" || option == "--stale-after" ||
-                           option == "--connect-timeout" || option == "--timeout";
+                           option == "--online-after" || option == "--connect-timeout" ||
+                           option == "--timeout";
   const std::string env_value = is_duration ? "7m" : from_env;
   const std::string line_value = is_duration ? "9m" : from_line;
   const std::string last_value = is_duration ? "11m" : "http://last.example:3";
@@ -179,6 +182,7 @@ TEST_CASE("sync-worker refuses bad values at parse time naming the option",
       GENERATE(table<std::vector<std::string>, const char*, std::string, std::string>({
           {{"--interval", "-1s"}, nullptr, "", "--interval"},
           {{"--stale-after", "soon"}, nullptr, "", "--stale-after"},
+          {{"--online-after", "-5s"}, nullptr, "", "--online-after"},
           {{"--timeout", "10 s"}, nullptr, "", "--timeout"},
           {{"--log-format", "xml"}, nullptr, "", "--log-format"},
           {{"--log-level", "loud"}, nullptr, "", "--log-level"},
@@ -239,14 +243,15 @@ TEST_CASE("sync-worker's validate names the option it refuses", "[options][sync-
 
 TEST_CASE("sync-worker's settings carry the validated values", "[options][sync-worker]") {
   CleanEnvironment env;
-  const auto options =
-      worker_options({"--interval", "1500ms", "--stale-after", "2m", "--connect-timeout", "250ms",
-                      "--timeout", "3s", "--webrtc-url", "https://u:p@webrtc.example:8443/base/",
-                      "--mediamtx-url", "http://mtx.example:9997", "--mediamtx-token", "t"});
+  const auto options = worker_options(
+      {"--interval", "1500ms", "--stale-after", "2m", "--online-after", "90s", "--connect-timeout",
+       "250ms", "--timeout", "3s", "--webrtc-url", "https://u:p@webrtc.example:8443/base/",
+       "--mediamtx-url", "http://mtx.example:9997", "--mediamtx-token", "t"});
   REQUIRE_FALSE(refusal(options));
   const auto config = sync_worker::worker_config(options);
   CHECK(config.interval == 1500ms);
   CHECK(config.sync.stale_after == 2min);
+  CHECK(config.sync.online_after == 90s);
   CHECK(config.sync.webrtc_base.redacted() == "https://webrtc.example:8443/base");
   const auto mtx = sync_worker::mediamtx_options(options);
   CHECK(mtx.connect_timeout == 250ms);

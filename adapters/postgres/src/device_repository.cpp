@@ -232,6 +232,17 @@ WITH old AS (
 SELECT count(*) FROM gone
 )SQL";
 
+constexpr const char* prune_events_sql = R"SQL(
+WITH old AS (
+  SELECT e.id FROM events e
+  WHERE e.occurred_at < timestamptz 'epoch' + CAST(:before AS bigint) * interval '1 microsecond'
+    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                    WHERE d.event_id = e.id AND d.status = 'pending')
+  ORDER BY e.id LIMIT CAST(:batch AS bigint)
+), gone AS (DELETE FROM events WHERE id IN (SELECT id FROM old) RETURNING 1)
+SELECT count(*) FROM gone
+)SQL";
+
 constexpr const char* micros = "CAST(extract(epoch FROM %) * 1000000 AS bigint)";
 
 std::string as_micros(std::string_view column) {
@@ -616,12 +627,14 @@ class PostgresDeviceRepository final : public DeviceRepository {
     return connection_.run<std::size_t>("prune", [&](soci::session& sql) -> Result<std::size_t> {
       const long long ledger_us = micros_of(ledger_before), runs_us = micros_of(runs_before);
       const long long limit = static_cast<long long>(batch);
-      long long intervals = 0, runs = 0;
+      long long intervals = 0, runs = 0, events = 0;
       sql << prune_ledger_sql, soci::use(ledger_us, "before"), soci::use(limit, "batch"),
           soci::into(intervals);
       sql << prune_runs_sql, soci::use(runs_us, "before"), soci::use(limit, "batch"),
           soci::into(runs);
-      return static_cast<std::size_t>(intervals + runs);
+      sql << prune_events_sql, soci::use(runs_us, "before"), soci::use(limit, "batch"),
+          soci::into(events);
+      return static_cast<std::size_t>(intervals + runs + events);
     });
   }
 

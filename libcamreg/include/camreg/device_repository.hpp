@@ -164,9 +164,10 @@ class DeviceRepository {
     return fail(ErrorKind::not_found, "this registry keeps no presence history");
   }
 
-  // Deletes up to batch closed ledger intervals that ended before ledger_before and up
-  // to batch sync runs that finished before runs_before (never the latest run);
-  // returns how many rows went.
+  // Deletes up to batch closed ledger intervals that ended before ledger_before, up to
+  // batch sync runs that finished before runs_before (never the latest run) and up to
+  // batch events that happened before runs_before and no webhook delivery still waits
+  // for; returns how many rows went.
   virtual Result<std::size_t> prune(TimePoint ledger_before, TimePoint runs_before,
                                     std::size_t batch) {
     (void)ledger_before, (void)runs_before, (void)batch;

@@ -46,6 +46,7 @@ struct RoundReport {
   std::optional<Error> fetch_error;    // the list could not be had: no device rows written
   std::optional<Error> write_error;    // the database refused the round: nothing written
   std::vector<Transition> transitions; // committed presence changes (empty on write_error)
+  std::vector<Event> events;           // committed events, with their ids
   RoundCounts counts;
 
   bool ok() const { return !fetch_error && !write_error; }
