@@ -382,7 +382,6 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
       }
       json.end_array();
     });
-    event.site = options.site;
     // Before the devices' own events of this round (their state changes).
     plan.events.insert(plan.events.begin(), std::move(event));
   }
