@@ -106,6 +106,7 @@ TEST_CASE("sync-worker options default to the documented values", "[options][syn
   CHECK(options.common.format == LogFormat::text);
   const auto config = sync_worker::worker_config(options);
   CHECK(config.interval == 60s);
+  CHECK(config.min_trigger_interval == 1s);
   CHECK(config.sync.stale_after == 5min);
   CHECK(config.sync.webrtc_base.redacted() == "http://localhost:8889");
   CHECK_FALSE(config.once);
@@ -129,12 +130,15 @@ TEST_CASE("a sync-worker option comes from its variable unless the command line 
       {"--stale-after", "CAMREG_STALE_AFTER", [](auto& o) { return o.stale_after; }},
       {"--connect-timeout", "CAMREG_CONNECT_TIMEOUT", [](auto& o) { return o.connect_timeout; }},
       {"--timeout", "CAMREG_TIMEOUT", [](auto& o) { return o.timeout; }},
+      {"--min-trigger-interval", "CAMREG_MIN_TRIGGER_INTERVAL",
+       [](auto& o) { return o.min_trigger_interval; }},
   }));
   CAPTURE(option, variable);
   // Values every one of these options accepts at parse time.
   const std::string from_env = "http://env.example:1", from_line = "http://line.example:2";
   const bool is_duration = option == "--interval" || option == "--stale-after" ||
-                           option == "--connect-timeout" || option == "--timeout";
+                           option == "--connect-timeout" || option == "--timeout" ||
+                           option == "--min-trigger-interval";
   const std::string env_value = is_duration ? "7m" : from_env;
   const std::string line_value = is_duration ? "9m" : from_line;
   const std::string last_value = is_duration ? "11m" : "http://last.example:3";
@@ -227,6 +231,7 @@ TEST_CASE("sync-worker's validate names the option it refuses", "[options][sync-
       {[](auto& o) { o.webrtc_url = "ftp://x"; }, "--webrtc-url: "},
       {[](auto& o) { o.common.log_level = "loud"; }, "--log-level: loud"},
       {[](auto& o) { o.common.log_format = "xml"; }, "--log-format: xml"},
+      {[](auto& o) { o.min_trigger_interval = "often"; }, "--min-trigger-interval: invalid"},
   }));
   CAPTURE(message);
   sync_worker::Options options;
@@ -239,13 +244,14 @@ TEST_CASE("sync-worker's validate names the option it refuses", "[options][sync-
 
 TEST_CASE("sync-worker's settings carry the validated values", "[options][sync-worker]") {
   CleanEnvironment env;
-  const auto options =
-      worker_options({"--interval", "1500ms", "--stale-after", "2m", "--connect-timeout", "250ms",
-                      "--timeout", "3s", "--webrtc-url", "https://u:p@webrtc.example:8443/base/",
-                      "--mediamtx-url", "http://mtx.example:9997", "--mediamtx-token", "t"});
+  const auto options = worker_options(
+      {"--interval", "1500ms", "--stale-after", "2m", "--connect-timeout", "250ms", "--timeout",
+       "3s", "--webrtc-url", "https://u:p@webrtc.example:8443/base/", "--mediamtx-url",
+       "http://mtx.example:9997", "--mediamtx-token", "t", "--min-trigger-interval", "250ms"});
   REQUIRE_FALSE(refusal(options));
   const auto config = sync_worker::worker_config(options);
   CHECK(config.interval == 1500ms);
+  CHECK(config.min_trigger_interval == 250ms);
   CHECK(config.sync.stale_after == 2min);
   CHECK(config.sync.webrtc_base.redacted() == "https://webrtc.example:8443/base");
   const auto mtx = sync_worker::mediamtx_options(options);
