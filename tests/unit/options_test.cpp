@@ -276,6 +276,7 @@ TEST_CASE("api-server options default to the documented values", "[options][api-
   const auto server = api_server::server_options(options);
   CHECK(server.read_timeout == 10s);
   CHECK(server.drain_timeout == 5s);
+  CHECK(server.trigger_token.empty()); // the trigger is disabled
 }
 
 TEST_CASE("an api-server option comes from its variable unless the command line gives it",
@@ -307,6 +308,12 @@ TEST_CASE("an api-server option comes from its variable unless the command line 
     CHECK(api_server::server_options(server_options({})).drain_timeout == 1s);
     CHECK(api_server::server_options(server_options({"--drain-timeout", "0s"})).drain_timeout ==
           0s);
+  }
+  SECTION("--trigger-token") {
+    env.set("CAMREG_TRIGGER_TOKEN", "from-env");
+    CHECK(server_options({}).server.trigger_token == "from-env");
+    CHECK(server_options({"--trigger-token", "from-line"}).server.trigger_token == "from-line");
+    CHECK(api_server::server_options(server_options({})).trigger_token == "from-env");
   }
   SECTION("--cors-origin adds up; the variable is a comma-separated list") {
     env.set("CAMREG_CORS_ORIGINS", "https://a.example,https://b.example");
@@ -341,6 +348,8 @@ TEST_CASE("api-server refuses bad values naming the option", "[options][api-serv
         {[](auto& o) { o.server.threads = 65; }, "--threads: must be between 1 and 64"},
         {[](auto& o) { o.server.max_connections = 0; }, "--max-connections: must be between 1"},
         {[](auto& o) { o.common.log_level = "loud"; }, "--log-level: loud"},
+        {[](auto& o) { o.server.trigger_token = "two words"; }, "--trigger-token: must be"},
+        {[](auto& o) { o.server.trigger_token = "line\n"; }, "--trigger-token: must be"},
     }));
     CAPTURE(message);
     api_server::Options options;
