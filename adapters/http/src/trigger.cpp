@@ -8,7 +8,8 @@ namespace camreg::http::detail {
 
 namespace {
 
-// A MediaMTX path name is far shorter; a NOTIFY payload may not exceed 8000 bytes.
+// The bound the MediaMTX adapter puts on path names (mediamtx::max_path_name_bytes, not
+// included: adapters stay apart); a NOTIFY payload may not exceed 8000 bytes.
 constexpr std::size_t max_path_bytes = 1024;
 
 bool printable_utf8(std::string_view text) {
