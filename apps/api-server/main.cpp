@@ -47,9 +47,10 @@ int main(int argc, char** argv) {
       },
       [&] { log.log(LogLevel::warn, "stop", "drain timed out; exiting"); },
       server.drain_timeout + std::chrono::seconds(2));
-  auto started = http::Server::start(server, postgres::make_device_repository(db),
-                                     postgres::make_change_feed(db), sink,
-                                     postgres::make_device_repository(db));
+  const bool trigger = !server.trigger_token.empty();
+  auto started = http::Server::start(
+      server, postgres::make_device_repository(db), postgres::make_change_feed(db), sink,
+      postgres::make_device_repository(db), trigger ? postgres::make_sync_trigger(db) : nullptr);
   if (!started) {
     return usage_error("api-server", started.error());
   }
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
   log.log(LogLevel::info, "start", "listening",
           {{"port", static_cast<long long>((*started)->port())},
            {"web_root", server.web_root},
+           {"trigger", trigger},
            {"database", postgres::redact_database_url(common.database_url)}});
   (*started)->run();
   log.log(LogLevel::info, "stop", "exiting", {{"exit_code", 0LL}});

@@ -96,6 +96,10 @@ void add_options(CLI::App& app, Options& options) {
       ->envname("CAMREG_WEBRTC_ORIGINS")
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--trigger-token", server.trigger_token,
+                 "Bearer token of POST /api/sync/trigger, which MediaMTX hooks call to ask the "
+                 "sync-workers for a round now (unset: that endpoint answers 403)")
+      ->envname("CAMREG_TRIGGER_TOKEN");
 }
 
 Result<void> validate(const Options& options) {
@@ -124,6 +128,13 @@ Result<void> validate(const Options& options) {
     if (origin_of(origin) != origin) {
       return fail(ErrorKind::invalid_argument,
                   "--webrtc-origin: \"" + origin + "\" is not an http(s)://host[:port] origin");
+    }
+  }
+  for (const char c : options.server.trigger_token) {
+    // What a client can send in an Authorization header, and no space to trim away.
+    if (c <= ' ' || c == 0x7f) {
+      return fail(ErrorKind::invalid_argument,
+                  "--trigger-token: must be printable ASCII without spaces");
     }
   }
   if (!in_range(options.server.threads, max_threads)) {

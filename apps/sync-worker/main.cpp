@@ -30,16 +30,22 @@ int main(int argc, char** argv) {
   if (const auto code = migrate_if_asked(common, log)) return *code;
 
   StopSignal stop;
-  handle_stop_signals([&] { stop.request(); },
-                      [&] { log.log(LogLevel::warn, "stop", "abandoning the round in progress"); },
-                      std::chrono::milliseconds(1500));
+  // --once ignores requests for a round: no listening connection at all.
+  const auto triggers = options.once ? nullptr : postgres::make_trigger_feed(db);
+  handle_stop_signals(
+      [&] {
+        stop.request();
+        if (triggers) triggers->wake();
+      },
+      [&] { log.log(LogLevel::warn, "stop", "abandoning the round in progress"); },
+      std::chrono::milliseconds(1500));
   log.log(LogLevel::info, "start", options.once ? "one round" : "syncing every " + options.interval,
           {{"mediamtx", (*source)->describe()},
            {"database", postgres::redact_database_url(common.database_url)},
            {"stale_after", options.stale_after}});
   auto repository = postgres::make_device_repository(db);
   const SystemClock clock;
-  const int code = run_worker(**source, *repository, clock, config, stop, log);
+  const int code = run_worker(**source, *repository, clock, config, stop, log, triggers.get());
   log.log(LogLevel::info, "stop", "exiting", {{"exit_code", static_cast<long long>(code)}});
   return code;
 }

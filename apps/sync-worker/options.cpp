@@ -56,7 +56,16 @@ void add_options(CLI::App& app, Options& options) {
                       "CAMREG_LEDGER_RETENTION");
   add_duration_option(app, "--runs-retention", options.runs_retention, "sync run records kept",
                       "CAMREG_RUNS_RETENTION");
+<<<<<<< HEAD
   app.add_flag("--once", options.once, "run one round and exit (for cron)");
+=======
+  add_duration_option(app, "--min-trigger-interval", options.min_trigger_interval,
+                      "rounds requested through POST /api/sync/trigger start at most this often "
+                      "(a request inside it waits for its end)",
+                      "CAMREG_MIN_TRIGGER_INTERVAL");
+  app.add_flag("--once", options.once,
+               "run one round and exit (for cron); ignores POST /api/sync/trigger requests");
+>>>>>>> trigger
 }
 
 Result<void> validate(const Options& options) {
@@ -82,8 +91,10 @@ Result<void> validate(const Options& options) {
   if (const auto url = parse_http_url(options.webrtc_url); !url) {
     return fail(ErrorKind::invalid_argument, "--webrtc-url: " + url.error().message);
   }
-  for (const auto& [name, text] : {std::pair{"--ledger-retention", &options.ledger_retention},
-                                   std::pair{"--runs-retention", &options.runs_retention}}) {
+  for (const auto& [name, text] :
+       {std::pair{"--ledger-retention", &options.ledger_retention},
+        std::pair{"--runs-retention", &options.runs_retention},
+        std::pair{"--min-trigger-interval", &options.min_trigger_interval}}) {
     if (auto d = duration_option(name, *text); !d) return d.error();
   }
   return {};
@@ -98,6 +109,7 @@ WorkerConfig worker_config(const Options& options) {
   config.sync.online_after = duration_of(options.online_after);
   config.ledger_retention = duration_of(options.ledger_retention);
   config.runs_retention = duration_of(options.runs_retention);
+  config.min_trigger_interval = duration_of(options.min_trigger_interval);
   config.sync.webrtc_base = parse_http_url(options.webrtc_url).value();
   return config;
 }

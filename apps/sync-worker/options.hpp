@@ -22,8 +22,9 @@ struct Options {
   std::string online_after = "0s"; // device.online once healthy this long
   std::string connect_timeout = "2s";
   std::string timeout = "10s";
-  std::string ledger_retention = "400d"; // presence intervals that ended longer ago go
-  std::string runs_retention = "30d";    // sync runs that finished longer ago go
+  std::string ledger_retention = "400d";   // presence intervals that ended longer ago go
+  std::string runs_retention = "30d";      // sync runs that finished longer ago go
+  std::string min_trigger_interval = "1s"; // triggered rounds start at most this often
   bool once = false;
 };
 

@@ -1,5 +1,9 @@
 #include "worker.hpp"
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "common/options.hpp"
 
 namespace camreg::app {
@@ -20,6 +24,30 @@ bool StopSignal::requested() const {
 bool StopSignal::wait_until(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(mutex_);
   return cv_.wait_until(lock, deadline, [&] { return stop_; });
+}
+
+RoundSchedule::RoundSchedule(Duration interval, Duration min_trigger_interval, Time first_round)
+    : interval_(interval), min_trigger_interval_(min_trigger_interval), scheduled_(first_round) {}
+
+RoundSchedule::Time RoundSchedule::next_round() const {
+  if (!pending_ || !triggered_before_) return pending_ ? Time::min() : scheduled_;
+  const auto spaced =
+      last_triggered_ + std::chrono::duration_cast<Time::duration>(min_trigger_interval_);
+  return std::min(scheduled_, spaced);
+}
+
+bool RoundSchedule::start_round(Time now) {
+  const bool triggered =
+      pending_ &&
+      (!triggered_before_ ||
+       now >= last_triggered_ + std::chrono::duration_cast<Time::duration>(min_trigger_interval_));
+  if (now >= scheduled_) scheduled_ = now + std::chrono::duration_cast<Time::duration>(interval_);
+  if (triggered) {
+    last_triggered_ = now;
+    triggered_before_ = true;
+  }
+  pending_ = false; // a full round sees whatever the requests made before it were about
+  return triggered;
 }
 
 int exit_code_for(const RoundReport& report) {
@@ -87,17 +115,100 @@ void prune(DeviceRepository& repository, const Clock& clock, const WorkerConfig&
             {{"pruned", static_cast<long long>(*pruned)}});
 }
 
+// The paths of the requests a round answers, for its log line.
+class RequestedPaths {
+ public:
+  void add(std::string path) {
+    ++requests_;
+    if (path.empty() || std::find(paths_.begin(), paths_.end(), path) != paths_.end()) return;
+    if (paths_.size() < max_named)
+      paths_.push_back(std::move(path));
+    else
+      ++unnamed_;
+  }
+  void clear() { *this = {}; }
+  long long requests() const { return requests_; }
+  // "path cam-1", "paths cam-1, cam-2 and 3 more", "no path".
+  std::string describe() const {
+    if (paths_.empty()) return "no path";
+    std::string out = paths_.size() == 1 && unnamed_ == 0 ? "path " : "paths ";
+    for (std::size_t i = 0; i < paths_.size(); ++i)
+      out += (i > 0 ? ", " : "") + paths_[i];
+    if (unnamed_ > 0) out += " and " + std::to_string(unnamed_) + " more";
+    return out;
+  }
+
+ private:
+  static constexpr std::size_t max_named = 5;
+  std::vector<std::string> paths_;
+  std::size_t unnamed_ = 0;
+  long long requests_ = 0;
+};
+
+// Waits for the next round the schedule asks for, hearing requests meanwhile; false
+// when stopped. A feed that is down is retried every feed_retry, rounds go on meanwhile.
+bool wait_for_round(RoundSchedule& schedule, RequestedPaths& paths, TriggerFeed* triggers,
+                    StopSignal& stop, const Logger& log, bool& feed_down) {
+  using Steady = std::chrono::steady_clock;
+  constexpr auto feed_retry = std::chrono::seconds(5);
+  for (;;) {
+    if (stop.requested()) return false;
+    const auto now = Steady::now();
+    const auto due = schedule.next_round();
+    if (now >= due) return true;
+    if (!triggers) {
+      if (stop.wait_until(due)) return false;
+      continue;
+    }
+    auto heard = triggers->wait(std::chrono::duration_cast<Duration>(due - now));
+    if (!heard) {
+      if (!feed_down) {
+        log.log(LogLevel::warn, "trigger", heard.error().message + "; rounds go on every interval",
+                {{"reason", heard.error().message}});
+      }
+      feed_down = true;
+      if (stop.wait_until(std::min(due, Steady::now() + feed_retry))) return false;
+      continue;
+    }
+    if (feed_down) log.log(LogLevel::info, "trigger", "listening for round requests again");
+    feed_down = false;
+    for (auto& request : *heard) {
+      schedule.request();
+      paths.add(std::move(request.path));
+    }
+  }
+}
+
 } // namespace
 
 int run_worker(PathSource& source, DeviceRepository& repository, const Clock& clock,
-               const WorkerConfig& config, StopSignal& stop, const Logger& log) {
+               const WorkerConfig& config, StopSignal& stop, const Logger& log,
+               TriggerFeed* triggers) {
+  if (config.once) triggers = nullptr;
+  RoundSchedule schedule(config.interval, config.min_trigger_interval,
+                         std::chrono::steady_clock::now());
+  RequestedPaths paths;
+  bool feed_down = false;
+  // Listening before the first round, so a request made during it is heard.
+  if (triggers) {
+    if (auto opened = triggers->wait(Duration::zero()); !opened) {
+      feed_down = true;
+      log.log(LogLevel::warn, "trigger", opened.error().message + "; rounds go on every interval",
+              {{"reason", opened.error().message}});
+    }
+  }
   for (;;) {
     const auto started = std::chrono::steady_clock::now();
+    if (schedule.start_round(started)) {
+      log.log(LogLevel::info, "round", "round triggered (" + paths.describe() + ")",
+              {{"requests", paths.requests()}});
+    }
+    paths.clear();
     const auto report = sync_round(source, repository, clock, config.sync);
     log_round(log, report, std::chrono::steady_clock::now() - started);
     if (!report.write_error) prune(repository, clock, config, log);
     if (config.once) return exit_code_for(report);
-    if (stop.requested() || stop.wait_until(started + config.interval)) return exit_ok;
+    if (!wait_for_round(schedule, paths, triggers, stop, log, feed_down)) return exit_ok;
   }
 }
 

@@ -404,6 +404,68 @@ TEST_CASE("a committed round notifies listeners, a failed one does not", "[postg
   PQfinish(listener);
 }
 
+TEST_CASE("a round request reaches the trigger feeds of its schema only", "[postgres][trigger]") {
+  TestSchema mine, other;
+  auto feed = postgres::make_trigger_feed(options_for(mine));
+  auto second = postgres::make_trigger_feed(options_for(mine));
+  REQUIRE(feed->wait(0s)); // connects and listens; a (re)connection is not a request
+  REQUIRE(second->wait(0s));
+  REQUIRE(postgres::make_sync_trigger(options_for(other))->request_round("elsewhere"));
+  auto trigger = postgres::make_sync_trigger(options_for(mine));
+  REQUIRE(trigger->request_round("site-a/dock"));
+  REQUIRE(trigger->request_round(""));
+  // The paths a feed hears until it has n, for up to 2 s.
+  const auto collect = [](TriggerFeed& from, std::size_t n) {
+    std::vector<std::string> paths;
+    const auto until = std::chrono::steady_clock::now() + 2s;
+    while (paths.size() < n && std::chrono::steady_clock::now() < until) {
+      auto got = from.wait(200ms);
+      REQUIRE(got);
+      for (const auto& request : *got)
+        paths.push_back(request.path);
+    }
+    return paths;
+  };
+  const auto started = std::chrono::steady_clock::now();
+  // Nothing of the other schema; every worker of this one hears it.
+  CHECK(collect(*feed, 2) == std::vector<std::string>{"site-a/dock", ""});
+  CHECK(std::chrono::steady_clock::now() - started < 1s);
+  CHECK(collect(*second, 2) == std::vector<std::string>{"site-a/dock", ""});
+  CHECK(feed->wait(200ms)->empty());
+}
+
+TEST_CASE("a trigger feed's wait ends early on wake", "[postgres][trigger]") {
+  TestSchema schema;
+  auto feed = postgres::make_trigger_feed(options_for(schema));
+  REQUIRE(feed->wait(0s));
+  std::thread waker([&] {
+    std::this_thread::sleep_for(100ms);
+    feed->wake();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const auto got = feed->wait(10s);
+  waker.join();
+  REQUIRE(got);
+  CHECK(got->empty());
+  CHECK(std::chrono::steady_clock::now() - started < 2s);
+}
+
+TEST_CASE("a round request to an unreachable database fails clearly, naming no password",
+          "[postgres][trigger][faults]") {
+  postgres::Options options;
+  options.database_url = "postgresql://camreg:s3cret@127.0.0.1:1/camreg";
+  options.connect_timeout = 1s;
+  const auto sent = postgres::make_sync_trigger(options)->request_round("cam1");
+  REQUIRE_FALSE(sent);
+  CHECK(sent.error().kind == ErrorKind::unavailable);
+  CHECK(sent.error().message.find("s3cret") == std::string::npos);
+  const auto heard = postgres::make_trigger_feed(options)->wait(100ms);
+  REQUIRE_FALSE(heard);
+  CHECK(heard.error().kind == ErrorKind::unavailable);
+  CHECK_THAT(heard.error().message, Catch::StartsWith("trigger feed: cannot connect"));
+  CHECK(heard.error().message.find("s3cret") == std::string::npos);
+}
+
 TEST_CASE("database URLs are logged without their password", "[postgres][security]") {
   using postgres::redact_database_url;
   CHECK(redact_database_url("postgresql://camreg:pw@db:5432/camreg") ==

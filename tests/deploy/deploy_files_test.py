@@ -6,6 +6,7 @@ would run is run for real with its arguments and environment, plus --migrate-onl
 a database that cannot be reached: exit 5 (database) proves the options parsed, exit 2
 (usage) would not. Usage: deploy_files_test.py BUILD_DIR
 """
+import http.server
 import os
 import re
 import shlex
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 
 import yaml
@@ -141,6 +143,67 @@ class DeployFiles(unittest.TestCase):
         self.assertTrue(remote_api, "a user that may call the API from another host")
         for user in config["authInternalUsers"]:
             self.assertIn("ips", user, "every entry lists ips explicitly")
+
+
+    def test_mediamtx_hooks_call_the_trigger_as_mediamtx_runs_them(self):
+        config = yaml.safe_load(read("mediamtx.yml"))
+        defaults = config["pathDefaults"]
+        for section in [defaults, *config["paths"].values()]:
+            for key, value in section.items():
+                # A one-shot command with *Restart: yes would re-run every 5 s.
+                if key.startswith("runOn") and key.endswith("Restart"):
+                    self.assertIs(value, False, key)
+                self.assertNotIn(key, ("runOnReady", "runOnNotReady"), "deprecated hook names")
+        for hook in ("runOnAvailable", "runOnUnavailable"):
+            with self.subTest(hook=hook):
+                seen, code = run_hook(defaults[hook], "site-a/dock", "tok-123", 202)
+                self.assertEqual(code, 0)
+                self.assertEqual(seen["method"], "POST")
+                self.assertEqual(seen["target"], "/api/sync/trigger?path=site-a/dock")
+                self.assertEqual(seen["authorization"], "Bearer tok-123")
+                _, refused = run_hook(defaults[hook], "cam-front", "wrong", 401)
+                self.assertNotEqual(refused, 0, "curl -f fails on a refusal, so MediaMTX logs it")
+
+
+def run_hook(command, path, token, status):
+    """Runs a hook command as MediaMTX v1.20 does (internal/externalcmd: split shell-style,
+    $VAR and ${VAR} expanded from the hook's variables, else MediaMTX's environment, no
+    shell), against a loopback receiver answering status in place of api-server's
+    127.0.0.1:8001. Returns (the request it received, the command's exit status)."""
+    seen = {}
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.update(method="POST", target=self.path,
+                        authorization=self.headers.get("Authorization"))
+            body = b'{"status":"accepted"}' if status == 202 else b'{"error":"unauthorized","detail":"x"}'
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hook_env = {"MTX_PATH": path, "RTSP_PORT": "8554"}
+        own_env = {"PATH": os.environ.get("PATH", ""), "CAMREG_TRIGGER_TOKEN": token}
+
+        def expand(part):
+            return re.sub(r"\$(?:\{(\w+)\}|(\w+))",
+                          lambda m: hook_env.get(m.group(1) or m.group(2),
+                                                 own_env.get(m.group(1) or m.group(2), "")), part)
+
+        argv = [expand(part).replace("127.0.0.1:8001", f"127.0.0.1:{server.server_port}")
+                for part in shlex.split(command)]
+        result = subprocess.run(argv, env=own_env, capture_output=True, text=True, timeout=10)
+        return seen, result.returncode
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 if __name__ == "__main__":

@@ -56,6 +56,14 @@ Test controls (not MediaMTX), under /_fake/:
   PUT /_fake/whep      body: {"mode": "ok"|"fail", "drop": true}: WHEP answers 503 while
                        failing; drop closes every playing session
   GET /_fake/whep      {"mode", "sessions", "posts", "deletes"}
+  PUT /_fake/hook      body: {"url": "http://…/api/sync/trigger", "token": "…", "events":
+                       ["available", "unavailable"] (default; also "online", "offline")}:
+                       when a control above changes a path's available (or online) state,
+                       POST url?path=NAME with Authorization: Bearer token, as the
+                       runOnAvailable/runOnUnavailable (runOnOnline/runOnOffline) hook of
+                       mediamtx.yml does with curl; without waiting, 2 s timeout
+  GET /_fake/hooks     the hook calls made: [{"path", "event", "status", "ms"}] (status 0:
+                       no answer; ms: from the change to the answer)
 
 With --webrtc-listen it also answers WHEP (whep.py: aiortc, a moving test pattern
 per available path), as MediaMTX does on :8889.
@@ -194,6 +202,10 @@ class Fake:
         self.mutation = None
         self.requests = []
         self.whep = None
+        self.hook = {"url": args.hook_url, "token": args.hook_token,
+                     "events": ["available", "unavailable"]} if args.hook_url else None
+        self.hook_calls = []
+        self.hook_tasks = set()
         self.started = datetime.datetime.now(datetime.timezone.utc).isoformat()
         if args.paths_file:
             with open(args.paths_file, encoding="utf-8") as f:
@@ -468,19 +480,79 @@ class Fake:
             return response
         raise web.HTTPBadRequest(text="unknown fault " + mode)
 
+    # --- hooks ----------------------------------------------------------------
+    def path_states(self):
+        """name -> (available, online) of every listed path, for the hooks."""
+        if self.hook is None:
+            return {}
+        states = {}
+        for item in self.runtime_items():
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                available = bool(item.get("available", item.get("ready")))
+                states[item["name"]] = (available, bool(item.get("online", available)))
+        return states
+
+    def fire_hooks(self, before):
+        """Calls the hook for every path whose state changed since before, as MediaMTX
+        runs runOnAvailable/runOnUnavailable (runOnOnline/runOnOffline): not waited for."""
+        if self.hook is None:
+            return
+        changed_at = asyncio.get_running_loop().time()
+        for name, (available, online) in self.path_states().items():
+            was_available, was_online = before.get(name, (False, False))
+            events = []
+            if available != was_available:
+                events.append("available" if available else "unavailable")
+            if online != was_online:
+                events.append("online" if online else "offline")
+            for event in events:
+                if event in self.hook.get("events", ["available", "unavailable"]):
+                    task = asyncio.create_task(self.call_hook(name, event, changed_at))
+                    self.hook_tasks.add(task)
+                    task.add_done_callback(self.hook_tasks.discard)
+
+    async def call_hook(self, name, event, changed_at):
+        import aiohttp
+        url = self.hook["url"] + ("&" if "?" in self.hook["url"] else "?") + "path=" + name
+        headers = {"Authorization": "Bearer " + self.hook["token"]} if self.hook.get("token") else {}
+        status = 0
+        try:
+            timeout = aiohttp.ClientTimeout(total=2)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                async with session.post(url, headers=headers) as response:
+                    await response.read()
+                    status = response.status
+        except Exception:
+            status = 0
+        took = (asyncio.get_running_loop().time() - changed_at) * 1000
+        self.hook_calls.append({"path": name, "event": event, "status": status, "ms": round(took, 1)})
+
     # --- test controls --------------------------------------------------------
     async def put_paths(self, request):
+        before = self.path_states()
         self.set_items(await request.json())
+        self.fire_hooks(before)
         return json_response({"status": "ok", "itemCount": len(self.items)})
 
     async def put_config(self, request):
+        before = self.path_states()
         self.set_confs(await request.json())
+        self.fire_hooks(before)
         return json_response({"status": "ok", "itemCount": len(self.confs)})
 
     async def put_cameras(self, request):
+        before = self.path_states()
         for name, state in (await request.json()).items():
             self.cameras[name] = dict(self.camera(name), **state)
+        self.fire_hooks(before)
         return json_response({"status": "ok"})
+
+    async def put_hook(self, request):
+        self.hook = await request.json()
+        return json_response({"status": "ok"})
+
+    async def get_hooks(self, request):
+        return json_response(self.hook_calls)
 
     async def put_fault(self, request):
         self.fault = await request.json()
@@ -527,6 +599,8 @@ def build_app(fake):
     app.router.add_get("/_fake/requests", fake.get_requests, allow_head=False)
     app.router.add_put("/_fake/whep", fake.put_whep)
     app.router.add_get("/_fake/whep", fake.get_whep, allow_head=False)
+    app.router.add_put("/_fake/hook", fake.put_hook)
+    app.router.add_get("/_fake/hooks", fake.get_hooks, allow_head=False)
     return app
 
 
@@ -541,6 +615,8 @@ async def main():
     parser.add_argument("--auth-fail-delay", type=float, default=0.0,
                         help="seconds to wait before a 401 for wrong credentials")
     parser.add_argument("--webrtc-listen", help="also serve WHEP on host:port (needs aiortc)")
+    parser.add_argument("--hook-url", help="call this URL as mediamtx.yml's hooks do (see PUT /_fake/hook)")
+    parser.add_argument("--hook-token", help="the Bearer token of the hook calls")
     parser.add_argument("--tls-cert", help="serve https with this PEM certificate chain")
     parser.add_argument("--tls-key", help="and this PEM private key")
     args = parser.parse_args()

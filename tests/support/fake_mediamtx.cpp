@@ -59,6 +59,20 @@ void FakeMediamtx::shrink_after_page(int page, int times, const std::string& end
   json.end_object();
   put("/_fake/mutate", body);
 }
+void FakeMediamtx::set_hook(const std::string& url, const std::string& token) {
+  std::string body;
+  JsonWriter json(body);
+  json.begin_object();
+  json.key("url");
+  json.string(url);
+  json.key("token");
+  json.string(token);
+  json.end_object();
+  put("/_fake/hook", body);
+}
+std::string FakeMediamtx::hook_calls() const {
+  return http_request("GET", "127.0.0.1", port_, "/_fake/hooks").body;
+}
 std::string FakeMediamtx::requests() const {
   return http_request("GET", "127.0.0.1", port_, "/_fake/requests").body;
 }

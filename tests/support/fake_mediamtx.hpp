@@ -28,6 +28,10 @@ class FakeMediamtx {
   // first, on this walk and the next times-1 ones.
   void shrink_after_page(int page, int times, const std::string& endpoint = "paths");
   std::string requests() const; // JSON array of list requests seen
+  // From now on, a control above that changes a path's availability POSTs
+  // url?path=NAME with Authorization: Bearer token, as mediamtx.yml's hooks do.
+  void set_hook(const std::string& url, const std::string& token);
+  std::string hook_calls() const; // JSON array of {"path", "event", "status", "ms"}
 
  private:
   void put(const std::string& target, const std::string& body) const;

@@ -1,12 +1,15 @@
 #pragma once
 
 #include <deque>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "camreg/clock.hpp"
 #include "camreg/device_repository.hpp"
 #include "camreg/path_source.hpp"
+#include "camreg/sync_trigger.hpp"
 
 namespace camreg::testing {
 
@@ -41,6 +44,30 @@ class FakePathSource final : public PathSource {
   std::deque<Result<std::vector<PathState>>> answers_;
   Result<std::vector<PathState>> last_ = fail(ErrorKind::unavailable, "no scripted answer");
   int calls_ = 0;
+};
+
+// A SyncTrigger that records the paths it is asked for, or fails while told to.
+class FakeSyncTrigger final : public SyncTrigger {
+ public:
+  Result<void> request_round(std::string_view path) override {
+    const std::lock_guard lock(mutex_);
+    if (failure_) return *failure_;
+    paths_.emplace_back(path);
+    return {};
+  }
+  void fail_with(std::optional<Error> failure) {
+    const std::lock_guard lock(mutex_);
+    failure_ = std::move(failure);
+  }
+  std::vector<std::string> paths() const {
+    const std::lock_guard lock(mutex_);
+    return paths_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> paths_;
+  std::optional<Error> failure_;
 };
 
 // A path as MediaMTX lists a ready RTSP camera.

@@ -10,8 +10,10 @@
 
 #include "devices_snapshot.hpp"
 #include "fake_registry.hpp"
+#include "fakes.hpp"
 #include "listen_address.hpp"
 #include "routes.hpp"
+#include "trigger.hpp"
 #include "wait.hpp"
 
 using namespace camreg;
@@ -358,4 +360,109 @@ TEST_CASE("the dashboard may connect to its own origin and the WebRTC origins on
   CHECK_THAT(csp,
              Catch::Contains("connect-src 'self' http://127.0.0.1:8889 https://media.example;"));
   CHECK_THAT(csp, !Catch::Contains("http: https:"));
+}
+
+namespace {
+
+// An Api whose trigger hands requests to a FakeSyncTrigger, with token "s3cret".
+struct TriggerApi : Api {
+  FakeSyncTrigger* port = nullptr;
+  std::unique_ptr<TriggerRelay> relay;
+  TriggerApi() {
+    auto p = std::make_unique<FakeSyncTrigger>();
+    port = p.get();
+    relay = std::make_unique<TriggerRelay>(std::move(p));
+    ctx.trigger = relay.get();
+    ctx.options.trigger_token = "s3cret";
+  }
+  Reply post(const std::string& target, const std::string& authorization = "Bearer s3cret") const {
+    if (authorization.empty()) return answer(bhttp::verb::post, target);
+    return answer(bhttp::verb::post, target, {{bhttp::field::authorization, authorization}});
+  }
+};
+
+} // namespace
+
+TEST_CASE("a trigger with the right token is accepted and hands its path over", "[http][trigger]") {
+  TriggerApi api;
+  const auto named = api.post("/api/sync/trigger?path=site-a%2Fdock");
+  CAPTURE(named.body());
+  REQUIRE(status(named) == 202);
+  CHECK(header(named, bhttp::field::content_type) == "application/json");
+  CHECK(json::parse(named.body()) == json::parse(R"({"status":"accepted","path":"site-a/dock"})"));
+  const auto bare = api.post("/api/sync/trigger", "bearer s3cret"); // the scheme is any case
+  REQUIRE(status(bare) == 202);
+  CHECK(json::parse(bare.body()).at("path").is_null());
+  CHECK(api.port->paths() == std::vector<std::string>{"site-a/dock", ""});
+}
+
+TEST_CASE("without a trigger token the trigger is disabled, never open", "[http][trigger]") {
+  TriggerApi api;
+  api.ctx.options.trigger_token.clear();
+  check_error(api.post("/api/sync/trigger", "Bearer "), 403, "forbidden", "--trigger-token");
+  check_error(api.post("/api/sync/trigger", ""), 403, "forbidden", "disabled");
+  Api plain; // no relay at all
+  check_error(plain.answer(bhttp::verb::post, "/api/sync/trigger"), 403, "forbidden", "disabled");
+  CHECK(api.port->paths().empty());
+}
+
+TEST_CASE("a missing or wrong trigger token is 401 with a Bearer challenge", "[http][trigger]") {
+  TriggerApi api;
+  const auto missing = api.post("/api/sync/trigger", "");
+  check_error(missing, 401, "unauthorized", "Authorization: Bearer");
+  CHECK(header(missing, bhttp::field::www_authenticate) == R"(Bearer realm="camreg")");
+  for (const auto* wrong : {"Bearer s3cre", "Bearer s3crett", "Bearer S3CRET", "Basic s3cret",
+                            "Bearer  s3cret", "s3cret", "Bearer"}) {
+    CAPTURE(wrong);
+    const auto refused = api.post("/api/sync/trigger", wrong);
+    check_error(refused, 401, "unauthorized", "wrong trigger token");
+    CHECK_THAT(header(refused, bhttp::field::www_authenticate),
+               Catch::StartsWith("Bearer ") && Catch::Contains("invalid_token"));
+  }
+  CHECK(api.port->paths().empty());
+}
+
+TEST_CASE("a trigger with a bad parameter is 400 and asks nothing", "[http][trigger]") {
+  TriggerApi api;
+  check_error(api.post("/api/sync/trigger?colour=red"), 400, "bad_request",
+              "unknown parameter colour");
+  check_error(api.post("/api/sync/trigger?path=a&path=b"), 400, "bad_request", "more than once");
+  check_error(api.post("/api/sync/trigger?path=%zz"), 400, "bad_request", "percent-encoding");
+  check_error(api.post("/api/sync/trigger?path=cam%0A1"), 400, "bad_request", "printable UTF-8");
+  check_error(api.post("/api/sync/trigger?path=cam%FF"), 400, "bad_request", "printable UTF-8");
+  check_error(api.post("/api/sync/trigger?path=" + std::string(1025, 'x')), 400, "bad_request",
+              "1024 bytes");
+  CHECK(status(api.post("/api/sync/trigger?path=" + std::string(1024, 'x'))) == 202);
+  CHECK(api.port->paths().size() == 1);
+}
+
+TEST_CASE("a trigger the database cannot take is 503", "[http][trigger]") {
+  TriggerApi api;
+  api.port->fail_with(fail(ErrorKind::unavailable, "trigger: cannot connect to postgresql://db"));
+  check_error(api.post("/api/sync/trigger?path=cam1"), 503, "database_unavailable",
+              "cannot connect");
+  api.port->fail_with(std::nullopt);
+  CHECK(status(api.post("/api/sync/trigger?path=cam1")) == 202);
+}
+
+TEST_CASE("the trigger takes POST only, and 405 says so", "[http][trigger]") {
+  TriggerApi api;
+  for (const auto method : {bhttp::verb::get, bhttp::verb::head, bhttp::verb::put}) {
+    const auto refused = api.answer(method, "/api/sync/trigger");
+    CHECK(status(refused) == 405);
+    CHECK(header(refused, bhttp::field::allow) == "POST, OPTIONS");
+  }
+  CHECK(api.port->paths().empty());
+}
+
+TEST_CASE("a bearer token matches only itself", "[http][trigger]") {
+  CHECK(bearer_matches("Bearer abc", "abc"));
+  CHECK(bearer_matches("BEARER abc", "abc"));
+  CHECK_FALSE(bearer_matches("Bearer abc", ""));
+  CHECK_FALSE(bearer_matches("Bearer ", ""));
+  CHECK_FALSE(bearer_matches("Bearer ab", "abc"));
+  CHECK_FALSE(bearer_matches("Bearer abcd", "abc"));
+  CHECK_FALSE(bearer_matches("Bearer abd", "abc"));
+  CHECK_FALSE(bearer_matches("Bearerabc", "abc"));
+  CHECK_FALSE(bearer_matches("", "abc"));
 }

@@ -106,6 +106,7 @@ TEST_CASE("sync-worker options default to the documented values", "[options][syn
   CHECK(options.common.format == LogFormat::text);
   const auto config = sync_worker::worker_config(options);
   CHECK(config.interval == 60s);
+  CHECK(config.min_trigger_interval == 1s);
   CHECK(config.sync.stale_after == 5min);
   CHECK(config.sync.online_after == 0s);
   CHECK(config.sync.webrtc_base.redacted() == "http://localhost:8889");
@@ -131,13 +132,15 @@ TEST_CASE("a sync-worker option comes from its variable unless the command line 
       {"--online-after", "CAMREG_ONLINE_AFTER", [](auto& o) { return o.online_after; }},
       {"--connect-timeout", "CAMREG_CONNECT_TIMEOUT", [](auto& o) { return o.connect_timeout; }},
       {"--timeout", "CAMREG_TIMEOUT", [](auto& o) { return o.timeout; }},
+      {"--min-trigger-interval", "CAMREG_MIN_TRIGGER_INTERVAL",
+       [](auto& o) { return o.min_trigger_interval; }},
   }));
   CAPTURE(option, variable);
   // Values every one of these options accepts at parse time.
   const std::string from_env = "http://env.example:1", from_line = "http://line.example:2";
   const bool is_duration = option == "--interval" || option == "--stale-after" ||
                            option == "--online-after" || option == "--connect-timeout" ||
-                           option == "--timeout";
+                           option == "--timeout" || option == "--min-trigger-interval";
   const std::string env_value = is_duration ? "7m" : from_env;
   const std::string line_value = is_duration ? "9m" : from_line;
   const std::string last_value = is_duration ? "11m" : "http://last.example:3";
@@ -231,6 +234,7 @@ TEST_CASE("sync-worker's validate names the option it refuses", "[options][sync-
       {[](auto& o) { o.webrtc_url = "ftp://x"; }, "--webrtc-url: "},
       {[](auto& o) { o.common.log_level = "loud"; }, "--log-level: loud"},
       {[](auto& o) { o.common.log_format = "xml"; }, "--log-format: xml"},
+      {[](auto& o) { o.min_trigger_interval = "often"; }, "--min-trigger-interval: invalid"},
   }));
   CAPTURE(message);
   sync_worker::Options options;
@@ -246,10 +250,12 @@ TEST_CASE("sync-worker's settings carry the validated values", "[options][sync-w
   const auto options = worker_options(
       {"--interval", "1500ms", "--stale-after", "2m", "--online-after", "90s", "--connect-timeout",
        "250ms", "--timeout", "3s", "--webrtc-url", "https://u:p@webrtc.example:8443/base/",
-       "--mediamtx-url", "http://mtx.example:9997", "--mediamtx-token", "t"});
+       "--mediamtx-url", "http://mtx.example:9997", "--mediamtx-token", "t",
+       "--min-trigger-interval", "250ms"});
   REQUIRE_FALSE(refusal(options));
   const auto config = sync_worker::worker_config(options);
   CHECK(config.interval == 1500ms);
+  CHECK(config.min_trigger_interval == 250ms);
   CHECK(config.sync.stale_after == 2min);
   CHECK(config.sync.online_after == 90s);
   CHECK(config.sync.webrtc_base.redacted() == "https://webrtc.example:8443/base");
@@ -275,6 +281,7 @@ TEST_CASE("api-server options default to the documented values", "[options][api-
   const auto server = api_server::server_options(options);
   CHECK(server.read_timeout == 10s);
   CHECK(server.drain_timeout == 5s);
+  CHECK(server.trigger_token.empty()); // the trigger is disabled
 }
 
 TEST_CASE("an api-server option comes from its variable unless the command line gives it",
@@ -306,6 +313,12 @@ TEST_CASE("an api-server option comes from its variable unless the command line 
     CHECK(api_server::server_options(server_options({})).drain_timeout == 1s);
     CHECK(api_server::server_options(server_options({"--drain-timeout", "0s"})).drain_timeout ==
           0s);
+  }
+  SECTION("--trigger-token") {
+    env.set("CAMREG_TRIGGER_TOKEN", "from-env");
+    CHECK(server_options({}).server.trigger_token == "from-env");
+    CHECK(server_options({"--trigger-token", "from-line"}).server.trigger_token == "from-line");
+    CHECK(api_server::server_options(server_options({})).trigger_token == "from-env");
   }
   SECTION("--cors-origin adds up; the variable is a comma-separated list") {
     env.set("CAMREG_CORS_ORIGINS", "https://a.example,https://b.example");
@@ -340,6 +353,8 @@ TEST_CASE("api-server refuses bad values naming the option", "[options][api-serv
         {[](auto& o) { o.server.threads = 65; }, "--threads: must be between 1 and 64"},
         {[](auto& o) { o.server.max_connections = 0; }, "--max-connections: must be between 1"},
         {[](auto& o) { o.common.log_level = "loud"; }, "--log-level: loud"},
+        {[](auto& o) { o.server.trigger_token = "two words"; }, "--trigger-token: must be"},
+        {[](auto& o) { o.server.trigger_token = "line\n"; }, "--trigger-token: must be"},
     }));
     CAPTURE(message);
     api_server::Options options;

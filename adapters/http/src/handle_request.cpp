@@ -15,6 +15,7 @@
 #include "openapi.hpp"
 #include "routes.hpp"
 #include "static_files.hpp"
+#include "trigger.hpp"
 
 namespace camreg::http::detail {
 
@@ -300,6 +301,14 @@ void history(const Call& call, Responder& done) {
   });
 }
 
+// POST /api/sync/trigger: asks the sync-workers for a round now (trigger.cpp).
+void sync_trigger(const Call& call, Responder& done) {
+  QueryParams params;
+  std::string key;
+  if (auto refused = decode_request(call, params, key)) return done(std::move(*refused));
+  trigger_round(call.req, params, call.ctx, std::move(done));
+}
+
 // Every endpoint but the dashboard's files. A new endpoint is a line here.
 constexpr Route routes[] = {
     {bhttp::verb::get, "/healthz", healthz},
@@ -311,6 +320,7 @@ constexpr Route routes[] = {
     {bhttp::verb::get, "/api/history", history},
     {bhttp::verb::get, "/metrics", metrics},
     {bhttp::verb::get, "/api/openapi.json", openapi},
+    {bhttp::verb::post, "/api/sync/trigger", sync_trigger},
 };
 
 constexpr std::string_view allow_get = "GET, HEAD, OPTIONS";
@@ -327,11 +337,13 @@ Reply preflight(const Request& req, const Context& ctx) {
   return reply;
 }
 
-Reply method_not_allowed(const Request& req) {
-  auto reply = error_reply(
-      bhttp::status::method_not_allowed, "method_not_allowed",
-      std::string(req.method_string()) + " is not allowed here; use GET or HEAD", req.version());
-  reply.res.set(bhttp::field::allow, allow_get);
+// allow_post: the path takes POST (and not GET).
+Reply method_not_allowed(const Request& req, bool allow_post = false) {
+  auto reply = error_reply(bhttp::status::method_not_allowed, "method_not_allowed",
+                           std::string(req.method_string()) + " is not allowed here; use " +
+                               (allow_post ? "POST" : "GET or HEAD"),
+                           req.version());
+  reply.res.set(bhttp::field::allow, allow_post ? "POST, OPTIONS" : allow_get);
   return reply;
 }
 
@@ -345,13 +357,16 @@ void route(const Request& req, const Context& ctx, Responder& done, std::string_
       qmark == std::string_view::npos ? std::string_view() : target.substr(qmark + 1);
   const auto method = req.method() == bhttp::verb::head ? bhttp::verb::get : req.method();
   bool path_known = false;
+  bool post_only = true; // of the routes the path matched
   Call call{req, ctx, query, {}};
   for (const auto& r : routes) {
     if (!match_path(r.pattern, path, call.params)) continue;
     matched = r.pattern;
     if (r.method == method) return r.handler(call, done);
     path_known = true;
+    post_only = post_only && r.method == bhttp::verb::post;
   }
+  if (path_known && post_only) return done(method_not_allowed(req, true));
   const bool api = path.starts_with("/api/");
   if (method != bhttp::verb::get) {
     if (path_known || api || !ctx.web_root.empty()) return done(method_not_allowed(req));

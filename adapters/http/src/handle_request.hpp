@@ -13,6 +13,8 @@
 
 namespace camreg::http::detail {
 
+class TriggerRelay;
+
 // What requests are answered from; outlives every request in flight.
 struct Context {
   Options options;
@@ -21,6 +23,7 @@ struct Context {
   LogSink log;
   HttpMetrics* metrics = nullptr;   // null: requests are not counted
   HistoryReader* history = nullptr; // null: no presence history
+  TriggerRelay* trigger = nullptr;  // null: POST /api/sync/trigger answers 403
 };
 
 using Responder = std::function<void(Reply)>;

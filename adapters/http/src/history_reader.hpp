@@ -1,14 +1,11 @@
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <thread>
 
 #include "camreg/device_repository.hpp"
 #include "camreg/history.hpp"
+#include "job_thread.hpp"
 
 namespace camreg::http::detail {
 
@@ -22,23 +19,13 @@ class HistoryReader {
 
   explicit HistoryReader(std::unique_ptr<DeviceRepository> repository,
                          std::size_t max_pending = 64);
-  ~HistoryReader();
-  HistoryReader(const HistoryReader&) = delete;
-  HistoryReader& operator=(const HistoryReader&) = delete;
 
   // Calls back from the reader's thread, or at once with busy when too many wait.
   void read(const HistoryQuery& query, Callback callback);
 
  private:
-  void loop();
-
   std::unique_ptr<DeviceRepository> repository_;
-  std::size_t max_pending_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<std::pair<HistoryQuery, Callback>> pending_;
-  bool stopping_ = false;
-  std::thread thread_;
+  JobThread thread_; // after repository_: joined before it goes
 };
 
 } // namespace camreg::http::detail

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
+#include <vector>
 
 #include "camreg/postgres/postgres.hpp"
 #include "camreg/url.hpp"
@@ -14,36 +16,48 @@ namespace camreg::postgres {
 
 namespace {
 
-const std::string listen_sql =
-    "LISTEN " + std::string(change_channel) + "; SELECT current_schema()";
-
 // A LISTEN connection that died silently (NAT drop, a stopped backend) reads as "no
-// change": a cheap query when idle this long proves it alive, within the timeout.
+// notification": a cheap query when idle this long proves it alive, within the timeout.
 constexpr auto probe_interval = std::chrono::seconds(10);
 constexpr auto probe_timeout = std::chrono::seconds(5);
 using Steady = std::chrono::steady_clock;
 
-// LISTEN on a libpq connection of its own (SOCI has no API for notifications).
-class PostgresChangeFeed final : public ChangeFeed {
+// LISTEN on one channel over a libpq connection of its own (SOCI has no API for
+// notifications), keeping the notifications about our schema: payload "<schema> <rest>".
+// Both feeds below are one of these.
+class Listener {
  public:
-  explicit PostgresChangeFeed(Options options)
-      : options_(std::move(options)), wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
-  ~PostgresChangeFeed() override {
+  // What the wait heard: whether the connection was (re)opened, so notifications may
+  // have been missed, and the rest of each payload about our schema.
+  struct Heard {
+    bool reconnected = false;
+    std::vector<std::string> notes;
+  };
+
+  Listener(Options options, std::string_view channel, std::string name)
+      : options_(std::move(options)),
+        listen_sql_("LISTEN " + std::string(channel) + "; SELECT current_schema()"),
+        name_(std::move(name)),
+        wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~Listener() {
     if (conn_) PQfinish(conn_);
     if (wake_fd_ >= 0) close(wake_fd_);
   }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
 
-  Result<bool> wait(Duration timeout) override {
-    bool changed = false;
+  // Waits up to timeout for notifications; returns early on a (re)connection, on
+  // notifications about our schema, or on wake().
+  Result<Heard> wait(Duration timeout) {
+    Heard heard;
     if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
       if (auto opened = open(); !opened) return opened.error();
-      changed = true; // whatever happened while we were away is unknown
+      heard.reconnected = true; // whatever happened while we were away is unknown
     }
-    if (drain(changed)) return true;
-    if (changed) return true;
+    if (drain(heard) || heard.reconnected) return heard;
     if (Steady::now() - last_heard_ >= probe_interval) {
       if (auto probed = probe(); !probed) return probed.error();
-      if (drain(changed)) return true;
+      if (drain(heard)) return heard;
     }
     pollfd fds[2] = {{PQsocket(conn_), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     const auto until_probe = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -51,7 +65,7 @@ class PostgresChangeFeed final : public ChangeFeed {
     const int ms = static_cast<int>(std::max<std::chrono::milliseconds::rep>(
         0, std::min(std::chrono::duration_cast<std::chrono::milliseconds>(timeout), until_probe)
                .count()));
-    if (poll(fds, 2, ms) < 0) return false;
+    if (poll(fds, 2, ms) < 0) return heard;
     if (fds[1].revents & POLLIN) {
       eventfd_t value = 0;
       (void)eventfd_read(wake_fd_, &value);
@@ -59,14 +73,12 @@ class PostgresChangeFeed final : public ChangeFeed {
     if (fds[0].revents & (POLLIN | POLLERR | POLLHUP)) {
       if (PQconsumeInput(conn_) == 0) return lost();
       last_heard_ = Steady::now();
-      bool any = false;
-      drain(any);
-      return any;
+      drain(heard);
     }
-    return false;
+    return heard;
   }
 
-  void wake() override {
+  void wake() {
     if (wake_fd_ >= 0) (void)eventfd_write(wake_fd_, 1);
   }
 
@@ -80,34 +92,34 @@ class PostgresChangeFeed final : public ChangeFeed {
         message.pop_back();
       PQfinish(conn_);
       conn_ = nullptr;
-      return fail(ErrorKind::unavailable, "change feed: cannot connect to " +
+      return fail(ErrorKind::unavailable, name_ + ": cannot connect to " +
                                               redact_database_url(options_.database_url) + ": " +
                                               redact_userinfo(message));
     }
-    PGresult* res = PQexec(conn_, listen_sql.c_str());
+    PGresult* res = PQexec(conn_, listen_sql_.c_str());
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
       schema_ = PQgetvalue(res, 0, 0);
     }
     const bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
     PQclear(res);
-    if (!ok) return lost().error();
+    if (!ok) return lost();
     last_heard_ = Steady::now();
     return {};
   }
 
-  // SELECT 1 on the feed's connection, answered within probe_timeout, or the feed is down.
+  // SELECT 1 on the listener's connection, answered within probe_timeout, or it is down.
   Result<void> probe() {
-    if (PQsendQuery(conn_, "SELECT 1") == 0) return lost().error();
+    if (PQsendQuery(conn_, "SELECT 1") == 0) return lost();
     const auto deadline = Steady::now() + probe_timeout;
     for (;;) {
-      if (PQflush(conn_) < 0 || PQconsumeInput(conn_) == 0) return lost().error();
+      if (PQflush(conn_) < 0 || PQconsumeInput(conn_) == 0) return lost();
       if (!PQisBusy(conn_)) break;
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Steady::now());
       if (left.count() <= 0) {
         PQfinish(conn_);
         conn_ = nullptr;
-        return fail(ErrorKind::unavailable, "change feed: no answer to a probe within " +
+        return fail(ErrorKind::unavailable, name_ + ": no answer to a probe within " +
                                                 std::to_string(probe_timeout.count()) + " s");
       }
       pollfd fd{PQsocket(conn_), POLLIN, 0};
@@ -118,41 +130,88 @@ class PostgresChangeFeed final : public ChangeFeed {
       ok = ok && PQresultStatus(res) == PGRES_TUPLES_OK;
       PQclear(res);
     }
-    if (!ok) return lost().error();
+    if (!ok) return lost();
     last_heard_ = Steady::now();
     return {};
   }
 
-  // Consumes queued notifications; sets changed when one is about our schema.
-  bool drain(bool& changed) {
+  // Consumes queued notifications, keeping those about our schema; true when any was.
+  bool drain(Heard& heard) {
     while (PGnotify* note = PQnotifies(conn_)) {
       const std::string_view payload(note->extra);
-      if (payload.substr(0, payload.find(' ')) == schema_) changed = true;
+      const auto space = payload.find(' ');
+      if (payload.substr(0, space) == schema_) {
+        heard.notes.emplace_back(space == std::string_view::npos ? std::string_view()
+                                                                 : payload.substr(space + 1));
+      }
       PQfreemem(note);
     }
-    return changed;
+    return !heard.notes.empty();
   }
 
-  Result<bool> lost() {
+  Error lost() {
     std::string message = conn_ ? PQerrorMessage(conn_) : "";
     while (!message.empty() && message.back() == '\n')
       message.pop_back();
     if (conn_) PQfinish(conn_);
     conn_ = nullptr;
-    return fail(ErrorKind::unavailable, "change feed: connection lost: " + message);
+    return fail(ErrorKind::unavailable, name_ + ": connection lost: " + message);
   }
 
   Options options_;
+  std::string listen_sql_;
+  std::string name_; // starts every error message
   PGconn* conn_ = nullptr;
   int wake_fd_ = -1;
   std::string schema_;
   Steady::time_point last_heard_; // the server last answered or notified
 };
 
+class PostgresChangeFeed final : public ChangeFeed {
+ public:
+  explicit PostgresChangeFeed(Options options)
+      : listener_(std::move(options), change_channel, "change feed") {}
+
+  Result<bool> wait(Duration timeout) override {
+    auto heard = listener_.wait(timeout);
+    if (!heard) return heard.error();
+    return heard->reconnected || !heard->notes.empty();
+  }
+  void wake() override { listener_.wake(); }
+
+ private:
+  Listener listener_;
+};
+
+// A (re)connection is not a request: one missed while the feed was down is covered by
+// the worker's regular schedule.
+class PostgresTriggerFeed final : public TriggerFeed {
+ public:
+  explicit PostgresTriggerFeed(Options options)
+      : listener_(std::move(options), trigger_channel, "trigger feed") {}
+
+  Result<std::vector<TriggerRequest>> wait(Duration timeout) override {
+    auto heard = listener_.wait(timeout);
+    if (!heard) return heard.error();
+    std::vector<TriggerRequest> requests;
+    for (auto& path : heard->notes)
+      requests.push_back({std::move(path)});
+    return requests;
+  }
+  void wake() override { listener_.wake(); }
+
+ private:
+  Listener listener_;
+};
+
 } // namespace
 
 std::unique_ptr<ChangeFeed> make_change_feed(Options options) {
   return std::make_unique<PostgresChangeFeed>(std::move(options));
+}
+
+std::unique_ptr<TriggerFeed> make_trigger_feed(Options options) {
+  return std::make_unique<PostgresTriggerFeed>(std::move(options));
 }
 
 } // namespace camreg::postgres

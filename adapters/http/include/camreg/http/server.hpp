@@ -11,6 +11,7 @@
 #include "camreg/change_feed.hpp"
 #include "camreg/device_repository.hpp"
 #include "camreg/result.hpp"
+#include "camreg/sync_trigger.hpp"
 
 namespace camreg::http {
 
@@ -36,6 +37,8 @@ struct Options {
   // Origins (scheme://host[:port]) of MediaMTX's WebRTC endpoints: the dashboard's
   // Content-Security-Policy lets it connect there and to its own origin only.
   std::vector<std::string> webrtc_origins;
+  // The Bearer token POST /api/sync/trigger requires; empty: that endpoint answers 403.
+  std::string trigger_token;
 };
 
 enum class LogLevel { info, warn, error };
@@ -53,11 +56,13 @@ class Server {
   // Binds the listen address; fails with invalid_argument (bad address or web root) or
   // unavailable (bind failed).
   // history, when given, answers the presence history routes on a connection of its own
-  // (without it they answer 404).
+  // (without it they answer 404). trigger, when given with options.trigger_token, takes
+  // POST /api/sync/trigger requests on a thread of its own.
   static Result<std::unique_ptr<Server>> start(Options options,
                                                std::unique_ptr<DeviceRepository> repository,
                                                std::unique_ptr<ChangeFeed> feed, LogSink log,
-                                               std::unique_ptr<DeviceRepository> history = nullptr);
+                                               std::unique_ptr<DeviceRepository> history = nullptr,
+                                               std::unique_ptr<SyncTrigger> trigger = nullptr);
   virtual ~Server() = default;
 
   virtual std::uint16_t port() const = 0;

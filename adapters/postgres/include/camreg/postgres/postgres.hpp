@@ -9,6 +9,7 @@
 #include "camreg/change_feed.hpp"
 #include "camreg/device_repository.hpp"
 #include "camreg/result.hpp"
+#include "camreg/sync_trigger.hpp"
 
 namespace camreg::postgres {
 
@@ -63,6 +64,19 @@ inline constexpr std::string_view change_channel = "camreg_changes";
 // A ChangeFeed on that channel, for the schema the URL's search_path selects, over a
 // libpq connection of its own (opened on first wait, re-opened after a loss).
 std::unique_ptr<ChangeFeed> make_change_feed(Options options);
+
+// The channel a SyncTrigger notifies and a TriggerFeed listens on, with payload
+// "<schema> <path>": every api-server replica can ask, every worker of the schema hears.
+inline constexpr std::string_view trigger_channel = "camreg_trigger";
+
+// A SyncTrigger that sends pg_notify on that channel over a connection of its own
+// (opened on first use, re-opened after a loss), under the options' statement timeout
+// and client grace.
+std::unique_ptr<SyncTrigger> make_sync_trigger(Options options);
+
+// A TriggerFeed on that channel for the schema the URL's search_path selects, over a
+// libpq connection of its own, probed and re-opened as the change feed is.
+std::unique_ptr<TriggerFeed> make_trigger_feed(Options options);
 
 // A DeviceRepository on PostgreSQL. Connects on first use; a lost connection fails
 // the call that finds it (ErrorKind::unavailable) and is re-opened by the next one.

@@ -1,0 +1,127 @@
+#include "trigger.hpp"
+
+#include <cctype>
+
+#include "camreg/json_writer.hpp"
+
+namespace camreg::http::detail {
+
+namespace {
+
+// The bound the MediaMTX adapter puts on path names (mediamtx::max_path_name_bytes, not
+// included: adapters stay apart); a NOTIFY payload may not exceed 8000 bytes.
+constexpr std::size_t max_path_bytes = 1024;
+
+bool printable_utf8(std::string_view text) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) return false;
+  }
+  return to_valid_utf8(text) == text;
+}
+
+Reply unauthorized(std::string_view detail, bool token_sent, unsigned version) {
+  auto reply = error_reply(bhttp::status::unauthorized, "unauthorized", detail, version);
+  reply.res.set(
+      bhttp::field::www_authenticate,
+      token_sent ? R"(Bearer realm="camreg", error="invalid_token")" : R"(Bearer realm="camreg")");
+  return reply;
+}
+
+std::string accepted_body(const std::string& path) {
+  std::string body;
+  JsonWriter out(body);
+  out.begin_object();
+  out.key("status");
+  out.string("accepted");
+  out.key("path");
+  if (path.empty())
+    out.null();
+  else
+    out.string(path);
+  out.end_object();
+  return body;
+}
+
+} // namespace
+
+TriggerRelay::TriggerRelay(std::unique_ptr<SyncTrigger> trigger, std::size_t max_pending)
+    : trigger_(std::move(trigger)), thread_(max_pending) {}
+
+void TriggerRelay::request(std::string path, Callback callback) {
+  auto shared = std::make_shared<Callback>(std::move(callback));
+  const bool queued = thread_.post(
+      [this, path = std::move(path), shared] { (*shared)(trigger_->request_round(path)); });
+  if (!queued) (*shared)(fail(ErrorKind::busy, "too many round requests are waiting; try again"));
+}
+
+bool bearer_matches(std::string_view authorization, std::string_view token) {
+  constexpr std::string_view scheme = "Bearer ";
+  if (token.empty() || authorization.size() < scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
+        std::tolower(static_cast<unsigned char>(scheme[i])))
+      return false;
+  }
+  const auto given = authorization.substr(scheme.size());
+  // Every byte of the token is looked at whatever the given text is.
+  unsigned diff = given.size() == token.size() ? 0U : 1U;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    const auto g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0U;
+    diff |= g ^ static_cast<unsigned char>(token[i]);
+  }
+  return diff == 0;
+}
+
+void trigger_round(const Request& req, const QueryParams& params, const Context& ctx,
+                   Responder done) {
+  const auto version = req.version();
+  const auto& token = ctx.options.trigger_token;
+  if (token.empty() || !ctx.trigger) {
+    return done(error_reply(bhttp::status::forbidden, "forbidden",
+                            "the trigger is disabled: api-server has no --trigger-token", version));
+  }
+  const auto authorization = req[bhttp::field::authorization];
+  if (authorization.empty())
+    return done(
+        unauthorized("a trigger token is required (Authorization: Bearer)", false, version));
+  if (!bearer_matches(authorization, token))
+    return done(unauthorized("wrong trigger token", true, version));
+  std::string path;
+  bool seen = false;
+  for (const auto& [name, value] : params) {
+    if (name != "path") {
+      return done(error_reply(bhttp::status::bad_request, "bad_request",
+                              "unknown parameter " + name.substr(0, 100) + "; only path is known",
+                              version));
+    }
+    if (std::exchange(seen, true)) {
+      return done(error_reply(bhttp::status::bad_request, "bad_request",
+                              "path is given more than once", version));
+    }
+    path = value;
+  }
+  if (path.size() > max_path_bytes || !printable_utf8(path)) {
+    return done(error_reply(
+        bhttp::status::bad_request, "bad_request",
+        "path must be printable UTF-8 of at most " + std::to_string(max_path_bytes) + " bytes",
+        version));
+  }
+  ctx.trigger->request(path, [&ctx, done = std::move(done), path, version](Result<void> sent) {
+    if (!sent) {
+      const bool busy = sent.error().kind == ErrorKind::busy;
+      if (ctx.log)
+        ctx.log(LogLevel::warn, "trigger", "round request failed: " + sent.error().message);
+      return done(error_reply(bhttp::status::service_unavailable,
+                              busy ? "busy" : "database_unavailable", sent.error().message,
+                              version));
+    }
+    if (ctx.log) {
+      ctx.log(LogLevel::info, "trigger",
+              "round requested (" + (path.empty() ? std::string("no path") : "path " + path) + ")");
+    }
+    done(json_reply(bhttp::status::accepted, accepted_body(path), version));
+  });
+}
+
+} // namespace camreg::http::detail

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "camreg/result.hpp"
+#include "camreg/time.hpp"
+
+namespace camreg {
+
+// Port, the asking side: requests a round now from every looping sync-worker of the
+// registry (a MediaMTX hook saw a path change). Blocks until the request is handed
+// over, bounded by the adapter's timeouts; unavailable when it cannot be. Not
+// thread-safe: one caller at a time.
+class SyncTrigger {
+ public:
+  virtual ~SyncTrigger() = default;
+
+  // path: the path that changed, for the workers' logs; may be empty.
+  virtual Result<void> request_round(std::string_view path) = 0;
+};
+
+// One request for a round, as a worker receives it.
+struct TriggerRequest {
+  std::string path; // empty when the request named none
+};
+
+// Port, the worker's side: the requests made through a SyncTrigger of the same registry.
+class TriggerFeed {
+ public:
+  virtual ~TriggerFeed() = default;
+
+  // Waits up to timeout; returns the requests that arrived (empty: none, or wake() was
+  // called). Requests made while the feed was down are lost (the regular schedule
+  // covers them). An error means the feed is down; the next call tries to reconnect.
+  // Call from one thread.
+  virtual Result<std::vector<TriggerRequest>> wait(Duration timeout) = 0;
+
+  // Makes a wait in progress return early. Thread-safe.
+  virtual void wake() = 0;
+};
+
+} // namespace camreg
