@@ -56,16 +56,12 @@ void add_options(CLI::App& app, Options& options) {
                       "CAMREG_LEDGER_RETENTION");
   add_duration_option(app, "--runs-retention", options.runs_retention, "sync run records kept",
                       "CAMREG_RUNS_RETENTION");
-<<<<<<< HEAD
-  app.add_flag("--once", options.once, "run one round and exit (for cron)");
-=======
   add_duration_option(app, "--min-trigger-interval", options.min_trigger_interval,
                       "rounds requested through POST /api/sync/trigger start at most this often "
                       "(a request inside it waits for its end)",
                       "CAMREG_MIN_TRIGGER_INTERVAL");
   app.add_flag("--once", options.once,
                "run one round and exit (for cron); ignores POST /api/sync/trigger requests");
->>>>>>> trigger
 }
 
 Result<void> validate(const Options& options) {
