@@ -1,5 +1,6 @@
 #include "sync-worker/options.hpp"
 
+#include "camreg/http/metrics_listener.hpp"
 #include "camreg/url.hpp"
 
 namespace camreg::app::sync_worker {
@@ -51,9 +52,13 @@ void add_options(CLI::App& app, Options& options) {
   add_duration_option(app, "--ledger-retention", options.ledger_retention,
                       "presence history kept (intervals that ended longer ago are pruned)",
                       "CAMREG_LEDGER_RETENTION");
-  add_duration_option(app, "--runs-retention", options.runs_retention,
-                      "sync run records kept", "CAMREG_RUNS_RETENTION");
+  add_duration_option(app, "--runs-retention", options.runs_retention, "sync run records kept",
+                      "CAMREG_RUNS_RETENTION");
   app.add_flag("--once", options.once, "run one round and exit (for cron)");
+  app.add_option("--metrics-listen", options.metrics_listen,
+                 "host:port to serve the worker's Prometheus /metrics on while it loops "
+                 "(default: none)")
+      ->envname("CAMREG_METRICS_LISTEN");
 }
 
 Result<void> validate(const Options& options) {
@@ -81,6 +86,11 @@ Result<void> validate(const Options& options) {
   for (const auto& [name, text] : {std::pair{"--ledger-retention", &options.ledger_retention},
                                    std::pair{"--runs-retention", &options.runs_retention}}) {
     if (auto d = duration_option(name, *text); !d) return d.error();
+  }
+  if (!options.metrics_listen.empty()) {
+    if (auto ok = http::check_listen_address(options.metrics_listen); !ok) {
+      return fail(ErrorKind::invalid_argument, "--metrics-listen: " + ok.error().message);
+    }
   }
   return {};
 }

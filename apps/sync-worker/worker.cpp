@@ -76,9 +76,8 @@ void log_round(const Logger& log, const RoundReport& r, std::chrono::steady_cloc
 void prune(DeviceRepository& repository, const Clock& clock, const WorkerConfig& config,
            const Logger& log) {
   const auto now = clock.now();
-  const auto pruned =
-      repository.prune(now - config.ledger_retention, now - config.runs_retention,
-                       config.prune_batch);
+  const auto pruned = repository.prune(now - config.ledger_retention, now - config.runs_retention,
+                                       config.prune_batch);
   if (!pruned)
     log.log(LogLevel::warn, "retention", "pruning history failed: " + pruned.error().message,
             {{"reason", pruned.error().message}});
@@ -90,11 +89,14 @@ void prune(DeviceRepository& repository, const Clock& clock, const WorkerConfig&
 } // namespace
 
 int run_worker(PathSource& source, DeviceRepository& repository, const Clock& clock,
-               const WorkerConfig& config, StopSignal& stop, const Logger& log) {
+               const WorkerConfig& config, StopSignal& stop, const Logger& log,
+               const RoundObserver& on_round) {
   for (;;) {
     const auto started = std::chrono::steady_clock::now();
     const auto report = sync_round(source, repository, clock, config.sync);
-    log_round(log, report, std::chrono::steady_clock::now() - started);
+    const auto took = std::chrono::steady_clock::now() - started;
+    if (on_round) on_round(report, took);
+    log_round(log, report, took);
     if (!report.write_error) prune(repository, clock, config, log);
     if (config.once) return exit_code_for(report);
     if (stop.requested() || stop.wait_until(started + config.interval)) return exit_ok;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 
 #include "camreg/sync_round.hpp"
@@ -33,13 +34,18 @@ struct WorkerConfig {
   std::size_t prune_batch = 1000;
 };
 
+// Told of every round when it has finished, with the time it took.
+using RoundObserver = std::function<void(const RoundReport&, std::chrono::steady_clock::duration)>;
+
 // The exit code of a --once run for its round (see options.hpp).
 int exit_code_for(const RoundReport& report);
 
 // Runs rounds until stopped (or one, with once). Rounds never overlap: the next starts
 // an interval after the previous started, or at once when a round took longer.
 // Returns the process exit code.
+// on_round, when given, is called after each round, before its log line.
 int run_worker(PathSource& source, DeviceRepository& repository, const Clock& clock,
-               const WorkerConfig& config, StopSignal& stop, const Logger& log);
+               const WorkerConfig& config, StopSignal& stop, const Logger& log,
+               const RoundObserver& on_round = {});
 
 } // namespace camreg::app
