@@ -11,6 +11,7 @@
 #include "devices_snapshot.hpp"
 #include "fake_registry.hpp"
 #include "handle_request.hpp"
+#include "metrics_reference.hpp"
 #include "openapi.hpp"
 #include "wait.hpp"
 
@@ -119,6 +120,30 @@ TEST_CASE("label values are escaped and decimals written with a dot in any local
       R"(camreg_device_last_seen_timestamp_seconds{device_type="camera",device_key="site \"a\"\\cam\n1"} 1700000000.5)"));
   CHECK(has_line(text, R"(camreg_http_request_duration_seconds_sum{route="/api/devices"} 0.25)"));
   CHECK(text.find(",5") == std::string::npos);
+}
+
+TEST_CASE("per-device series are written as prometheus-cpp's serializer writes them", "[metrics]") {
+  std::vector<DeviceSample> devices;
+  SECTION("none") {}
+  SECTION("odd keys, fractions of a second, inactive and never seen") {
+    const std::vector<std::string> keys{"cam-1", "site \"b\"/cam\\1\ncaf\xC3\xA9", "x", ""};
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      auto d = camera(keys[i], i % 2 == 0);
+      if (i == 2)
+        d.last_seen.reset();
+      else
+        d.last_seen = TimePoint(std::chrono::microseconds(1'796'020'695'123'457 + 333'333 * i));
+      devices.push_back(sample_of(d));
+    }
+  }
+  MetricsInput input;
+  input.devices = &devices;
+  const auto text = render_metrics(input);
+  const auto expected = per_device_through_prometheus_cpp(devices);
+  CAPTURE(text, expected);
+  const auto at = text.find("# HELP camreg_device_up ");
+  REQUIRE(at != std::string::npos);
+  CHECK(text.substr(at, expected.size()) == expected);
 }
 
 TEST_CASE("devices are counted by type and state, per device only when asked", "[metrics]") {
