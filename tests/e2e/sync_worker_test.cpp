@@ -499,7 +499,7 @@ TEST_CASE("with --metrics-listen the loop counts its rounds by result on /metric
   CHECK(std::chrono::steady_clock::now() - sent < 2s);
 }
 
-TEST_CASE("without --metrics-listen the worker listens on nothing; with --once it says so",
+TEST_CASE("without --metrics-listen nothing is served and with --once the option is ignored",
           "[e2e][sync-worker][metrics]") {
   Stack s;
   s.fake.set_paths(two_cameras(true));
