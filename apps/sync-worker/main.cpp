@@ -1,4 +1,5 @@
 // sync-worker: keeps the devices table true to MediaMTX's path list.
+#include "camreg/http/metrics_listener.hpp"
 #include "camreg/mediamtx/mediamtx.hpp"
 #include "camreg/postgres/postgres.hpp"
 #include "common/signals.hpp"
@@ -12,7 +13,8 @@ int main(int argc, char** argv) {
   CLI::App app{"sync-worker: polls MediaMTX's path list and keeps the camreg devices table true"};
   app.footer(
       "Exit codes: 0 ok (or a --once round skipped because another worker held the lock), "
-      "2 bad usage, 3 MediaMTX unreachable or invalid reply, 4 MediaMTX authentication "
+      "2 bad usage (or cannot listen on --metrics-listen), 3 MediaMTX unreachable or invalid "
+      "reply, 4 MediaMTX authentication "
       "failed, 5 database failure. Durations: 500ms, 2s, 5m, 1h or seconds.");
   sync_worker::Options options;
   sync_worker::add_options(app, options);
@@ -43,9 +45,38 @@ int main(int argc, char** argv) {
           {{"mediamtx", (*source)->describe()},
            {"database", postgres::redact_database_url(common.database_url)},
            {"stale_after", options.stale_after}});
+  // The worker's own /metrics, on a thread of its own (after the signal thread, so that it
+  // inherits the mask); a --once run has nothing to serve.
+  http::SyncMetrics metrics;
+  std::unique_ptr<http::MetricsListener> listener;
+  if (!options.metrics_listen.empty() && options.once) {
+    log.log(LogLevel::warn, "metrics", "--metrics-listen is ignored with --once");
+  } else if (!options.metrics_listen.empty()) {
+    http::MetricsListenerOptions metrics_options;
+    metrics_options.listen = options.metrics_listen;
+    const auto sink = [&log](http::LogLevel level, std::string_view event, std::string_view text) {
+      log.log(level == http::LogLevel::error  ? LogLevel::error
+              : level == http::LogLevel::warn ? LogLevel::warn
+                                              : LogLevel::info,
+              event, text);
+    };
+    auto started = http::MetricsListener::start(
+        metrics_options, [&metrics] { return metrics.render(); }, sink);
+    if (!started) return usage_error("sync-worker", started.error());
+    listener = std::move(*started);
+    log.log(LogLevel::info, "metrics", "listening on /metrics",
+            {{"port", static_cast<long long>(listener->port())}});
+  }
   auto repository = postgres::make_device_repository(db);
   const SystemClock clock;
-  const int code = run_worker(**source, *repository, clock, config, stop, log, triggers.get());
+  RoundObserver observe;
+  if (listener) {
+    observe = [&metrics](const RoundReport& report, std::chrono::steady_clock::duration took) {
+      metrics.observe(report, took);
+    };
+  }
+  const int code =
+      run_worker(**source, *repository, clock, config, stop, log, triggers.get(), observe);
   log.log(LogLevel::info, "stop", "exiting", {{"exit_code", static_cast<long long>(code)}});
   return code;
 }

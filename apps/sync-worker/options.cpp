@@ -1,5 +1,6 @@
 #include "sync-worker/options.hpp"
 
+#include "camreg/http/metrics_listener.hpp"
 #include "camreg/url.hpp"
 
 namespace camreg::app::sync_worker {
@@ -62,6 +63,10 @@ void add_options(CLI::App& app, Options& options) {
                       "CAMREG_MIN_TRIGGER_INTERVAL");
   app.add_flag("--once", options.once,
                "run one round and exit (for cron); ignores POST /api/sync/trigger requests");
+  app.add_option("--metrics-listen", options.metrics_listen,
+                 "host:port to serve the worker's Prometheus /metrics on while it loops "
+                 "(default: none)")
+      ->envname("CAMREG_METRICS_LISTEN");
 }
 
 Result<void> validate(const Options& options) {
@@ -92,6 +97,11 @@ Result<void> validate(const Options& options) {
         std::pair{"--runs-retention", &options.runs_retention},
         std::pair{"--min-trigger-interval", &options.min_trigger_interval}}) {
     if (auto d = duration_option(name, *text); !d) return d.error();
+  }
+  if (!options.metrics_listen.empty()) {
+    if (auto ok = http::check_listen_address(options.metrics_listen); !ok) {
+      return fail(ErrorKind::invalid_argument, "--metrics-listen: " + ok.error().message);
+    }
   }
   return {};
 }

@@ -26,6 +26,7 @@ struct Options {
   std::string runs_retention = "30d";      // sync runs that finished longer ago go
   std::string min_trigger_interval = "1s"; // triggered rounds start at most this often
   bool once = false;
+  std::string metrics_listen; // host:port of the worker's own /metrics; empty: none
 };
 
 // Adds every option, each also read from its CAMREG_* variable (the command line wins; a
@@ -33,8 +34,9 @@ struct Options {
 void add_options(CLI::App& app, Options& options);
 
 // The rules between and within options: durations and URLs parse, the interval and the
-// timeouts are positive, the stale window is no shorter than the interval. Fails with
-// invalid_argument, the message starting with the option it names.
+// timeouts are positive, the stale window is no shorter than the interval, the metrics
+// address is host:port with an IP address. Fails with invalid_argument, the message
+// starting with the option it names.
 Result<void> validate(const Options& options);
 
 // What the worker and the MediaMTX client run with, from options validate() accepted

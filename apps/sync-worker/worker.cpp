@@ -183,7 +183,7 @@ bool wait_for_round(RoundSchedule& schedule, RequestedPaths& paths, TriggerFeed*
 
 int run_worker(PathSource& source, DeviceRepository& repository, const Clock& clock,
                const WorkerConfig& config, StopSignal& stop, const Logger& log,
-               TriggerFeed* triggers) {
+               TriggerFeed* triggers, const RoundObserver& on_round) {
   if (config.once) triggers = nullptr;
   RoundSchedule schedule(config.interval, config.min_trigger_interval,
                          std::chrono::steady_clock::now());
@@ -205,7 +205,9 @@ int run_worker(PathSource& source, DeviceRepository& repository, const Clock& cl
     }
     paths.clear();
     const auto report = sync_round(source, repository, clock, config.sync);
-    log_round(log, report, std::chrono::steady_clock::now() - started);
+    const auto took = std::chrono::steady_clock::now() - started;
+    if (on_round) on_round(report, took);
+    log_round(log, report, took);
     if (!report.write_error) prune(repository, clock, config, log);
     if (config.once) return exit_code_for(report);
     if (!wait_for_round(schedule, paths, triggers, stop, log, feed_down)) return exit_ok;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 
 #include "camreg/sync_round.hpp"
@@ -63,6 +64,9 @@ class RoundSchedule {
   Time last_triggered_{};
 };
 
+// Told of every round when it has finished, with the time it took.
+using RoundObserver = std::function<void(const RoundReport&, std::chrono::steady_clock::duration)>;
+
 // The exit code of a --once run for its round (see options.hpp).
 int exit_code_for(const RoundReport& report);
 
@@ -71,8 +75,9 @@ int exit_code_for(const RoundReport& report);
 // longer. With triggers (ignored with once), requests start rounds in between, as
 // RoundSchedule says; stop.request() should also call triggers->wake().
 // Returns the process exit code.
+// on_round, when given, is called after each round, before its log line.
 int run_worker(PathSource& source, DeviceRepository& repository, const Clock& clock,
                const WorkerConfig& config, StopSignal& stop, const Logger& log,
-               TriggerFeed* triggers = nullptr);
+               TriggerFeed* triggers = nullptr, const RoundObserver& on_round = {});
 
 } // namespace camreg::app

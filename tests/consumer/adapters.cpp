@@ -1,4 +1,5 @@
 // Links every adapter from the installed package and uses each once.
+#include <camreg/http/metrics_listener.hpp>
 #include <camreg/http/server.hpp>
 #include <camreg/mediamtx/mediamtx.hpp>
 #include <camreg/postgres/postgres.hpp>
@@ -10,8 +11,10 @@ int main() {
   options.api_url = "http://127.0.0.1:9997";
   const auto source = camreg::mediamtx::make_path_source(options);
   camreg::http::Options server;
+  const camreg::http::SyncMetrics metrics;
+  const bool counted = metrics.render().find("camreg_sync_rounds_total") != std::string::npos;
   return redacted && source && !camreg::postgres::migrations().empty() &&
-                 server.listen == "127.0.0.1:8001"
+                 server.listen == "127.0.0.1:8001" && counted
              ? 0
              : 1;
 }

@@ -24,6 +24,7 @@
 #include "pg_test_database.hpp"
 #include "private_cluster.hpp"
 #include "process.hpp"
+#include "scrape.hpp"
 #include "wait.hpp"
 
 using namespace camreg;
@@ -95,20 +96,6 @@ struct Registry {
     REQUIRE(commit_listing(*repo, listed, now, type));
   }
 };
-
-std::string gunzip(const std::string& data) {
-  z_stream zs{};
-  REQUIRE(inflateInit2(&zs, 15 + 16) == Z_OK);
-  std::string out(data.size() * 200 + (1 << 20), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(inflate(&zs, Z_FINISH) == Z_STREAM_END);
-  out.resize(zs.total_out);
-  inflateEnd(&zs);
-  return out;
-}
 
 // A keep-alive connection that has been answered one request (GET /healthz) and stays
 // open, idle.
@@ -484,22 +471,6 @@ namespace {
 
 bool has_metrics_line(const std::string& text, const std::string& line) {
   return ("\n" + text).find("\n" + line + "\n") != std::string::npos;
-}
-
-// promtool check metrics on text: its verdict and findings, "" when clean.
-std::pair<int, std::string> promtool_check(const std::string& text, const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path();
-  const auto in = dir / (name + ".prom");
-  const auto out = dir / (name + ".promtool");
-  std::ofstream(in, std::ios::binary) << text;
-  const auto command =
-      "promtool check metrics < '" + in.string() + "' > '" + out.string() + "' 2>&1";
-  const int status = std::system(command.c_str());
-  std::ifstream findings(out);
-  std::string said((std::istreambuf_iterator<char>(findings)), std::istreambuf_iterator<char>());
-  std::filesystem::remove(in);
-  std::filesystem::remove(out);
-  return {status, said};
 }
 
 // A connection whose receive buffer is small, so the server's writes wait on our reads.

@@ -5,8 +5,10 @@
 #include <thread>
 
 #include "fake_mediamtx.hpp"
+#include "http_client.hpp"
 #include "pg_test_database.hpp"
 #include "process.hpp"
+#include "scrape.hpp"
 #include "wait.hpp"
 
 using namespace camreg::testing;
@@ -282,6 +284,8 @@ TEST_CASE("invalid options are refused at start naming the option", "[e2e][sync-
           {{}, {"CAMREG_MEDIAMTX_URL=ftp://nope"}, "--mediamtx-url"},
           {{"--db-statement-timeout", "soon"}, {}, "--db-statement-timeout"},
           {{}, {"CAMREG_DB_LOCK_TIMEOUT=never"}, "--db-lock-timeout"},
+          {{"--metrics-listen", "localhost:9464"}, {}, "--metrics-listen"},
+          {{}, {"CAMREG_METRICS_LISTEN=127.0.0.1"}, "--metrics-listen"},
       }));
   auto argv = std::vector<std::string>{SYNC_WORKER, "--once"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -421,4 +425,88 @@ TEST_CASE("a scripted timeline: the ledger matches the truth within one round",
     }
     ++device;
   }
+}
+
+TEST_CASE("with --metrics-listen the loop counts its rounds by result on /metrics",
+          "[e2e][sync-worker][metrics]") {
+  Stack s;
+  s.fake.set_paths(two_cameras(true));
+  // Three good rounds, then MediaMTX fails every listing.
+  s.fake.set_fault(R"({"mode": "status_500", "after": 3})");
+  ChildProcess worker(s.argv({"--migrate", "--interval", "200ms", "--stale-after", "1h",
+                              "--metrics-listen", "127.0.0.1:0"}));
+  const auto listening = worker.wait_for("listening on /metrics", 10s);
+  if (!listening) FAIL("no metrics listener:\n" << worker.output());
+  const int port = std::stoi(listening->substr(listening->find("port=") + 5));
+  const auto scrape = [&](std::vector<std::pair<std::string, std::string>> headers = {}) {
+    return http_request("GET", "127.0.0.1", port, "/metrics", {}, headers);
+  };
+  const std::string failed = R"(camreg_sync_rounds_total{result="fetch_failed"})";
+  HttpReply r;
+  REQUIRE(wait_until(
+      [&] {
+        r = scrape();
+        return metric_value(r.body, failed).value_or(0) >= 2;
+      },
+      15s));
+  CAPTURE(r.body);
+  CHECK(r.status == 200);
+  CHECK(r.header("content-type") == "text/plain; version=0.0.4; charset=utf-8");
+  const auto [verdict, findings] = promtool_check(r.body, s.schema.name() + "-worker");
+  CAPTURE(findings);
+  CHECK(verdict == 0);
+  CHECK(findings.empty());
+
+  // The counters say what happened: three rounds listed, the rest failed; one scrape sees
+  // every round it counts in the histogram too.
+  const auto value = [&](const std::string& series) { return metric_value(r.body, series); };
+  CHECK(value(R"(camreg_sync_rounds_total{result="ok"})") == 3);
+  CHECK(value(R"(camreg_sync_rounds_total{result="write_failed"})") == 0);
+  CHECK(value(R"(camreg_sync_rounds_total{result="skipped"})") == 0);
+  const auto fetch_failed = value(failed).value_or(0);
+  CHECK(value("camreg_sync_round_duration_seconds_count") == 3 + fetch_failed);
+  CHECK(value(R"(camreg_sync_round_duration_seconds_bucket{le="+Inf"})") == 3 + fetch_failed);
+  CHECK(value(R"(camreg_sync_device_changes_total{change="inserted"})") == 2);
+  CHECK(value("camreg_sync_paths_seen") == 2);
+  // The database agrees, to the millisecond of the last good round's end.
+  CHECK(s.q("SELECT count(*) FROM sync_runs WHERE ok") == "3");
+  const auto last_ok =
+      std::stod(s.q("SELECT extract(epoch FROM max(finished_at)) FROM sync_runs "
+                    "WHERE ok"));
+  CHECK(value("camreg_sync_last_success_timestamp_seconds").value_or(0) ==
+        Approx(last_ok).margin(0.002));
+  // The process's own.
+  CHECK(value("process_resident_memory_bytes").value_or(0) > 0);
+  CHECK(value("process_start_time_seconds").value_or(0) > last_ok - 60);
+  CHECK(value("process_open_fds").value_or(0) > 0);
+
+  // gzip when asked, as api-server's /metrics.
+  const auto zipped = scrape({{"Accept-Encoding", "gzip"}});
+  CHECK(zipped.header("content-encoding") == "gzip");
+  CHECK(zipped.header("vary") == "Accept-Encoding");
+  CHECK(gunzip(zipped.body).rfind("# HELP camreg_sync_rounds_total", 0) == 0);
+  // Nothing else is served.
+  const auto other = http_request("GET", "127.0.0.1", port, "/api/devices");
+  CHECK(other.status == 404);
+  CHECK_THAT(other.body, Catch::Contains(R"("error":"not_found")"));
+  const auto post = http_request("POST", "127.0.0.1", port, "/metrics");
+  CHECK(post.status == 405);
+  CHECK(post.header("allow") == "GET, HEAD");
+
+  const auto sent = std::chrono::steady_clock::now();
+  worker.signal(SIGTERM);
+  CHECK(worker.wait(3s) == 0);
+  CHECK(std::chrono::steady_clock::now() - sent < 2s);
+}
+
+TEST_CASE("without --metrics-listen nothing is served and with --once the option is ignored",
+          "[e2e][sync-worker][metrics]") {
+  Stack s;
+  s.fake.set_paths(two_cameras(true));
+  const auto plain = s.once({"--migrate"});
+  CHECK(plain.status == 0);
+  CHECK(plain.output.find("metrics") == std::string::npos);
+  const auto once = s.once({"--metrics-listen", "127.0.0.1:0"});
+  CHECK(once.status == 0);
+  CHECK_THAT(once.output, Catch::Contains("--metrics-listen is ignored with --once"));
 }

@@ -45,7 +45,8 @@ Test controls (not MediaMTX), under /_fake/:
                        (status: answer n with body encoded so, e.g. a proxy's 502 page),
                        "seconds": n (delay: answer normally after n seconds), "pages": [n, ...] (default all),
                        "bytes": n (oversize), "endpoints": ["paths", "config"] (the list
-                       endpoints it applies to; default ["paths"])}
+                       endpoints it applies to; default ["paths"]), "after": n (spare
+                       the first n requests it would apply to, e.g. n good rounds first)}
   PUT /_fake/mutate    body: {"after_page": n, "items": [...]}: once page n was served,
                        add these items (the list changes between page requests);
                        "remove_first": k removes the k paths that sort first instead (raw
@@ -433,6 +434,9 @@ class Fake:
         pages = self.fault.get("pages")
         if (mode == "none" or (pages is not None and page not in pages)
                 or endpoint not in self.fault.get("endpoints", ["paths"])):
+            return web.Response(text=body, content_type="application/json", charset="utf-8")
+        if self.fault.get("after", 0) > 0:
+            self.fault["after"] -= 1
             return web.Response(text=body, content_type="application/json", charset="utf-8")
         data = body.encode("utf-8")
         if mode == "hang":

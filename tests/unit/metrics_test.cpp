@@ -1,5 +1,7 @@
 #include "metrics.hpp"
 
+#include "camreg/http/metrics_listener.hpp"
+
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <future>
@@ -9,6 +11,7 @@
 #include "devices_snapshot.hpp"
 #include "fake_registry.hpp"
 #include "handle_request.hpp"
+#include "metrics_reference.hpp"
 #include "openapi.hpp"
 #include "wait.hpp"
 
@@ -119,6 +122,30 @@ TEST_CASE("label values are escaped and decimals written with a dot in any local
   CHECK(text.find(",5") == std::string::npos);
 }
 
+TEST_CASE("per-device series are written as prometheus-cpp's serializer writes them", "[metrics]") {
+  std::vector<DeviceSample> devices;
+  SECTION("none") {}
+  SECTION("odd keys, fractions of a second, inactive and never seen") {
+    const std::vector<std::string> keys{"cam-1", "site \"b\"/cam\\1\ncaf\xC3\xA9", "x", ""};
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      auto d = camera(keys[i], i % 2 == 0);
+      if (i == 2)
+        d.last_seen.reset();
+      else
+        d.last_seen = TimePoint(std::chrono::microseconds(1'796'020'695'123'457 + 333'333 * i));
+      devices.push_back(sample_of(d));
+    }
+  }
+  MetricsInput input;
+  input.devices = &devices;
+  const auto text = render_metrics(input);
+  const auto expected = per_device_through_prometheus_cpp(devices);
+  CAPTURE(text, expected);
+  const auto at = text.find("# HELP camreg_device_up ");
+  REQUIRE(at != std::string::npos);
+  CHECK(text.substr(at, expected.size()) == expected);
+}
+
 TEST_CASE("devices are counted by type and state, per device only when asked", "[metrics]") {
   const std::vector<Device> stored{camera("a"), camera("b"),
                                    with_state(camera("c", false), R"({"state": "no_source"})")};
@@ -205,6 +232,104 @@ TEST_CASE("requests are counted by route template, never by raw path", "[metrics
   CHECK(http_lines.find("route=") != std::string::npos);
   CHECK(http_lines.find("cam_1") == std::string::npos);
   CHECK(text.find("elsewhere-secret") == std::string::npos);
+}
+
+namespace {
+
+// A round as sync_round reports it: ok, or failed where said.
+RoundReport round_report(std::optional<ErrorKind> fetch, std::optional<ErrorKind> write,
+                         RoundCounts counts = {}, std::int64_t finished_s = 1'700'000'000) {
+  RoundReport r;
+  if (fetch) r.fetch_error = Error{*fetch, "listing failed"};
+  if (write) r.write_error = Error{*write, "write failed"};
+  r.counts = counts;
+  r.finished_at = TimePoint(std::chrono::seconds(finished_s));
+  return r;
+}
+
+} // namespace
+
+TEST_CASE("a round's result is ok, fetch_failed, write_failed or skipped", "[metrics][sync]") {
+  using K = std::optional<ErrorKind>;
+  const auto [fetch, write, result] = GENERATE(table<K, K, std::string>({
+      {{}, {}, "ok"},
+      {ErrorKind::unavailable, {}, "fetch_failed"},
+      {ErrorKind::auth, {}, "fetch_failed"},
+      {{}, ErrorKind::unavailable, "write_failed"},
+      {ErrorKind::timeout, ErrorKind::unavailable, "write_failed"}, // nothing was written
+      {{}, ErrorKind::busy, "skipped"}, // another worker held the round lock
+      {ErrorKind::unavailable, ErrorKind::busy, "skipped"},
+  }));
+  CAPTURE(result);
+  CHECK(camreg::http::round_result(round_report(fetch, write)) == result);
+}
+
+TEST_CASE("a worker's rounds are counted by result, each timed, the last success kept",
+          "[metrics][sync]") {
+  camreg::http::SyncMetrics metrics;
+  const auto before = metrics.render();
+  CAPTURE(before);
+  // Every result is there from the start, so that the first failure is a rate.
+  for (const auto* result : {"ok", "fetch_failed", "write_failed", "skipped"})
+    CHECK(has_line(before, "camreg_sync_rounds_total{result=\"" + std::string(result) + "\"} 0"));
+  CHECK(has_line(before, "camreg_sync_round_duration_seconds_count 0"));
+  CHECK(before.find("camreg_sync_last_success_timestamp_seconds") == std::string::npos);
+
+  RoundCounts first;
+  first.paths_seen = 5;
+  first.inserted = 5;
+  first.newly_active = 4;
+  first.skipped = 1;
+  metrics.observe(round_report({}, {}, first, 1'700'000'000), 120ms);
+  RoundCounts expiry;
+  expiry.expired = 4;
+  metrics.observe(round_report(ErrorKind::unavailable, {}, expiry, 1'700'000'060), 2s);
+  metrics.observe(round_report({}, ErrorKind::busy, {}, 1'700'000'120), 3ms);
+  metrics.observe(round_report({}, ErrorKind::unavailable, first, 1'700'000'180), 30s);
+  RoundCounts second;
+  second.paths_seen = 3;
+  second.updated = 1;
+  metrics.observe(round_report({}, {}, second, 1'700'000'240), 40ms);
+
+  const auto text = metrics.render();
+  CAPTURE(text);
+  CHECK(has_line(text, R"(camreg_sync_rounds_total{result="ok"} 2)"));
+  CHECK(has_line(text, R"(camreg_sync_rounds_total{result="fetch_failed"} 1)"));
+  CHECK(has_line(text, R"(camreg_sync_rounds_total{result="skipped"} 1)"));
+  CHECK(has_line(text, R"(camreg_sync_rounds_total{result="write_failed"} 1)"));
+  CHECK(has_line(text, "camreg_sync_round_duration_seconds_count 5"));
+  CHECK(has_line(text, R"(camreg_sync_round_duration_seconds_bucket{le="0.05"} 2)"));
+  CHECK(has_line(text, R"(camreg_sync_round_duration_seconds_bucket{le="2.5"} 4)"));
+  CHECK(has_line(text, R"(camreg_sync_round_duration_seconds_bucket{le="+Inf"} 5)"));
+  CHECK(has_line(text, "camreg_sync_round_duration_seconds_sum 32.163"));
+  // The last success, not the last round; what it listed.
+  CHECK(has_line(text, "camreg_sync_last_success_timestamp_seconds 1700000240"));
+  CHECK(has_line(text, "camreg_sync_paths_seen 3"));
+  CHECK(has_line(text, "camreg_sync_items_skipped 0"));
+  // Changes of committed rounds only: the refused write's counts are not.
+  CHECK(has_line(text, R"(camreg_sync_device_changes_total{change="inserted"} 5)"));
+  CHECK(has_line(text, R"(camreg_sync_device_changes_total{change="expired"} 4)"));
+  CHECK(has_line(text, R"(camreg_sync_device_changes_total{change="updated"} 1)"));
+  CHECK(has_line(text, R"(camreg_sync_device_changes_total{change="newly_active"} 4)"));
+  CHECK(text.find("# TYPE process_cpu_seconds_total counter") != std::string::npos);
+}
+
+TEST_CASE("the process's own metrics are exported by both servers", "[metrics]") {
+  const auto text = render_process_metrics();
+  CAPTURE(text);
+  for (const auto* name : {"process_cpu_seconds_total", "process_resident_memory_bytes",
+                           "process_virtual_memory_bytes", "process_start_time_seconds",
+                           "process_open_fds", "process_max_fds"}) {
+    CHECK(text.find("\n" + std::string(name) + " ") != std::string::npos);
+  }
+  const auto started = text.find("\nprocess_start_time_seconds ");
+  const double start = std::stod(text.substr(started + 28));
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  CHECK(start <= now + 1);
+  CHECK(start > now - 24 * 3600);
+  CHECK(render_metrics(MetricsInput{}).find("\nprocess_resident_memory_bytes ") !=
+        std::string::npos);
 }
 
 TEST_CASE("the route table and the OpenAPI document's paths are the same set", "[openapi]") {

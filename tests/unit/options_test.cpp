@@ -100,6 +100,7 @@ TEST_CASE("sync-worker options default to the documented values", "[options][syn
   CHECK(options.mediamtx.password.empty());
   CHECK(options.mediamtx.token.empty());
   CHECK_FALSE(options.once);
+  CHECK(options.metrics_listen.empty());
   CHECK_FALSE(options.common.migrate);
   CHECK_FALSE(options.common.migrate_only);
   CHECK(options.common.level == LogLevel::info);
@@ -134,6 +135,7 @@ TEST_CASE("a sync-worker option comes from its variable unless the command line 
       {"--timeout", "CAMREG_TIMEOUT", [](auto& o) { return o.timeout; }},
       {"--min-trigger-interval", "CAMREG_MIN_TRIGGER_INTERVAL",
        [](auto& o) { return o.min_trigger_interval; }},
+      {"--metrics-listen", "CAMREG_METRICS_LISTEN", [](auto& o) { return o.metrics_listen; }},
   }));
   CAPTURE(option, variable);
   // Values every one of these options accepts at parse time.
@@ -235,6 +237,11 @@ TEST_CASE("sync-worker's validate names the option it refuses", "[options][sync-
       {[](auto& o) { o.common.log_level = "loud"; }, "--log-level: loud"},
       {[](auto& o) { o.common.log_format = "xml"; }, "--log-format: xml"},
       {[](auto& o) { o.min_trigger_interval = "often"; }, "--min-trigger-interval: invalid"},
+      {[](auto& o) { o.metrics_listen = "localhost:9464"; },
+       "--metrics-listen: listen address \"localhost:9464\": host must be an IP address"},
+      {[](auto& o) { o.metrics_listen = "127.0.0.1"; }, "--metrics-listen: "},
+      {[](auto& o) { o.metrics_listen = "127.0.0.1:65536"; }, "--metrics-listen: "},
+      {[](auto& o) { o.metrics_listen = "[::1:9464"; }, "--metrics-listen: "},
   }));
   CAPTURE(message);
   sync_worker::Options options;
@@ -243,6 +250,26 @@ TEST_CASE("sync-worker's validate names the option it refuses", "[options][sync-
   const auto why = refusal(options);
   REQUIRE(why);
   CHECK(why->rfind(message, 0) == 0);
+}
+
+TEST_CASE("sync-worker's metrics address is host:port with an IP address, or none",
+          "[options][sync-worker]") {
+  const auto [address, accepted] = GENERATE(table<std::string, bool>({
+      {"", true},
+      {"127.0.0.1:9464", true},
+      {"0.0.0.0:0", true},
+      {":9464", true},
+      {"[::1]:9464", true},
+      {"127.0.0.1:", false},
+      {"127.0.0.1:http", false},
+      {"camreg.example:9464", false},
+      {"9464", false},
+  }));
+  CAPTURE(address);
+  CleanEnvironment env;
+  const auto why = refusal(worker_options({"--metrics-listen", address}));
+  CHECK(why.has_value() != accepted);
+  if (why) CHECK(why->rfind("--metrics-listen: ", 0) == 0);
 }
 
 TEST_CASE("sync-worker's settings carry the validated values", "[options][sync-worker]") {

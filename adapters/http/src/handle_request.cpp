@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <optional>
 
 #include "camreg/api_json.hpp"
@@ -104,28 +103,6 @@ bool parse_query(std::string_view query, QueryParams& params) {
     params.emplace_back(std::move(name), std::move(value));
   }
   return true;
-}
-
-bool accepts_gzip(std::string_view header) {
-  std::string value(header);
-  for (auto& c : value)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (std::size_t pos = value.find("gzip"); pos != std::string::npos;
-       pos = value.find("gzip", pos + 4)) {
-    auto rest = std::string_view(value).substr(pos + 4);
-    while (!rest.empty() && rest.front() == ' ')
-      rest.remove_prefix(1);
-    if (rest.empty() || rest.front() == ',') return true;
-    if (rest.front() == ';') {
-      const auto q = rest.find("q=");
-      if (q == std::string_view::npos) return true;
-      double weight = 1;
-      const auto digits = rest.substr(q + 2);
-      std::from_chars(digits.data(), digits.data() + digits.size(), weight);
-      return weight > 0;
-    }
-  }
-  return false;
 }
 
 bool etag_matches(std::string_view if_none_match, std::string_view etag) {
@@ -236,15 +213,7 @@ void metrics(const Call& call, Responder& done) {
     input.per_device = ctx.options.metrics_per_device;
     input.runs = runs.get();
     input.http = ctx.metrics;
-    auto body = render_metrics(input);
-    auto zipped = gzip_ok ? gzip(body) : std::string();
-    const bool compressed = !zipped.empty();
-    auto reply = text_reply(bhttp::status::ok, compressed ? std::move(zipped) : std::move(body),
-                            metrics_content_type, version);
-    reply.res.set(bhttp::field::cache_control, "no-store");
-    reply.res.set(bhttp::field::vary, "Accept-Encoding");
-    if (compressed) reply.res.set(bhttp::field::content_encoding, "gzip");
-    done(std::move(reply));
+    done(metrics_reply(render_metrics(input), gzip_ok, version));
   });
 }
 

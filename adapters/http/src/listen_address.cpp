@@ -1,5 +1,7 @@
 #include "listen_address.hpp"
 
+#include "camreg/http/metrics_listener.hpp"
+
 #include <charconv>
 #include <string>
 
@@ -27,3 +29,12 @@ Result<boost::asio::ip::tcp::endpoint> parse_listen_address(std::string_view lis
 }
 
 } // namespace camreg::http::detail
+
+namespace camreg::http {
+
+Result<void> check_listen_address(std::string_view listen) {
+  if (auto endpoint = detail::parse_listen_address(listen); !endpoint) return endpoint.error();
+  return {};
+}
+
+} // namespace camreg::http

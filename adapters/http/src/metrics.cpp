@@ -6,10 +6,20 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <mutex>
+#include <sstream>
 #include <utility>
 
+#include "camreg/http/metrics_listener.hpp"
 #include "camreg/json_writer.hpp"
+#include "devices_snapshot.hpp"
 
 namespace camreg::http::detail {
 
@@ -89,6 +99,117 @@ MetricFamily family(std::string name, std::string help, MetricType type) {
   f.help = std::move(help);
   f.type = type;
   return f;
+}
+
+ClientMetric counter(double value, std::vector<ClientMetric::Label> labels) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.counter.value = value;
+  return m;
+}
+
+// The fields of /proc/self/stat after the command name (which may hold spaces and
+// parentheses): fields()[0] is the state, field n of proc(5) is fields()[n - 3].
+std::vector<std::string> self_stat_fields() {
+  std::ifstream in("/proc/self/stat");
+  std::string line;
+  std::getline(in, line);
+  const auto paren = line.rfind(')');
+  if (paren == std::string::npos) return {};
+  std::istringstream rest(line.substr(paren + 1));
+  std::vector<std::string> fields;
+  for (std::string f; rest >> f;)
+    fields.push_back(std::move(f));
+  return fields;
+}
+
+// Seconds since the epoch at boot (/proc/stat btime), or 0 when unknown.
+double boot_time() {
+  std::ifstream in("/proc/stat");
+  for (std::string word; in >> word;) {
+    if (word == "btime") {
+      double t = 0;
+      in >> t;
+      return t;
+    }
+  }
+  return 0;
+}
+
+std::vector<MetricFamily> process_families() {
+  std::vector<MetricFamily> families;
+  const auto single = [&](std::string name, std::string help, MetricType type, double value) {
+    auto f = family(std::move(name), std::move(help), type);
+    f.metric.push_back(type == MetricType::Counter ? counter(value, {}) : gauge(value, {}));
+    families.push_back(std::move(f));
+  };
+  const auto fields = self_stat_fields();
+  if (fields.size() > 21) {
+    static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+    static const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+    // The start time does not change: read once.
+    static const double started = boot_time() + std::stod(fields[19]) / ticks;
+    single("process_cpu_seconds_total", "User and system CPU time spent, in seconds",
+           MetricType::Counter, (std::stod(fields[11]) + std::stod(fields[12])) / ticks);
+    single("process_resident_memory_bytes", "Resident memory size, in bytes", MetricType::Gauge,
+           std::stod(fields[21]) * page);
+    single("process_virtual_memory_bytes", "Virtual memory size, in bytes", MetricType::Gauge,
+           std::stod(fields[20]));
+    single("process_start_time_seconds", "When the process started, in seconds since the epoch",
+           MetricType::Gauge, started);
+  }
+  std::error_code ec;
+  std::size_t open = 0;
+  for (std::filesystem::directory_iterator it("/proc/self/fd", ec), end; !ec && it != end;
+       it.increment(ec))
+    ++open;
+  if (!ec) single("process_open_fds", "Open file descriptors", MetricType::Gauge, open);
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    single("process_max_fds", "The limit of open file descriptors", MetricType::Gauge,
+           static_cast<double>(limit.rlim_cur));
+  }
+  return families;
+}
+
+// A sample value as TextSerializer writes it: 16 significant digits, '.' in any locale.
+void append_value(std::string& out, double value) {
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::general, 16).ptr;
+  out.append(buf, end);
+}
+
+void append_label_value(std::string& out, std::string_view value) {
+  for (const char c : value) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+}
+
+// A gauge family with a series per device that value gives one for.
+template <class Value>
+void append_per_device(std::string& out, std::string_view name, std::string_view help,
+                       const std::vector<DeviceSample>& devices, Value value) {
+  out.reserve(out.size() + devices.size() * (name.size() + 80));
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" gauge\n");
+  for (const auto& d : devices) {
+    const std::optional<double> v = value(d);
+    if (!v) continue;
+    out.append(name).append("{device_type=\"");
+    append_label_value(out, d.device_type);
+    out.append("\",device_key=\"");
+    append_label_value(out, d.device_key);
+    out.append("\"} ");
+    append_value(out, *v);
+    out += '\n';
+  }
 }
 
 } // namespace
@@ -179,26 +300,20 @@ std::string render_metrics(const MetricsInput& input) {
                 {{"device_type", std::string(key.first)}, {"state", std::string(key.second)}}));
     }
     families.push_back(std::move(counts));
-    if (input.per_device) {
-      auto up = family("camreg_device_up", "Whether the device is active (1) or not (0)",
-                       MetricType::Gauge);
-      auto seen = family("camreg_device_last_seen_timestamp_seconds",
-                         "When the device was last seen healthy, in seconds since the epoch",
-                         MetricType::Gauge);
-      up.metric.reserve(input.devices->size());
-      seen.metric.reserve(input.devices->size());
-      for (const auto& d : *input.devices) {
-        up.metric.push_back(
-            gauge(d.up ? 1 : 0, {{"device_type", d.device_type}, {"device_key", d.device_key}}));
-        if (d.last_seen) {
-          seen.metric.push_back(
-              gauge(seconds_since_epoch(*d.last_seen),
-                    {{"device_type", d.device_type}, {"device_key", d.device_key}}));
-        }
-      }
-      families.push_back(std::move(up));
-      families.push_back(std::move(seen));
-    }
+  }
+  // The per-device families are most of a scrape: written directly, as TextSerializer
+  // would (tested against it), without a ClientMetric and its label strings per series.
+  auto text = prometheus::TextSerializer().Serialize(families);
+  families.clear();
+  if (input.devices && input.per_device) {
+    append_per_device(text, "camreg_device_up", "Whether the device is active (1) or not (0)",
+                      *input.devices, [](const DeviceSample& d) { return d.up ? 1.0 : 0.0; });
+    append_per_device(text, "camreg_device_last_seen_timestamp_seconds",
+                      "When the device was last seen healthy, in seconds since the epoch",
+                      *input.devices, [](const DeviceSample& d) {
+                        return d.last_seen ? std::optional(seconds_since_epoch(*d.last_seen))
+                                           : std::nullopt;
+                      });
   }
   if (input.runs) {
     for (const auto& run : *input.runs) {
@@ -216,7 +331,121 @@ std::string render_metrics(const MetricsInput& input) {
     families.insert(families.end(), std::make_move_iterator(http.begin()),
                     std::make_move_iterator(http.end()));
   }
-  return prometheus::TextSerializer().Serialize(families);
+  auto process = process_families();
+  families.insert(families.end(), std::make_move_iterator(process.begin()),
+                  std::make_move_iterator(process.end()));
+  text += prometheus::TextSerializer().Serialize(families);
+  return text;
+}
+
+std::string render_process_metrics() {
+  return prometheus::TextSerializer().Serialize(process_families());
+}
+
+Reply metrics_reply(std::string body, bool gzip_ok, unsigned version) {
+  auto zipped = gzip_ok ? gzip(body) : std::string();
+  const bool compressed = !zipped.empty();
+  auto reply = text_reply(bhttp::status::ok, compressed ? std::move(zipped) : std::move(body),
+                          metrics_content_type, version);
+  reply.res.set(bhttp::field::cache_control, "no-store");
+  reply.res.set(bhttp::field::vary, "Accept-Encoding");
+  if (compressed) reply.res.set(bhttp::field::content_encoding, "gzip");
+  return reply;
 }
 
 } // namespace camreg::http::detail
+
+namespace camreg::http {
+
+using detail::counter;
+using detail::family;
+using detail::gauge;
+using prometheus::MetricType;
+
+std::string_view round_result(const RoundReport& report) {
+  if (report.write_error)
+    return report.write_error->kind == ErrorKind::busy ? "skipped" : "write_failed";
+  if (report.fetch_error) return "fetch_failed";
+  return "ok";
+}
+
+struct SyncMetrics::Impl {
+  mutable std::mutex mutex;
+  // Every result from the start, at 0, so that rate() sees the first failure.
+  std::map<std::string_view, std::uint64_t> rounds{
+      {"ok", 0}, {"fetch_failed", 0}, {"write_failed", 0}, {"skipped", 0}};
+  prometheus::Histogram durations{{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}};
+  std::map<std::string_view, std::uint64_t> changes{
+      {"inserted", 0}, {"updated", 0}, {"newly_active", 0}, {"expired", 0}, {"removed", 0}};
+  std::optional<double> last_success; // seconds since the epoch
+  std::size_t paths_seen = 0;
+  std::size_t items_skipped = 0;
+};
+
+SyncMetrics::SyncMetrics() : impl_(std::make_unique<Impl>()) {}
+SyncMetrics::~SyncMetrics() = default;
+
+void SyncMetrics::observe(const RoundReport& report, std::chrono::steady_clock::duration took) {
+  const auto& c = report.counts;
+  const std::lock_guard lock(impl_->mutex);
+  ++impl_->rounds[round_result(report)];
+  impl_->durations.Observe(std::chrono::duration<double>(took).count());
+  if (report.write_error) return; // nothing was written
+  impl_->changes["inserted"] += c.inserted;
+  impl_->changes["updated"] += c.updated;
+  impl_->changes["newly_active"] += c.newly_active;
+  impl_->changes["expired"] += c.expired;
+  impl_->changes["removed"] += c.removed;
+  if (report.fetch_error) return;
+  impl_->last_success = detail::seconds_since_epoch(report.finished_at);
+  impl_->paths_seen = c.paths_seen;
+  impl_->items_skipped = c.skipped;
+}
+
+std::string SyncMetrics::render() const {
+  std::vector<prometheus::MetricFamily> families;
+  {
+    const std::lock_guard lock(impl_->mutex);
+    auto rounds = family("camreg_sync_rounds_total",
+                         "Sync rounds this worker ran, by result: ok, fetch_failed (MediaMTX "
+                         "could not be listed), write_failed (the database refused the round), "
+                         "skipped (another worker held the round lock)",
+                         MetricType::Counter);
+    for (const auto& [result, n] : impl_->rounds)
+      rounds.metric.push_back(counter(static_cast<double>(n), {{"result", std::string(result)}}));
+    families.push_back(std::move(rounds));
+    auto durations = family("camreg_sync_round_duration_seconds",
+                            "Time a round took, listing and writing, whatever its result",
+                            MetricType::Histogram);
+    durations.metric.push_back(impl_->durations.Collect());
+    families.push_back(std::move(durations));
+    auto changes = family("camreg_sync_device_changes_total",
+                          "Devices the committed rounds changed, by change", MetricType::Counter);
+    for (const auto& [change, n] : impl_->changes)
+      changes.metric.push_back(counter(static_cast<double>(n), {{"change", std::string(change)}}));
+    families.push_back(std::move(changes));
+    if (impl_->last_success) {
+      auto last = family("camreg_sync_last_success_timestamp_seconds",
+                         "When the last successful sync round finished, in seconds since the epoch",
+                         MetricType::Gauge);
+      last.metric.push_back(gauge(*impl_->last_success, {}));
+      families.push_back(std::move(last));
+      auto paths = family("camreg_sync_paths_seen",
+                          "Paths MediaMTX listed in the last successful round", MetricType::Gauge);
+      paths.metric.push_back(gauge(static_cast<double>(impl_->paths_seen), {}));
+      families.push_back(std::move(paths));
+      auto skipped = family("camreg_sync_items_skipped",
+                            "Listed items the last successful round could not understand (their "
+                            "devices kept as they were)",
+                            MetricType::Gauge);
+      skipped.metric.push_back(gauge(static_cast<double>(impl_->items_skipped), {}));
+      families.push_back(std::move(skipped));
+    }
+  }
+  auto process = detail::process_families();
+  families.insert(families.end(), std::make_move_iterator(process.begin()),
+                  std::make_move_iterator(process.end()));
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+} // namespace camreg::http

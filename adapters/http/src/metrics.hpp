@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "camreg/device.hpp"
+#include "reply.hpp"
 
 namespace camreg::http::detail {
 
@@ -55,5 +56,15 @@ struct MetricsInput {
 std::string render_metrics(const MetricsInput& input);
 
 inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+// The /metrics answer of body: the exposition's Content-Type, gzipped when gzip_ok (and
+// zlib succeeds), never cached.
+Reply metrics_reply(std::string body, bool gzip_ok, unsigned version);
+
+// The process's own metrics, as Prometheus's client libraries name them, from /proc:
+// process_cpu_seconds_total, process_resident_memory_bytes,
+// process_virtual_memory_bytes, process_start_time_seconds, process_open_fds,
+// process_max_fds. A file that cannot be read leaves its metrics out.
+std::string render_process_metrics();
 
 } // namespace camreg::http::detail

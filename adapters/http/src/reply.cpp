@@ -1,6 +1,8 @@
 #include "reply.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 
 #include "camreg/json_writer.hpp"
 
@@ -53,6 +55,28 @@ void decorate(Reply& reply, std::string_view origin, const std::vector<std::stri
   if (origin.empty() || !origin_allowed(origin, cors_origins)) return;
   res.set(bhttp::field::access_control_allow_origin, any ? std::string("*") : std::string(origin));
   res.set(bhttp::field::access_control_expose_headers, "ETag, X-Registry-Age");
+}
+
+bool accepts_gzip(std::string_view header) {
+  std::string value(header);
+  for (auto& c : value)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::size_t pos = value.find("gzip"); pos != std::string::npos;
+       pos = value.find("gzip", pos + 4)) {
+    auto rest = std::string_view(value).substr(pos + 4);
+    while (!rest.empty() && rest.front() == ' ')
+      rest.remove_prefix(1);
+    if (rest.empty() || rest.front() == ',') return true;
+    if (rest.front() == ';') {
+      const auto q = rest.find("q=");
+      if (q == std::string_view::npos) return true;
+      double weight = 1;
+      const auto digits = rest.substr(q + 2);
+      std::from_chars(digits.data(), digits.data() + digits.size(), weight);
+      return weight > 0;
+    }
+  }
+  return false;
 }
 
 } // namespace camreg::http::detail

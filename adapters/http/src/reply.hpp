@@ -37,4 +37,7 @@ Reply error_reply(bhttp::status status, std::string_view code, std::string_view 
 void decorate(Reply& reply, std::string_view origin, const std::vector<std::string>& cors_origins);
 bool origin_allowed(std::string_view origin, const std::vector<std::string>& cors_origins);
 
+// Whether an Accept-Encoding header value takes gzip (case-insensitive; "gzip;q=0" does not).
+bool accepts_gzip(std::string_view header);
+
 } // namespace camreg::http::detail

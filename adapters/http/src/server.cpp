@@ -27,9 +27,11 @@ namespace {
 
 class BeastServer final : public Server {
  public:
+  // Without handle, requests go to handle_request; view may then be null only when
+  // handle is given.
   BeastServer(Options options, std::unique_ptr<RegistryView> view, fs::path web_root, LogSink log,
               std::unique_ptr<detail::HistoryReader> history,
-              std::unique_ptr<detail::TriggerRelay> trigger)
+              std::unique_ptr<detail::TriggerRelay> trigger, detail::RequestHandler handle = {})
       : ioc_(static_cast<int>(std::max<std::size_t>(options.threads, 1))),
         acceptor_(net::make_strand(ioc_)),
         drain_timer_(ioc_),
@@ -44,6 +46,12 @@ class BeastServer final : public Server {
     shared_.ctx.web_root = std::move(web_root);
     shared_.ctx.log = std::move(log);
     shared_.ctx.metrics = &metrics_;
+    shared_.handle = std::move(handle);
+    if (!shared_.handle) {
+      shared_.handle = [this](const detail::Request& req, detail::Responder done) {
+        detail::handle_request(req, shared_.ctx, std::move(done));
+      };
+    }
   }
 
   Result<void> bind(const tcp::endpoint& endpoint) {
@@ -71,7 +79,7 @@ class BeastServer final : public Server {
     ioc_.run();
     for (auto& t : threads)
       t.join();
-    view_->stop();
+    if (view_) view_->stop();
   }
 
   void stop() override {
@@ -187,6 +195,17 @@ void log_notice(const LogSink& log, ViewNotice notice, std::string_view message)
 }
 
 } // namespace
+
+Result<std::unique_ptr<Server>> detail::start_server(Options options, RequestHandler handle,
+                                                     LogSink log) {
+  const auto endpoint = parse_listen_address(options.listen);
+  if (!endpoint) return endpoint.error();
+  options.threads = 1;
+  auto server = std::make_unique<BeastServer>(std::move(options), nullptr, fs::path(),
+                                              std::move(log), nullptr, nullptr, std::move(handle));
+  if (auto bound = server->bind(*endpoint); !bound) return bound.error();
+  return std::unique_ptr<Server>(std::move(server));
+}
 
 Result<std::unique_ptr<Server>> Server::start(Options options,
                                               std::unique_ptr<DeviceRepository> repository,

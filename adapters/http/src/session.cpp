@@ -78,7 +78,7 @@ void Session::on_read(beast::error_code ec, std::size_t) {
   request_ = parser_->release();
   const bool close_after = !request_.keep_alive();
   // The answer may come from the view's thread: back onto this connection's strand.
-  handle_request(request_, shared_.ctx, [self = shared_from_this(), close_after](Reply reply) {
+  shared_.handle(request_, [self = shared_from_this(), close_after](Reply reply) {
     net::post(self->stream_.get_executor(),
               [self, reply = std::move(reply), close_after]() mutable {
                 const bool close_conn = close_after || reply.close;

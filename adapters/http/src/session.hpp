@@ -7,6 +7,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/serializer.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -14,9 +15,13 @@
 
 namespace camreg::http::detail {
 
+// Answers one request as handle_request does (done called exactly once, never blocks).
+using RequestHandler = std::function<void(const Request&, Responder)>;
+
 // What the listener and its sessions share.
 struct Shared {
   Context ctx;
+  RequestHandler handle; // handle_request over ctx, unless the server serves something else
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> draining{false};
 };
@@ -56,5 +61,9 @@ class Session : public std::enable_shared_from_this<Session> {
   int unsent_ = -1;                       // the socket's send queue at the last look
   bool reading_ = false;
 };
+
+// A server of handle alone: no registry view, presence history or dashboard (the
+// metrics listener). options gives the address, limits and timeouts; threads is 1.
+Result<std::unique_ptr<Server>> start_server(Options options, RequestHandler handle, LogSink log);
 
 } // namespace camreg::http::detail
