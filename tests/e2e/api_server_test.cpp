@@ -238,7 +238,13 @@ TEST_CASE("health endpoints tell process and database apart", "[e2e][api]") {
   Registry reg;
   ApiServer api(reg.schema.url());
   CHECK(api.get("/healthz").body == R"({"status":"ok"})");
-  CHECK(api.get("/readyz").body == R"({"status":"ready"})");
+  // The role is known once the change feed has connected.
+  CHECK(api.wait_until("/readyz",
+                       [](const HttpReply& r) {
+                         return r.body.find("\"role\":\"unknown\"") == std::string::npos;
+                       })
+            .body ==
+        R"({"status":"ready","role":"primary","primary_configured":false,"read_only":false})");
   SECTION("a schema behind the code is not ready") {
     TestSchema empty;
     ApiServer unmigrated(empty.url());

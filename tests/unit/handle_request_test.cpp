@@ -198,7 +198,8 @@ TEST_CASE("with CORS configured every answer varies by Origin, asked with one or
 TEST_CASE("health is the process, readiness and the data are the database", "[http]") {
   Api api;
   CHECK(api.get("/healthz").body() == R"({"status":"ok"})");
-  CHECK(api.get("/readyz").body() == R"({"status":"ready"})");
+  CHECK(api.get("/readyz").body() ==
+        R"({"status":"ready","role":"unknown","primary_configured":false,"read_only":false})");
   CHECK(status(api.get("/api/sync/status")) == 200);
   api.repo->set_not_ready("schema is behind: run --migrate");
   const auto deadline = std::chrono::steady_clock::now() + 5s;

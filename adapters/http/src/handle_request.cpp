@@ -74,7 +74,25 @@ void readyz(const Call& call, Responder& done) {
                               version));
     }
   }
-  done(status_reply("ready", version));
+  // Where reads come from, and whether this server can write at all: a standby-only
+  // api-server serves reads and says so.
+  const auto role = readiness.role;
+  const bool primary = call.ctx.options.primary_configured;
+  std::string body;
+  JsonWriter out(body);
+  out.begin_object();
+  out.key("status");
+  out.string("ready");
+  out.key("role");
+  out.string(role == ServerRole::primary   ? "primary"
+             : role == ServerRole::standby ? "standby"
+                                           : "unknown");
+  out.key("primary_configured");
+  out.boolean(primary);
+  out.key("read_only");
+  out.boolean(role == ServerRole::standby && !primary);
+  out.end_object();
+  done(json_reply(bhttp::status::ok, std::move(body), version));
 }
 
 void sync_status(const Call& call, Responder& done) {

@@ -4,7 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include "camreg/postgres/postgres.hpp"
 #include "camreg/url.hpp"
@@ -14,16 +18,29 @@ namespace camreg::postgres {
 
 namespace {
 
-const std::string listen_sql =
-    "LISTEN " + std::string(change_channel) + "; SELECT current_schema()";
+const std::string listen_sql = "LISTEN " + std::string(change_channel);
+// The marker of a standby: the time of the last transaction (commit or abort) it
+// replayed. What readers see changes only when a commit replays, so nothing visible
+// changes without it, whatever wrote it (a round, a rename by hand, a migration); other
+// WAL (checkpoints, vacuum, hint bits) leaves it alone, unlike pg_last_wal_replay_lsn().
+// It reads shared memory only: no table, no lock, nothing for the standby to replay.
+constexpr const char* connect_sql =
+    "SELECT current_schema(), pg_is_in_recovery(), "
+    "coalesce(pg_last_xact_replay_timestamp()::text, '')";
+constexpr const char* standby_poll_sql =
+    "SELECT pg_is_in_recovery(), coalesce(pg_last_xact_replay_timestamp()::text, '')";
 
 // A LISTEN connection that died silently (NAT drop, a stopped backend) reads as "no
 // change": a cheap query when idle this long proves it alive, within the timeout.
 constexpr auto probe_interval = std::chrono::seconds(10);
 constexpr auto probe_timeout = std::chrono::seconds(5);
+// LISTEN/NOTIFY does not reach a hot standby: its feed asks for the marker this often,
+// so a commit on the primary reaches readers within this plus the replay lag.
+constexpr auto standby_poll_interval = std::chrono::milliseconds(250);
 using Steady = std::chrono::steady_clock;
 
-// LISTEN on a libpq connection of its own (SOCI has no API for notifications).
+// LISTEN on a libpq connection of its own (SOCI has no API for notifications); on a hot
+// standby, where LISTEN is refused and nothing is notified, a poll of its replay marker.
 class PostgresChangeFeed final : public ChangeFeed {
  public:
   explicit PostgresChangeFeed(Options options)
@@ -39,6 +56,7 @@ class PostgresChangeFeed final : public ChangeFeed {
       if (auto opened = open(); !opened) return opened.error();
       changed = true; // whatever happened while we were away is unknown
     }
+    if (role_ == ServerRole::standby) return poll_standby(timeout, changed);
     if (drain(changed)) return true;
     if (changed) return true;
     if (Steady::now() - last_heard_ >= probe_interval) {
@@ -70,6 +88,8 @@ class PostgresChangeFeed final : public ChangeFeed {
     if (wake_fd_ >= 0) (void)eventfd_write(wake_fd_, 1);
   }
 
+  ServerRole role() const override { return role_; }
+
  private:
   Result<void> open() {
     if (conn_) PQfinish(conn_);
@@ -84,20 +104,64 @@ class PostgresChangeFeed final : public ChangeFeed {
                                               redact_database_url(options_.database_url) + ": " +
                                               redact_userinfo(message));
     }
-    PGresult* res = PQexec(conn_, listen_sql.c_str());
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-      schema_ = PQgetvalue(res, 0, 0);
+    auto row = ask(connect_sql);
+    if (!row) return row.error();
+    schema_ = (*row)[0];
+    if ((*row)[1] == "t") {
+      marker_ = (*row)[2];
+      next_poll_ = Steady::now() + standby_poll_interval;
+      role_ = ServerRole::standby;
+      return {};
     }
-    const bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    PGresult* res = PQexec(conn_, listen_sql.c_str());
+    const bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
     if (!ok) return lost().error();
+    role_ = ServerRole::primary;
     last_heard_ = Steady::now();
     return {};
   }
 
+  // A standby's wait: until the next poll of its marker (or the timeout, or wake()),
+  // then the poll. A promoted standby is reconnected, to LISTEN as a primary's feed.
+  Result<bool> poll_standby(Duration timeout, bool changed) {
+    if (changed) return true;
+    const auto now = Steady::now();
+    if (now < next_poll_) {
+      const auto ms = std::min(std::chrono::ceil<std::chrono::milliseconds>(timeout),
+                               std::chrono::ceil<std::chrono::milliseconds>(next_poll_ - now));
+      pollfd fd{wake_fd_, POLLIN, 0};
+      if (poll(&fd, 1, static_cast<int>(std::max<std::int64_t>(ms.count(), 0))) > 0) {
+        eventfd_t value = 0;
+        (void)eventfd_read(wake_fd_, &value);
+        return false;
+      }
+      if (Steady::now() < next_poll_) return false;
+    }
+    next_poll_ = Steady::now() + standby_poll_interval;
+    auto row = ask(standby_poll_sql);
+    if (!row) return row.error();
+    if ((*row)[0] != "t") {
+      PQfinish(conn_);
+      conn_ = nullptr;
+      role_ = ServerRole::unknown;
+      return true; // promoted: what it took in since the last poll is unknown
+    }
+    if ((*row)[1] == marker_) return false;
+    marker_ = (*row)[1];
+    return true;
+  }
+
   // SELECT 1 on the feed's connection, answered within probe_timeout, or the feed is down.
   Result<void> probe() {
-    if (PQsendQuery(conn_, "SELECT 1") == 0) return lost().error();
+    if (auto row = ask("SELECT 1"); !row) return row.error();
+    return {};
+  }
+
+  // The first row of a query on the feed's connection (its values as text, NULL as ""),
+  // answered within probe_timeout, or the feed is down.
+  Result<std::vector<std::string>> ask(const char* sql) {
+    if (PQsendQuery(conn_, sql) == 0) return lost().error();
     const auto deadline = Steady::now() + probe_timeout;
     for (;;) {
       if (PQflush(conn_) < 0 || PQconsumeInput(conn_) == 0) return lost().error();
@@ -107,6 +171,7 @@ class PostgresChangeFeed final : public ChangeFeed {
       if (left.count() <= 0) {
         PQfinish(conn_);
         conn_ = nullptr;
+        role_ = ServerRole::unknown;
         return fail(ErrorKind::unavailable, "change feed: no answer to a probe within " +
                                                 std::to_string(probe_timeout.count()) + " s");
       }
@@ -114,13 +179,18 @@ class PostgresChangeFeed final : public ChangeFeed {
       (void)poll(&fd, 1, static_cast<int>(left.count()));
     }
     bool ok = true;
+    std::vector<std::string> row;
     while (PGresult* res = PQgetResult(conn_)) {
       ok = ok && PQresultStatus(res) == PGRES_TUPLES_OK;
+      if (ok && row.empty() && PQntuples(res) > 0) {
+        for (int i = 0; i < PQnfields(res); ++i)
+          row.emplace_back(PQgetvalue(res, 0, i));
+      }
       PQclear(res);
     }
-    if (!ok) return lost().error();
+    if (!ok || row.empty()) return lost().error();
     last_heard_ = Steady::now();
-    return {};
+    return row;
   }
 
   // Consumes queued notifications; sets changed when one is about our schema.
@@ -139,6 +209,7 @@ class PostgresChangeFeed final : public ChangeFeed {
       message.pop_back();
     if (conn_) PQfinish(conn_);
     conn_ = nullptr;
+    role_ = ServerRole::unknown;
     return fail(ErrorKind::unavailable, "change feed: connection lost: " + message);
   }
 
@@ -147,6 +218,9 @@ class PostgresChangeFeed final : public ChangeFeed {
   int wake_fd_ = -1;
   std::string schema_;
   Steady::time_point last_heard_; // the server last answered or notified
+  std::atomic<ServerRole> role_{ServerRole::unknown};
+  std::string marker_;           // a standby's, as last polled
+  Steady::time_point next_poll_; // a standby's
 };
 
 } // namespace

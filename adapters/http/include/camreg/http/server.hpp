@@ -36,6 +36,9 @@ struct Options {
   // Origins (scheme://host[:port]) of MediaMTX's WebRTC endpoints: the dashboard's
   // Content-Security-Policy lets it connect there and to its own origin only.
   std::vector<std::string> webrtc_origins;
+  // A primary is configured for writes (api-server --primary-database-url): /readyz says
+  // so, and a server reading from a standby without one says it is read-only.
+  bool primary_configured = false;
 };
 
 enum class LogLevel { info, warn, error };
