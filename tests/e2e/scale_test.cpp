@@ -202,6 +202,22 @@ TEST_CASE("api-server on a hot standby serves a round committed on the primary w
     CHECK(own.at("role") == "primary");
     CHECK(own.at("read_only") == false);
   }
+  {
+    INFO("a promoted standby is noticed, and its own commits are then notified");
+    standby.promote();
+    const auto promoted = [&] {
+      return api.get("/readyz").body.find("\"role\":\"primary\"") != std::string::npos;
+    };
+    CHECK(wait_until(promoted, 5s));
+    postgres::Options own;
+    own.database_url = standby.url();
+    auto writer = postgres::make_device_repository(own);
+    REQUIRE(commit_listing(*writer, std::vector<PathState>{live_path("cam-promoted")},
+                           SystemClock().now()));
+    const auto committed = Steady::now();
+    CHECK(wait_until([&] { return lists(api.get("/api/devices"), "cam-promoted"); }, 2s));
+    CHECK(Steady::now() - committed < 1s);
+  }
 }
 
 TEST_CASE("a paged walk returns every device present throughout exactly once while rounds run",

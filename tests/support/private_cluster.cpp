@@ -48,6 +48,10 @@ StandbyCluster::StandbyCluster(const std::string& primary_url) {
   std::getline(std::ifstream(state_ + "/url"), url_);
 }
 
+void StandbyCluster::promote() const {
+  REQUIRE(run_command({script, "promote", state_}, {}, std::chrono::seconds(60)).status == 0);
+}
+
 StandbyCluster::~StandbyCluster() {
   run_command({script, "stop", state_});
   run_command({"/bin/rm", "-rf", state_});

@@ -38,6 +38,8 @@ class StandbyCluster {
 
   // primary_url with the standby's host and port: the same database, read-only.
   const std::string& url() const { return url_; }
+  // Ends recovery: the standby becomes a primary of its own (pg_ctl promote).
+  void promote() const;
 
  private:
   std::string state_;
