@@ -100,6 +100,10 @@ void add_options(CLI::App& app, Options& options) {
                  "Bearer token of POST /api/sync/trigger, which MediaMTX hooks call to ask the "
                  "sync-workers for a round now (unset: that endpoint answers 403)")
       ->envname("CAMREG_TRIGGER_TOKEN");
+  app.add_option("--primary-database-url", options.primary_database_url,
+                 "the primary's libpq URI or key=value string, for api-server's writes when "
+                 "--database-url is a hot standby (default: none)")
+      ->envname("CAMREG_PRIMARY_DATABASE_URL");
 }
 
 Result<void> validate(const Options& options) {
@@ -137,6 +141,11 @@ Result<void> validate(const Options& options) {
                   "--trigger-token: must be printable ASCII without spaces");
     }
   }
+  if (!options.primary_database_url.empty()) {
+    if (auto url = postgres::check_database_url(options.primary_database_url); !url) {
+      return fail(ErrorKind::invalid_argument, "--primary-database-url: " + url.error().message);
+    }
+  }
   if (!in_range(options.server.threads, max_threads)) {
     return fail(ErrorKind::invalid_argument,
                 "--threads: must be between 1 and " + std::to_string(max_threads));
@@ -156,7 +165,15 @@ http::Options server_options(const Options& options) {
   server.stale_after = milliseconds_of(options.stale_after);
   server.ready_max_sync_age = milliseconds_of(options.ready_max_sync_age);
   if (server.webrtc_origins.empty()) server.webrtc_origins = {default_webrtc_origin()};
+  server.primary_configured = !options.primary_database_url.empty();
   return server;
+}
+
+std::optional<postgres::Options> primary_database_options(const Options& options) {
+  if (options.primary_database_url.empty()) return std::nullopt;
+  auto db = database_options(options.common);
+  db.database_url = options.primary_database_url;
+  return db;
 }
 
 } // namespace camreg::app::api_server

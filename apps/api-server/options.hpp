@@ -1,9 +1,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 #include <string>
 
 #include "camreg/http/server.hpp"
+#include "camreg/postgres/postgres.hpp"
 #include "camreg/result.hpp"
 #include "common/options.hpp"
 
@@ -30,6 +32,9 @@ struct Options {
   std::string refresh_interval = "30s";
   std::string stale_after = "3m";
   std::string ready_max_sync_age = "0"; // off
+  // Where api-server's writes go (webhook deliveries, triggers) when --database-url is a
+  // hot standby; empty: none, writes go to --database-url.
+  std::string primary_database_url;
 };
 
 // The dashboard's WebRTC origin when --webrtc-origin is not given: the origin of
@@ -53,5 +58,9 @@ Result<void> validate(const Options& options);
 // What the server runs with, from options validate() accepted (throws BadResultAccess
 // for others).
 http::Options server_options(const Options& options);
+
+// The database options of the primary (those of --database-url, its URL replaced), or
+// nullopt when --primary-database-url is not given. From options validate() accepted.
+std::optional<postgres::Options> primary_database_options(const Options& options);
 
 } // namespace camreg::app::api_server

@@ -94,8 +94,13 @@ bool RegistryView::wait_first_check(Duration timeout) const {
 }
 
 Readiness RegistryView::readiness() const {
-  const std::lock_guard lock(mutex_);
-  return readiness_;
+  Readiness readiness;
+  {
+    const std::lock_guard lock(mutex_);
+    readiness = readiness_;
+  }
+  readiness.role = feed_->role(); // as the feed last connected; thread-safe
+  return readiness;
 }
 
 std::shared_ptr<const std::vector<SyncRun>> RegistryView::recent_runs() const {

@@ -145,6 +145,13 @@ test('every documented GET answers as the document says', async () => {
   await checked_fetch('/api/sync/status');
   await checked_fetch('/healthz');
   await checked_fetch('/readyz');
+  // Pages: the first two by key, then the rest through the Link; the last has none.
+  const { response: page, text: pageText } = await checked_fetch('/api/devices?limit=2');
+  assert.equal(JSON.parse(pageText).length, 2);
+  const next = page.headers.get('link').match(/^<([^>]+)>; rel="next"$/)[1];
+  const { response: last, text: lastText } = await checked_fetch(next);
+  assert.equal(JSON.parse(lastText).length, 1);
+  assert.equal(last.headers.get('link'), null);
   const { response, text: metrics } = await checked_fetch('/metrics');
   assert.equal(response.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
   assert.match(metrics, /^camreg_devices\{device_type="camera",state="live"\} 2$/m);
@@ -154,7 +161,7 @@ test('every documented GET answers as the document says', async () => {
 
 test('errors, 304 and 405 answer with the documented bodies', async () => {
   for (const target of ['/api/devices?active_only=maybe', '/api/devices?colour=red', '/api/devices/nope',
-    '/api/devices/%zz']) {
+    '/api/devices/%zz', '/api/devices?limit=0', '/api/devices?limit=2&cursor=bad!']) {
     const { response } = await checked_fetch(target);
     assert.ok(response.status >= 400, target);
   }

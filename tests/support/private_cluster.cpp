@@ -39,4 +39,22 @@ void PrivateCluster::resume() const {
   REQUIRE(run_command({script, "resume", state_}, {}, std::chrono::seconds(60)).status == 0);
 }
 
+StandbyCluster::StandbyCluster(const std::string& primary_url) {
+  static std::atomic<int> counter{0};
+  state_ = "/tmp/camreg-standby-pg-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  const auto started =
+      run_command({script, "standby", state_, primary_url}, {}, std::chrono::seconds(90));
+  if (started.status != 0) FAIL("standby cluster did not start:\n" << started.output);
+  std::getline(std::ifstream(state_ + "/url"), url_);
+}
+
+void StandbyCluster::promote() const {
+  REQUIRE(run_command({script, "promote", state_}, {}, std::chrono::seconds(60)).status == 0);
+}
+
+StandbyCluster::~StandbyCluster() {
+  run_command({script, "stop", state_});
+  run_command({"/bin/rm", "-rf", state_});
+}
+
 } // namespace camreg::testing

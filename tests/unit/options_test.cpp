@@ -395,3 +395,32 @@ TEST_CASE("api-server refuses bad values naming the option", "[options][api-serv
     CHECK_FALSE(refusal(server_options({"--read-timeout", "1ms", "--drain-timeout", "0s"})));
   }
 }
+
+TEST_CASE("api-server's primary for writes comes from its option or variable and must parse",
+          "[options][api-server]") {
+  CleanEnvironment env;
+  CHECK(server_options({}).primary_database_url.empty());
+  CHECK_FALSE(api_server::primary_database_options(server_options({})));
+  CHECK_FALSE(api_server::server_options(server_options({})).primary_configured);
+
+  const std::string primary = "postgresql://camreg:secret@db-primary:5432/camreg";
+  env.set("CAMREG_PRIMARY_DATABASE_URL", primary);
+  const auto options = server_options({});
+  CHECK(options.primary_database_url == primary);
+  CHECK_FALSE(refusal(options));
+  CHECK(api_server::server_options(options).primary_configured);
+  const auto db = api_server::primary_database_options(options);
+  REQUIRE(db);
+  CHECK(db->database_url == primary);
+  CHECK(db->statement_timeout == 5s); // api-server's own database settings
+  CHECK(server_options({"--primary-database-url", "host=db2 dbname=camreg"}).primary_database_url ==
+        "host=db2 dbname=camreg");
+
+  for (const auto* bad : {"postgresql://camreg:secret@db/x?bogus=1", "host=db2 secret"}) {
+    CAPTURE(bad);
+    const auto why = refusal(server_options({"--primary-database-url", bad}));
+    REQUIRE(why);
+    CHECK(why->rfind("--primary-database-url: ", 0) == 0);
+    CHECK(why->find("secret") == std::string::npos);
+  }
+}

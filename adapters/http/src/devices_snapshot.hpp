@@ -4,8 +4,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <utility>
 #include <vector>
 
 #include "camreg/device.hpp"
@@ -17,14 +15,29 @@ namespace camreg::http::detail {
 // One /api/devices answer, serialised once per change: the JSON array, its gzip and
 // its ETag, and where each device's object sits inside the array.
 struct DevicesSnapshot final : RegistryView::Snapshot {
+  // Where one device's object sits inside json.
+  struct Object {
+    std::string device_key;
+    std::string device_type;
+    std::size_t offset = 0;
+    std::size_t size = 0;
+  };
   std::string json;
   std::string gzip; // empty when compression failed
   std::string etag; // strong, quoted
-  // device_key -> offset and length of the device's object inside json (the first of
-  // that key).
-  std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> objects;
+  // Every device's object, ordered by device_key then device_type byte by byte (the
+  // database's order, checked): one device by key and pages are binary searches.
+  std::vector<Object> objects;
   std::vector<DeviceSample> samples; // what /metrics shows of each device, in order
+
+  // The first object of key, or null.
+  const Object* find(std::string_view key) const;
+  // The index of the first object after (key, type); 0 for none.
+  std::size_t after(std::string_view key, std::string_view type) const;
 };
+
+// A page of a snapshot: the objects [first, first + count) as a JSON array.
+std::string page_json(const DevicesSnapshot& snapshot, std::size_t first, std::size_t count);
 
 // The RegistryView builder of the HTTP API.
 std::shared_ptr<const DevicesSnapshot> build_devices_snapshot(const std::vector<Device>& devices);

@@ -12,6 +12,7 @@
 #include "camreg/url.hpp"
 #include "devices_snapshot.hpp"
 #include "openapi.hpp"
+#include "paging.hpp"
 #include "routes.hpp"
 #include "static_files.hpp"
 #include "trigger.hpp"
@@ -73,7 +74,25 @@ void readyz(const Call& call, Responder& done) {
                               version));
     }
   }
-  done(status_reply("ready", version));
+  // Where reads come from, and whether this server can write at all: a standby-only
+  // api-server serves reads and says so.
+  const auto role = readiness.role;
+  const bool primary = call.ctx.options.primary_configured;
+  std::string body;
+  JsonWriter out(body);
+  out.begin_object();
+  out.key("status");
+  out.string("ready");
+  out.key("role");
+  out.string(role == ServerRole::primary   ? "primary"
+             : role == ServerRole::standby ? "standby"
+                                           : "unknown");
+  out.key("primary_configured");
+  out.boolean(primary);
+  out.key("read_only");
+  out.boolean(role == ServerRole::standby && !primary);
+  out.end_object();
+  done(json_reply(bhttp::status::ok, std::move(body), version));
 }
 
 void sync_status(const Call& call, Responder& done) {
@@ -157,13 +176,63 @@ std::optional<Reply> decode_request(const Call& call, QueryParams& params, std::
   return std::nullopt;
 }
 
+// A page of the snapshot: a JSON array of its own (with its ETag, 304 and gzip), and a
+// Link to the next page while devices remain after it.
+Reply page_reply(const DevicesSnapshot& snapshot, const PageQuery& page, std::string_view path,
+                 std::string_view raw_query, const Revalidation& req) {
+  const auto first =
+      page.after ? snapshot.after(page.after->device_key, page.after->device_type) : 0;
+  const auto count = std::min(page.limit, snapshot.objects.size() - first);
+  struct Body {
+    std::string json, gzip;
+  };
+  auto body = std::make_shared<Body>();
+  body->json = page_json(snapshot, first, count);
+  Reply reply{Response{bhttp::status::ok, req.version}, body};
+  reply.res.set(bhttp::field::cache_control, "no-cache");
+  if (first + count < snapshot.objects.size()) {
+    const auto& last = snapshot.objects[first + count - 1];
+    const auto cursor = encode_cursor({last.device_key, last.device_type});
+    reply.res.set(bhttp::field::link,
+                  "<" + next_page_target(path, raw_query, cursor) + ">; rel=\"next\"");
+  }
+  const auto etag = etag_of(body->json);
+  reply.res.set(bhttp::field::etag, etag);
+  reply.res.set(bhttp::field::vary, "Accept-Encoding");
+  if (etag_matches(req.if_none_match, etag)) {
+    reply.res.result(bhttp::status::not_modified);
+    return reply;
+  }
+  reply.res.set(bhttp::field::content_type, "application/json");
+  std::string_view sent = body->json;
+  if (accepts_gzip(req.accept_encoding)) {
+    body->gzip = gzip(body->json);
+    if (!body->gzip.empty()) {
+      reply.res.set(bhttp::field::content_encoding, "gzip");
+      sent = body->gzip;
+    }
+  }
+  reply.res.body() = {sent.data(), sent.size()};
+  return reply;
+}
+
 // GET /api/devices and /api/devices/{key...}: answered from the view's snapshot of the
-// query; one device is its object cut out of the array.
+// query; one device is its object cut out of the array, a page (?limit=) a copy of its
+// objects only.
 void devices(const Call& call, Responder& done) {
   const auto version = call.req.version();
   QueryParams params;
   std::string key;
   if (auto refused = decode_request(call, params, key)) return done(std::move(*refused));
+  std::optional<PageQuery> page;
+  if (key.empty()) {
+    auto taken = take_page_query(params);
+    if (!taken) {
+      return done(
+          error_reply(bhttp::status::bad_request, "bad_request", taken.error().message, version));
+    }
+    page = std::move(*taken);
+  }
   auto query = parse_device_query(params);
   if (!query) {
     return done(
@@ -173,28 +242,37 @@ void devices(const Call& call, Responder& done) {
   if (!key.empty()) query->active_only = false;
   Revalidation req{version, std::string(call.req[bhttp::field::if_none_match]),
                    std::string(call.req[bhttp::field::accept_encoding])};
+  std::string path, raw_query;
+  if (page) {
+    const auto target = std::string_view(call.req.target());
+    path = target.substr(0, target.find('?'));
+    raw_query = call.query;
+  }
   auto* view = call.ctx.view;
-  view->get(*query, [done = std::move(done), req = std::move(req), key = std::move(key), view](
-                        RegistryView::SnapshotPtr built, const std::string& error) {
-    if (!built) {
-      return done(error_reply(bhttp::status::service_unavailable, "database_unavailable", error,
-                              req.version));
-    }
-    const auto snapshot = std::static_pointer_cast<const DevicesSnapshot>(built);
-    const auto answer = [&](Reply reply) {
-      // The devices may be only as fresh as the last round: say how old that is.
-      reply.res.set("X-Registry-Age", registry_age(*view));
-      done(std::move(reply));
-    };
-    if (key.empty()) return answer(snapshot_reply(snapshot, snapshot->json, req));
-    const auto it = snapshot->objects.find(key);
-    if (it == snapshot->objects.end()) {
-      return answer(error_reply(bhttp::status::not_found, "not_found",
-                                "no device with key " + key.substr(0, 200), req.version));
-    }
-    const auto [offset, size] = it->second;
-    answer(snapshot_reply(snapshot, std::string_view(snapshot->json).substr(offset, size), req));
-  });
+  view->get(
+      *query, [done = std::move(done), req = std::move(req), key = std::move(key), view,
+               page = std::move(page), path = std::move(path), raw_query = std::move(raw_query)](
+                  RegistryView::SnapshotPtr built, const std::string& error) {
+        if (!built) {
+          return done(error_reply(bhttp::status::service_unavailable, "database_unavailable", error,
+                                  req.version));
+        }
+        const auto snapshot = std::static_pointer_cast<const DevicesSnapshot>(built);
+        const auto answer = [&](Reply reply) {
+          // The devices may be only as fresh as the last round: say how old that is.
+          reply.res.set("X-Registry-Age", registry_age(*view));
+          done(std::move(reply));
+        };
+        if (page) return answer(page_reply(*snapshot, *page, path, raw_query, req));
+        if (key.empty()) return answer(snapshot_reply(snapshot, snapshot->json, req));
+        const auto* object = snapshot->find(key);
+        if (!object) {
+          return answer(error_reply(bhttp::status::not_found, "not_found",
+                                    "no device with key " + key.substr(0, 200), req.version));
+        }
+        answer(snapshot_reply(
+            snapshot, std::string_view(snapshot->json).substr(object->offset, object->size), req));
+      });
 }
 
 // GET /metrics: the devices of the all-devices snapshot (the one /api/devices serves, so

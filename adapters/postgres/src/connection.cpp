@@ -1,5 +1,6 @@
 #include "connection.hpp"
 
+#include <libpq-fe.h>
 #include <soci/postgresql/soci-postgresql.h>
 #include <sys/socket.h>
 
@@ -27,6 +28,29 @@ std::string shorten(std::string text) {
 }
 
 } // namespace
+
+Result<void> check_database_url(std::string_view url) {
+  char* error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(std::string(url).c_str(), &error);
+  if (parsed) {
+    PQconninfoFree(parsed);
+    return {};
+  }
+  const std::string said = error ? error : "cannot be parsed";
+  if (error) PQfreemem(error);
+  // libpq quotes the piece it stumbled on, which may be a password: keep the words only.
+  std::string message;
+  bool quoted = false;
+  for (const char c : said) {
+    if (c == '"') {
+      message += quoted ? "\"" : "\"…";
+      quoted = !quoted;
+    } else if (!quoted && c != '\n') {
+      message += c;
+    }
+  }
+  return fail(ErrorKind::invalid_argument, "not a libpq URI or key=value string (" + message + ")");
+}
 
 std::string redact_database_url(std::string_view url) {
   if (is_uri(url)) {

@@ -24,6 +24,8 @@ namespace camreg {
 struct Readiness {
   bool ready = false;
   std::string reason = "starting";
+  // The server read from, as the change feed found it when it last connected.
+  ServerRole role = ServerRole::unknown;
 };
 
 // What a RegistryView reports as it goes; message carries the repository's or feed's error.

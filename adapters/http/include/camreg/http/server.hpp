@@ -39,6 +39,9 @@ struct Options {
   std::vector<std::string> webrtc_origins;
   // The Bearer token POST /api/sync/trigger requires; empty: that endpoint answers 403.
   std::string trigger_token;
+  // A primary is configured for writes (api-server --primary-database-url): /readyz says
+  // so, and a server reading from a standby without one says it is read-only.
+  bool primary_configured = false;
 };
 
 enum class LogLevel { info, warn, error };

@@ -37,6 +37,10 @@ struct Options {
 // password of a URI, a password=… pair of a key=value string.
 std::string redact_database_url(std::string_view url);
 
+// Whether libpq can parse url (a URI or key=value string); the error says why not,
+// with nothing of the URL itself (a password could be in it). Connects to nothing.
+Result<void> check_database_url(std::string_view url);
+
 // The migrations under migrations/, embedded at build time, ascending by version.
 struct Migration {
   int version;
