@@ -48,9 +48,12 @@ int main(int argc, char** argv) {
       [&] { log.log(LogLevel::warn, "stop", "drain timed out; exiting"); },
       server.drain_timeout + std::chrono::seconds(2));
   const bool trigger = !server.trigger_token.empty();
-  auto started = http::Server::start(
-      server, postgres::make_device_repository(db), postgres::make_change_feed(db), sink,
-      postgres::make_device_repository(db), trigger ? postgres::make_sync_trigger(db) : nullptr);
+  // Writes (triggers) go to the primary when one is given: a standby refuses them.
+  const auto writes = api_server::primary_database_options(options).value_or(db);
+  auto started = http::Server::start(server, postgres::make_device_repository(db),
+                                     postgres::make_change_feed(db), sink,
+                                     postgres::make_device_repository(db),
+                                     trigger ? postgres::make_sync_trigger(writes) : nullptr);
   if (!started) {
     return usage_error("api-server", started.error());
   }
