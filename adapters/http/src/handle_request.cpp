@@ -235,6 +235,8 @@ void metrics(const Call& call, Responder& done) {
     input.per_device = ctx.options.metrics_per_device;
     input.runs = runs.get();
     input.http = ctx.metrics;
+    input.webhooks = ctx.webhooks ? ctx.webhooks->stats() : nullptr;
+    input.now = SystemClock().now();
     auto body = render_metrics(input);
     auto zipped = gzip_ok ? gzip(body) : std::string();
     const bool compressed = !zipped.empty();
@@ -300,6 +302,12 @@ void history(const Call& call, Responder& done) {
   });
 }
 
+// /api/webhooks...: admin token, then the webhook store's thread (webhook_admin.cpp).
+template <WebhookRoute which>
+void webhooks(const Call& call, Responder& done) {
+  webhook_route(which, call.req, call.ctx, call.query, param(call.params, "id"), std::move(done));
+}
+
 // Every endpoint but the dashboard's files. A new endpoint is a line here.
 constexpr Route routes[] = {
     {bhttp::verb::get, "/healthz", healthz},
@@ -311,6 +319,11 @@ constexpr Route routes[] = {
     {bhttp::verb::get, "/api/history", history},
     {bhttp::verb::get, "/metrics", metrics},
     {bhttp::verb::get, "/api/openapi.json", openapi},
+    {bhttp::verb::get, "/api/webhooks", webhooks<WebhookRoute::list>},
+    {bhttp::verb::post, "/api/webhooks", webhooks<WebhookRoute::create>},
+    {bhttp::verb::delete_, "/api/webhooks/{id}", webhooks<WebhookRoute::remove>},
+    {bhttp::verb::get, "/api/webhooks/{id}/deliveries", webhooks<WebhookRoute::deliveries>},
+    {bhttp::verb::post, "/api/webhooks/{id}/replay", webhooks<WebhookRoute::replay>},
 };
 
 constexpr std::string_view allow_get = "GET, HEAD, OPTIONS";

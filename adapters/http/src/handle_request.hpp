@@ -10,6 +10,7 @@
 #include "history_reader.hpp"
 #include "metrics.hpp"
 #include "reply.hpp"
+#include "webhook_admin.hpp"
 
 namespace camreg::http::detail {
 
@@ -21,6 +22,7 @@ struct Context {
   LogSink log;
   HttpMetrics* metrics = nullptr;   // null: requests are not counted
   HistoryReader* history = nullptr; // null: no presence history
+  WebhookAdmin* webhooks = nullptr; // null: no webhook routes
 };
 
 using Responder = std::function<void(Reply)>;

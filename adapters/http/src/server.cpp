@@ -13,6 +13,7 @@
 #include "history_reader.hpp"
 #include "listen_address.hpp"
 #include "session.hpp"
+#include "webhook_admin.hpp"
 
 namespace camreg::http {
 
@@ -27,16 +28,19 @@ namespace {
 class BeastServer final : public Server {
  public:
   BeastServer(Options options, std::unique_ptr<RegistryView> view, fs::path web_root, LogSink log,
-              std::unique_ptr<detail::HistoryReader> history)
+              std::unique_ptr<detail::HistoryReader> history,
+              std::unique_ptr<detail::WebhookAdmin> webhooks)
       : ioc_(static_cast<int>(std::max<std::size_t>(options.threads, 1))),
         acceptor_(net::make_strand(ioc_)),
         drain_timer_(ioc_),
         accept_timer_(acceptor_.get_executor()),
         view_(std::move(view)),
-        history_(std::move(history)) {
+        history_(std::move(history)),
+        webhooks_(std::move(webhooks)) {
     shared_.ctx.options = std::move(options);
     shared_.ctx.view = view_.get();
     shared_.ctx.history = history_.get();
+    shared_.ctx.webhooks = webhooks_.get();
     shared_.ctx.web_root = std::move(web_root);
     shared_.ctx.log = std::move(log);
     shared_.ctx.metrics = &metrics_;
@@ -163,6 +167,7 @@ class BeastServer final : public Server {
   std::size_t accept_errors_ = 0;
   std::unique_ptr<RegistryView> view_;
   std::unique_ptr<detail::HistoryReader> history_; // joined before the io_context goes
+  std::unique_ptr<detail::WebhookAdmin> webhooks_; // likewise
   detail::HttpMetrics metrics_;
   detail::Shared shared_;
   std::uint16_t port_ = 0;
@@ -186,7 +191,8 @@ void log_notice(const LogSink& log, ViewNotice notice, std::string_view message)
 Result<std::unique_ptr<Server>> Server::start(Options options,
                                               std::unique_ptr<DeviceRepository> repository,
                                               std::unique_ptr<ChangeFeed> feed, LogSink log,
-                                              std::unique_ptr<DeviceRepository> history) {
+                                              std::unique_ptr<DeviceRepository> history,
+                                              WebhookServices webhooks) {
   const auto endpoint = detail::parse_listen_address(options.listen);
   if (!endpoint) return endpoint.error();
   fs::path root;
@@ -210,8 +216,10 @@ Result<std::unique_ptr<Server>> Server::start(Options options,
   // Start ready when the database is: /readyz then never reports a transient "starting".
   (void)view->wait_first_check(std::chrono::seconds(2));
   auto reader = history ? std::make_unique<detail::HistoryReader>(std::move(history)) : nullptr;
+  auto admin =
+      webhooks.store ? std::make_unique<detail::WebhookAdmin>(std::move(webhooks)) : nullptr;
   auto server = std::make_unique<BeastServer>(std::move(options), std::move(view), root,
-                                              std::move(log), std::move(reader));
+                                              std::move(log), std::move(reader), std::move(admin));
   if (auto bound = server->bind(*endpoint); !bound) return bound.error();
   return std::unique_ptr<Server>(std::move(server));
 }

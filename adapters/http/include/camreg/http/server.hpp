@@ -11,6 +11,7 @@
 #include "camreg/change_feed.hpp"
 #include "camreg/device_repository.hpp"
 #include "camreg/result.hpp"
+#include "camreg/webhooks.hpp"
 
 namespace camreg::http {
 
@@ -36,6 +37,17 @@ struct Options {
   // Origins (scheme://host[:port]) of MediaMTX's WebRTC endpoints: the dashboard's
   // Content-Security-Policy lets it connect there and to its own origin only.
   std::vector<std::string> webrtc_origins;
+  // Bearer token of the /api/webhooks routes; empty: they answer 403.
+  std::string admin_token;
+};
+
+// What the webhook routes (/api/webhooks...) and /metrics' webhook families use: a store
+// of their own (used on a thread of the server's), how to make a whsec_ secret, and the
+// deliverer's figures (null: no deliverer here, no webhook families).
+struct WebhookServices {
+  std::unique_ptr<WebhookStore> store;
+  std::function<std::string()> new_secret;
+  std::shared_ptr<const WebhookStats> stats;
 };
 
 enum class LogLevel { info, warn, error };
@@ -53,11 +65,13 @@ class Server {
   // Binds the listen address; fails with invalid_argument (bad address or web root) or
   // unavailable (bind failed).
   // history, when given, answers the presence history routes on a connection of its own
-  // (without it they answer 404).
+  // (without it they answer 404). webhooks, when its store is given, answers the webhook
+  // routes (without it they answer 404 once authorised).
   static Result<std::unique_ptr<Server>> start(Options options,
                                                std::unique_ptr<DeviceRepository> repository,
                                                std::unique_ptr<ChangeFeed> feed, LogSink log,
-                                               std::unique_ptr<DeviceRepository> history = nullptr);
+                                               std::unique_ptr<DeviceRepository> history = nullptr,
+                                               WebhookServices webhooks = {});
   virtual ~Server() = default;
 
   virtual std::uint16_t port() const = 0;
