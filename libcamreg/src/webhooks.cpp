@@ -156,7 +156,6 @@ WebhookDeliverer::WebhookDeliverer(Options options, std::unique_ptr<WebhookStore
       log_(std::move(log)) {
   if (options_.schedule.empty()) options_.schedule = default_webhook_schedule();
   options_.batch = std::max<std::size_t>(options_.batch, 1);
-  options_.senders = std::clamp<std::size_t>(options_.senders, 1, options_.batch);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -170,8 +169,8 @@ void WebhookDeliverer::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-// Claims a batch, sends it on up to `senders` threads, records every result; returns how
-// many were claimed.
+// Claims a batch, sends each of it on a thread of its own, records every result; returns
+// how many were claimed.
 std::size_t WebhookDeliverer::round() {
   auto claimed = store_->claim(options_.batch, options_.lease);
   if (!claimed) {
@@ -181,13 +180,13 @@ std::size_t WebhookDeliverer::round() {
   auto& batch = *claimed;
   std::vector<std::optional<Result<WebhookAnswer>>> answers(batch.size());
   std::atomic<std::size_t> next{0};
-  const auto deadline = std::chrono::steady_clock::now() + options_.timeout;
   const auto work = [&] {
     for (std::size_t i; (i = next.fetch_add(1)) < batch.size();)
-      answers[i].emplace(sender_->send(batch[i], deadline));
+      answers[i].emplace(
+          sender_->send(batch[i], std::chrono::steady_clock::now() + options_.timeout));
   };
   std::vector<std::thread> helpers;
-  for (std::size_t t = 1; t < std::min(options_.senders, batch.size()); ++t)
+  for (std::size_t t = 1; t < batch.size(); ++t)
     helpers.emplace_back(work);
   work();
   for (auto& h : helpers)

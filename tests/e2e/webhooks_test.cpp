@@ -1,9 +1,11 @@
 // Webhooks end to end: real api-server processes deliver the events of real rounds
 // (committed to a real PostgreSQL through the repository) to a real receiver on
 // loopback, which verifies every signature with the Standard Webhooks reference library.
+#include <algorithm>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <cstdio>
 #include <map>
 #include <set>
 
@@ -442,4 +444,47 @@ TEST_CASE("webhook administration needs the admin token and refuses bad input", 
     CHECK(api.call("DELETE", "/api/webhooks/" + std::to_string(id)).status == 404);
     CHECK(json::parse(api.call("GET", "/api/webhooks").body).as_array().empty());
   }
+}
+
+// Not run by default: build/ci/tests/webhooks_test "[.bench]". Prints the time from a
+// round's commit to each of its events at the receiver, with 1,000 cameras and 100 of them
+// changing state per round.
+TEST_CASE("webhook latency from a round's commit to the receiver", "[.bench][webhooks]") {
+  Registry registry;
+  Receiver receiver;
+  ApiServer api(registry.schema.url(), {"--admin-token", admin_token});
+  add_endpoint(api, receiver);
+  const auto cameras = [](int round) {
+    std::vector<std::pair<std::string, bool>> out;
+    for (int i = 0; i < 1000; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "cam_%04d", i);
+      // Round r flips cameras [100 (r-1), 100 r): a hundred state changes per round.
+      out.emplace_back(name, round == 0 || i < 100 * (round - 1) || i >= 100 * round);
+    }
+    return out;
+  };
+  registry.round(cameras(0));
+  REQUIRE(registry.all_delivered(120s));
+  std::vector<double> latencies_ms;
+  for (int round = 1; round <= 5; ++round) {
+    const auto before = receiver.received().size();
+    registry.round(cameras(round));
+    const auto committed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+    REQUIRE(registry.all_delivered(60s));
+    const auto received = receiver.received();
+    for (std::size_t i = before; i < received.size(); ++i)
+      latencies_ms.push_back(
+          static_cast<double>(received[i].at("at_ms").as_int64() - committed_ms));
+  }
+  REQUIRE(!latencies_ms.empty());
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  const auto at = [&](double q) {
+    return latencies_ms[static_cast<std::size_t>(q * static_cast<double>(latencies_ms.size() - 1))];
+  };
+  std::printf("webhooks: %zu events, commit to receiver p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+              latencies_ms.size(), at(0.5), at(0.99), latencies_ms.back());
+  CHECK(at(0.99) <= 1000);
 }

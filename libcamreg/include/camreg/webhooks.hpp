@@ -158,8 +158,9 @@ class WebhookDeliverer {
     Duration timeout = std::chrono::seconds(15);      // one attempt
     Duration poll_interval = std::chrono::seconds(5); // whatever the feed says
     Duration error_backoff = std::chrono::seconds(2); // after a failed claim
-    std::size_t batch = 32;                           // claimed at once
-    std::size_t senders = 4;                          // attempts in parallel
+    // Claimed at once, each sent on a thread of its own: a batch takes at most one
+    // timeout, so its leases (longer) never lapse while it is being sent.
+    std::size_t batch = 8;
   };
   using Log = std::function<void(bool error, std::string_view message)>;
 
