@@ -213,9 +213,20 @@ std::size_t WebhookDeliverer::round() {
 }
 
 void WebhookDeliverer::loop() {
+  auto polled = std::chrono::steady_clock::time_point::min();
   while (!stopping_) {
     const auto claimed = round();
     if (stopping_) return;
+    // More may be due at once: claim again, reading the backlog (for the metrics) only
+    // every poll interval meanwhile.
+    const auto now_steady = std::chrono::steady_clock::now();
+    if (claimed == options_.batch && now_steady - polled < options_.poll_interval) continue;
+    polled = now_steady;
+    if (claimed == options_.batch) {
+      if (auto backlog = store_->backlog(); backlog && stats_)
+        stats_->set_backlog(backlog->pending, backlog->oldest);
+      continue;
+    }
     Duration wait = options_.poll_interval;
     if (auto backlog = store_->backlog()) {
       if (stats_) stats_->set_backlog(backlog->pending, backlog->oldest);
@@ -226,7 +237,6 @@ void WebhookDeliverer::loop() {
     } else {
       wait = options_.error_backoff;
     }
-    if (claimed == options_.batch) continue; // more may be due at once
     // The database's clock may run a little ahead of ours: never spin on it.
     wait = std::max<Duration>(wait, std::chrono::milliseconds(10));
     if (auto woke = feed_->wait(wait); !woke) {
