@@ -2,6 +2,7 @@
 #include <camreg/http/server.hpp>
 #include <camreg/mediamtx/mediamtx.hpp>
 #include <camreg/postgres/postgres.hpp>
+#include <camreg/webhooks/sender.hpp>
 
 int main() {
   const bool redacted =
@@ -10,8 +11,9 @@ int main() {
   options.api_url = "http://127.0.0.1:9997";
   const auto source = camreg::mediamtx::make_path_source(options);
   camreg::http::Options server;
+  const auto signed_ = camreg::webhooks::sign(camreg::webhooks::new_secret(), "msg_1", 1, "{}");
   return redacted && source && !camreg::postgres::migrations().empty() &&
-                 server.listen == "127.0.0.1:8001"
+                 server.listen == "127.0.0.1:8001" && signed_
              ? 0
              : 1;
 }
