@@ -90,6 +90,28 @@ void add_options(CLI::App& app, Options& options) {
   add_duration_option(app, "--ready-max-sync-age", options.ready_max_sync_age,
                       "/readyz fails when no round succeeded within this (0: off)",
                       "CAMREG_READY_MAX_SYNC_AGE");
+  app.add_option("--admin-token", server.admin_token,
+                 "Bearer token of the webhook administration routes (empty: they answer 403)")
+      ->envname("CAMREG_ADMIN_TOKEN");
+  app.add_flag("--no-deliver", options.no_deliver,
+               "do not deliver webhooks from this process (another replica does)")
+      ->envname("CAMREG_NO_DELIVER");
+  app.add_option("--webhook-retry-schedule", options.webhook_schedule,
+                 "delay before each delivery attempt, comma-separated; after the last the "
+                 "delivery fails")
+      ->envname("CAMREG_WEBHOOK_RETRY_SCHEDULE")
+      ->capture_default_str();
+  add_duration_option(app, "--webhook-lease", options.webhook_lease,
+                      "a claimed delivery is another deliverer's to retry after this",
+                      "CAMREG_WEBHOOK_LEASE");
+  add_duration_option(app, "--webhook-timeout", options.webhook_timeout,
+                      "time a receiver has to answer one delivery", "CAMREG_WEBHOOK_TIMEOUT");
+  add_duration_option(app, "--webhook-poll", options.webhook_poll,
+                      "look for due deliveries at least this often, whatever the change feed says",
+                      "CAMREG_WEBHOOK_POLL");
+  app.add_option("--webhook-ca-file", options.webhook_ca_file,
+                 "extra CA (PEM) for https webhook receivers")
+      ->envname("CAMREG_WEBHOOK_CA_FILE");
   app.add_option("--webrtc-origin", server.webrtc_origins,
                  "origin of MediaMTX's WebRTC (WHEP) the dashboard may connect to (repeat); "
                  "default: the origin of CAMREG_WEBRTC_URL, else http://localhost:8889")
@@ -146,6 +168,19 @@ Result<void> validate(const Options& options) {
       return fail(ErrorKind::invalid_argument, "--primary-database-url: " + url.error().message);
     }
   }
+  if (auto schedule = parse_schedule(options.webhook_schedule); !schedule) return schedule.error();
+  const auto lease = duration_option("--webhook-lease", options.webhook_lease);
+  if (!lease) return lease.error();
+  const auto timeout = duration_option("--webhook-timeout", options.webhook_timeout);
+  if (!timeout) return timeout.error();
+  if (timeout->count() <= 0 || *timeout >= *lease) {
+    return fail(ErrorKind::invalid_argument,
+                "--webhook-timeout: must be longer than 0s and shorter than --webhook-lease");
+  }
+  const auto poll = duration_option("--webhook-poll", options.webhook_poll);
+  if (!poll) return poll.error();
+  if (poll->count() <= 0)
+    return fail(ErrorKind::invalid_argument, "--webhook-poll: must be longer than 0s");
   if (!in_range(options.server.threads, max_threads)) {
     return fail(ErrorKind::invalid_argument,
                 "--threads: must be between 1 and " + std::to_string(max_threads));
@@ -155,6 +190,22 @@ Result<void> validate(const Options& options) {
                 "--max-connections: must be between 1 and " + std::to_string(max_connections));
   }
   return {};
+}
+
+Result<std::vector<Duration>> parse_schedule(std::string_view text) {
+  std::vector<Duration> schedule;
+  while (true) {
+    const auto comma = text.find(',');
+    const auto item = text.substr(0, comma);
+    auto delay = duration_option("--webhook-retry-schedule", item);
+    if (!delay) return delay.error();
+    schedule.push_back(*delay);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  if (schedule.size() > 32)
+    return fail(ErrorKind::invalid_argument, "--webhook-retry-schedule: more than 32 attempts");
+  return schedule;
 }
 
 http::Options server_options(const Options& options) {

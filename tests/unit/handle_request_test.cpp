@@ -467,3 +467,33 @@ TEST_CASE("a bearer token matches only itself", "[http][trigger]") {
   CHECK_FALSE(bearer_matches("Bearerabc", "abc"));
   CHECK_FALSE(bearer_matches("", "abc"));
 }
+
+TEST_CASE("the webhook routes need the admin token: 403 without one configured, 401 when wrong",
+          "[http][webhooks]") {
+  Api api;
+  SECTION("no admin token configured") {
+    for (const auto& [method, target] : {std::pair{bhttp::verb::get, "/api/webhooks"},
+                                         {bhttp::verb::post, "/api/webhooks"},
+                                         {bhttp::verb::delete_, "/api/webhooks/1"},
+                                         {bhttp::verb::post, "/api/webhooks/1/replay?after=0"}}) {
+      const auto reply = api.answer(method, target, {{bhttp::field::authorization, "Bearer x"}});
+      CHECK(status(reply) == 403);
+      CHECK(json::parse(reply.body()).at("error") == "forbidden");
+    }
+  }
+  SECTION("a wrong or missing token") {
+    api.ctx.options.admin_token = "s3cret";
+    for (const std::string given :
+         {"", "Bearer s3cre", "Bearer s3cret2", "Basic s3cret", "s3cret"}) {
+      CAPTURE(given);
+      const auto reply = api.get("/api/webhooks", {{bhttp::field::authorization, given}});
+      CHECK(status(reply) == 401);
+      CHECK(header(reply, bhttp::field::www_authenticate).starts_with("Bearer"));
+    }
+    // The right token passes the check; with no store wired the routes are not here.
+    CHECK(status(api.get("/api/webhooks", {{bhttp::field::authorization, "Bearer s3cret"}})) ==
+          404);
+    CHECK(status(api.get("/api/webhooks", {{bhttp::field::authorization, "bearer s3cret"}})) ==
+          404);
+  }
+}

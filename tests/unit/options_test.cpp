@@ -424,3 +424,44 @@ TEST_CASE("api-server's primary for writes comes from its option or variable and
     CHECK(why->find("secret") == std::string::npos);
   }
 }
+
+TEST_CASE("api-server's webhook options: token, delivery switch, schedule and timings",
+          "[options][api-server]") {
+  CleanEnvironment env;
+  SECTION("defaults: no admin token, delivering on Standard Webhooks' schedule") {
+    const auto options = server_options({});
+    CHECK(options.server.admin_token.empty());
+    CHECK_FALSE(options.no_deliver);
+    CHECK(api_server::parse_schedule(options.webhook_schedule).value() ==
+          default_webhook_schedule());
+    CHECK(options.webhook_lease == "60s");
+    CHECK(options.webhook_timeout == "15s");
+  }
+  SECTION("from the environment, the command line winning") {
+    env.set("CAMREG_ADMIN_TOKEN", "from-env");
+    env.set("CAMREG_NO_DELIVER", "true");
+    env.set("CAMREG_WEBHOOK_RETRY_SCHEDULE", "0,1s");
+    CHECK(server_options({}).server.admin_token == "from-env");
+    CHECK(server_options({}).no_deliver);
+    CHECK(server_options({"--admin-token", "cli"}).server.admin_token == "cli");
+    CHECK(api_server::parse_schedule(server_options({}).webhook_schedule).value() ==
+          std::vector<Duration>{0s, 1s});
+  }
+  SECTION("refused by validate, naming the option") {
+    using Change = std::function<void(api_server::Options&)>;
+    const auto [change, message] = GENERATE(table<Change, std::string>({
+        {[](auto& o) { o.webhook_schedule = "0,soon"; }, "--webhook-retry-schedule"},
+        {[](auto& o) { o.webhook_schedule = ""; }, "--webhook-retry-schedule"},
+        {[](auto& o) { o.webhook_timeout = "0s"; }, "--webhook-timeout"},
+        {[](auto& o) { o.webhook_timeout = "2m"; }, "--webhook-timeout"}, // not under the lease
+        {[](auto& o) { o.webhook_lease = "x"; }, "--webhook-lease"},
+        {[](auto& o) { o.webhook_poll = "0s"; }, "--webhook-poll"},
+    }));
+    CAPTURE(message);
+    api_server::Options options;
+    change(options);
+    const auto why = refusal(options);
+    REQUIRE(why);
+    CHECK(why->rfind(message, 0) == 0);
+  }
+}

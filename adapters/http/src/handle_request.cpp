@@ -291,6 +291,8 @@ void metrics(const Call& call, Responder& done) {
     input.per_device = ctx.options.metrics_per_device;
     input.runs = runs.get();
     input.http = ctx.metrics;
+    input.webhooks = ctx.webhooks ? ctx.webhooks->stats() : nullptr;
+    input.now = SystemClock().now();
     done(metrics_reply(render_metrics(input), gzip_ok, version));
   });
 }
@@ -356,6 +358,12 @@ void sync_trigger(const Call& call, Responder& done) {
   trigger_round(call.req, params, call.ctx, std::move(done));
 }
 
+// /api/webhooks...: admin token, then the webhook store's thread (webhook_admin.cpp).
+template <WebhookRoute which>
+void webhooks(const Call& call, Responder& done) {
+  webhook_route(which, call.req, call.ctx, call.query, param(call.params, "id"), std::move(done));
+}
+
 // Every endpoint but the dashboard's files. A new endpoint is a line here.
 constexpr Route routes[] = {
     {bhttp::verb::get, "/healthz", healthz},
@@ -368,6 +376,11 @@ constexpr Route routes[] = {
     {bhttp::verb::get, "/metrics", metrics},
     {bhttp::verb::get, "/api/openapi.json", openapi},
     {bhttp::verb::post, "/api/sync/trigger", sync_trigger},
+    {bhttp::verb::get, "/api/webhooks", webhooks<WebhookRoute::list>},
+    {bhttp::verb::post, "/api/webhooks", webhooks<WebhookRoute::create>},
+    {bhttp::verb::delete_, "/api/webhooks/{id}", webhooks<WebhookRoute::remove>},
+    {bhttp::verb::get, "/api/webhooks/{id}/deliveries", webhooks<WebhookRoute::deliveries>},
+    {bhttp::verb::post, "/api/webhooks/{id}/replay", webhooks<WebhookRoute::replay>},
 };
 
 constexpr std::string_view allow_get = "GET, HEAD, OPTIONS";

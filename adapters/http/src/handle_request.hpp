@@ -10,6 +10,7 @@
 #include "history_reader.hpp"
 #include "metrics.hpp"
 #include "reply.hpp"
+#include "webhook_admin.hpp"
 
 namespace camreg::http::detail {
 
@@ -24,6 +25,7 @@ struct Context {
   HttpMetrics* metrics = nullptr;   // null: requests are not counted
   HistoryReader* history = nullptr; // null: no presence history
   TriggerRelay* trigger = nullptr;  // null: POST /api/sync/trigger answers 403
+  WebhookAdmin* webhooks = nullptr; // null: no webhook routes
 };
 
 using Responder = std::function<void(Reply)>;

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -324,6 +325,42 @@ std::string render_metrics(const MetricsInput& input) {
       last.metric.push_back(gauge(seconds_since_epoch(run.finished_at), {}));
       families.push_back(std::move(last));
       break;
+    }
+  }
+  if (input.webhooks) {
+    // The deliverer's own counts and its last poll of the backlog: no query per scrape.
+    const auto stats = input.webhooks->snapshot();
+    auto total = family("camreg_webhook_deliveries_total",
+                        "Webhook delivery attempts by this process, by result (delivered, retried, "
+                        "failed: the last attempt failed, endpoint_gone: answered 410)",
+                        MetricType::Counter);
+    const std::pair<const char*, std::uint64_t> results[] = {
+        {"delivered", stats.delivered},
+        {"retried", stats.retried},
+        {"failed", stats.failed},
+        {"endpoint_gone", stats.endpoint_gone}};
+    for (const auto& [result, n] : results) {
+      ClientMetric m;
+      m.label = {{"result", result}};
+      m.counter.value = static_cast<double>(n);
+      total.metric.push_back(std::move(m));
+    }
+    families.push_back(std::move(total));
+    if (stats.known) {
+      auto pending = family("camreg_webhook_pending",
+                            "Webhook deliveries waiting (enabled endpoints), at the last poll",
+                            MetricType::Gauge);
+      pending.metric.push_back(gauge(static_cast<double>(stats.pending), {}));
+      families.push_back(std::move(pending));
+      auto age = family("camreg_webhook_oldest_pending_age_seconds",
+                        "Age of the event of the oldest waiting webhook delivery (0: none)",
+                        MetricType::Gauge);
+      const double seconds =
+          stats.oldest
+              ? std::max(0.0, std::chrono::duration<double>(input.now - *stats.oldest).count())
+              : 0.0;
+      age.metric.push_back(gauge(seconds, {}));
+      families.push_back(std::move(age));
     }
   }
   if (input.http) {

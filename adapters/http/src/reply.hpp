@@ -40,4 +40,9 @@ bool origin_allowed(std::string_view origin, const std::vector<std::string>& cor
 // Whether an Accept-Encoding header value takes gzip (case-insensitive; "gzip;q=0" does not).
 bool accepts_gzip(std::string_view header);
 
+// Whether an Authorization header is "Bearer <token>" (the scheme in any case); the token
+// is compared in time that does not depend on where it differs. An empty token matches
+// nothing.
+bool bearer_matches(std::string_view authorization, std::string_view token);
+
 } // namespace camreg::http::detail

@@ -14,6 +14,7 @@
 #include "listen_address.hpp"
 #include "session.hpp"
 #include "trigger.hpp"
+#include "webhook_admin.hpp"
 
 namespace camreg::http {
 
@@ -31,18 +32,21 @@ class BeastServer final : public Server {
   // handle is given.
   BeastServer(Options options, std::unique_ptr<RegistryView> view, fs::path web_root, LogSink log,
               std::unique_ptr<detail::HistoryReader> history,
-              std::unique_ptr<detail::TriggerRelay> trigger, detail::RequestHandler handle = {})
+              std::unique_ptr<detail::TriggerRelay> trigger,
+              std::unique_ptr<detail::WebhookAdmin> webhooks, detail::RequestHandler handle = {})
       : ioc_(static_cast<int>(std::max<std::size_t>(options.threads, 1))),
         acceptor_(net::make_strand(ioc_)),
         drain_timer_(ioc_),
         accept_timer_(acceptor_.get_executor()),
         view_(std::move(view)),
         history_(std::move(history)),
-        trigger_(std::move(trigger)) {
+        trigger_(std::move(trigger)),
+        webhooks_(std::move(webhooks)) {
     shared_.ctx.options = std::move(options);
     shared_.ctx.view = view_.get();
     shared_.ctx.history = history_.get();
     shared_.ctx.trigger = trigger_.get();
+    shared_.ctx.webhooks = webhooks_.get();
     shared_.ctx.web_root = std::move(web_root);
     shared_.ctx.log = std::move(log);
     shared_.ctx.metrics = &metrics_;
@@ -176,6 +180,7 @@ class BeastServer final : public Server {
   std::unique_ptr<RegistryView> view_;
   std::unique_ptr<detail::HistoryReader> history_; // joined before the io_context goes
   std::unique_ptr<detail::TriggerRelay> trigger_;  // likewise
+  std::unique_ptr<detail::WebhookAdmin> webhooks_; // likewise
   detail::HttpMetrics metrics_;
   detail::Shared shared_;
   std::uint16_t port_ = 0;
@@ -201,8 +206,9 @@ Result<std::unique_ptr<Server>> detail::start_server(Options options, RequestHan
   const auto endpoint = parse_listen_address(options.listen);
   if (!endpoint) return endpoint.error();
   options.threads = 1;
-  auto server = std::make_unique<BeastServer>(std::move(options), nullptr, fs::path(),
-                                              std::move(log), nullptr, nullptr, std::move(handle));
+  auto server =
+      std::make_unique<BeastServer>(std::move(options), nullptr, fs::path(), std::move(log),
+                                    nullptr, nullptr, nullptr, std::move(handle));
   if (auto bound = server->bind(*endpoint); !bound) return bound.error();
   return std::unique_ptr<Server>(std::move(server));
 }
@@ -211,7 +217,8 @@ Result<std::unique_ptr<Server>> Server::start(Options options,
                                               std::unique_ptr<DeviceRepository> repository,
                                               std::unique_ptr<ChangeFeed> feed, LogSink log,
                                               std::unique_ptr<DeviceRepository> history,
-                                              std::unique_ptr<SyncTrigger> trigger) {
+                                              std::unique_ptr<SyncTrigger> trigger,
+                                              WebhookServices webhooks) {
   const auto endpoint = detail::parse_listen_address(options.listen);
   if (!endpoint) return endpoint.error();
   fs::path root;
@@ -238,8 +245,11 @@ Result<std::unique_ptr<Server>> Server::start(Options options,
   auto relay = trigger && !options.trigger_token.empty()
                    ? std::make_unique<detail::TriggerRelay>(std::move(trigger))
                    : nullptr;
-  auto server = std::make_unique<BeastServer>(std::move(options), std::move(view), root,
-                                              std::move(log), std::move(reader), std::move(relay));
+  auto admin =
+      webhooks.store ? std::make_unique<detail::WebhookAdmin>(std::move(webhooks)) : nullptr;
+  auto server =
+      std::make_unique<BeastServer>(std::move(options), std::move(view), root, std::move(log),
+                                    std::move(reader), std::move(relay), std::move(admin));
   if (auto bound = server->bind(*endpoint); !bound) return bound.error();
   return std::unique_ptr<Server>(std::move(server));
 }

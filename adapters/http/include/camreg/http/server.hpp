@@ -12,6 +12,7 @@
 #include "camreg/device_repository.hpp"
 #include "camreg/result.hpp"
 #include "camreg/sync_trigger.hpp"
+#include "camreg/webhooks.hpp"
 
 namespace camreg::http {
 
@@ -42,6 +43,17 @@ struct Options {
   // A primary is configured for writes (api-server --primary-database-url): /readyz says
   // so, and a server reading from a standby without one says it is read-only.
   bool primary_configured = false;
+  // Bearer token of the /api/webhooks routes; empty: they answer 403.
+  std::string admin_token;
+};
+
+// What the webhook routes (/api/webhooks...) and /metrics' webhook families use: a store
+// of their own (used on a thread of the server's), how to make a whsec_ secret, and the
+// deliverer's figures (null: no deliverer here, no webhook families).
+struct WebhookServices {
+  std::unique_ptr<WebhookStore> store;
+  std::function<std::string()> new_secret;
+  std::shared_ptr<const WebhookStats> stats;
 };
 
 enum class LogLevel { info, warn, error };
@@ -61,11 +73,14 @@ class Server {
   // history, when given, answers the presence history routes on a connection of its own
   // (without it they answer 404). trigger, when given with options.trigger_token, takes
   // POST /api/sync/trigger requests on a thread of its own.
+  // webhooks, when its store is given, answers the webhook
+  // routes (without it they answer 404 once authorised).
   static Result<std::unique_ptr<Server>> start(Options options,
                                                std::unique_ptr<DeviceRepository> repository,
                                                std::unique_ptr<ChangeFeed> feed, LogSink log,
                                                std::unique_ptr<DeviceRepository> history = nullptr,
-                                               std::unique_ptr<SyncTrigger> trigger = nullptr);
+                                               std::unique_ptr<SyncTrigger> trigger = nullptr,
+                                               WebhookServices webhooks = {});
   virtual ~Server() = default;
 
   virtual std::uint16_t port() const = 0;

@@ -10,6 +10,7 @@
 #include "camreg/device_repository.hpp"
 #include "camreg/result.hpp"
 #include "camreg/sync_trigger.hpp"
+#include "camreg/webhooks.hpp"
 
 namespace camreg::postgres {
 
@@ -86,5 +87,9 @@ std::unique_ptr<TriggerFeed> make_trigger_feed(Options options);
 // the call that finds it (ErrorKind::unavailable) and is re-opened by the next one.
 // One connection per repository: not thread-safe.
 std::unique_ptr<DeviceRepository> make_device_repository(Options options);
+
+// A WebhookStore on PostgreSQL (webhook_endpoints, webhook_deliveries of migration 0005),
+// over a connection of its own, like the device repository. Not thread-safe.
+std::unique_ptr<WebhookStore> make_webhook_store(Options options);
 
 } // namespace camreg::postgres
