@@ -47,9 +47,10 @@ int main(int argc, char** argv) {
       },
       [&] { log.log(LogLevel::warn, "stop", "drain timed out; exiting"); },
       server.drain_timeout + std::chrono::seconds(2));
-  auto started = http::Server::start(server, postgres::make_device_repository(db),
-                                     postgres::make_change_feed(db), sink,
-                                     postgres::make_device_repository(db));
+  auto started = http::Server::start(
+      server, postgres::make_device_repository(db), postgres::make_change_feed(db), sink,
+      postgres::make_device_repository(db), postgres::make_event_store(db),
+      postgres::make_change_feed(db));
   if (!started) {
     return usage_error("api-server", started.error());
   }

@@ -30,6 +30,7 @@ struct Options {
   std::string refresh_interval = "30s";
   std::string stale_after = "3m";
   std::string ready_max_sync_age = "0"; // off
+  std::string sse_heartbeat = "15s";
 };
 
 // The dashboard's WebRTC origin when --webrtc-origin is not given: the origin of

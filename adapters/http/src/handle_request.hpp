@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "camreg/event_hub.hpp"
 #include "camreg/http/server.hpp"
 #include "camreg/registry_view.hpp"
 #include "history_reader.hpp"
@@ -21,6 +22,7 @@ struct Context {
   LogSink log;
   HttpMetrics* metrics = nullptr;   // null: requests are not counted
   HistoryReader* history = nullptr; // null: no presence history
+  EventHub* events = nullptr;       // null: no event stream
 };
 
 using Responder = std::function<void(Reply)>;

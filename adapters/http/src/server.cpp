@@ -27,7 +27,8 @@ namespace {
 class BeastServer final : public Server {
  public:
   BeastServer(Options options, std::unique_ptr<RegistryView> view, fs::path web_root, LogSink log,
-              std::unique_ptr<detail::HistoryReader> history)
+              std::unique_ptr<detail::HistoryReader> history, std::unique_ptr<EventStore> events,
+              std::unique_ptr<ChangeFeed> events_feed)
       : ioc_(static_cast<int>(std::max<std::size_t>(options.threads, 1))),
         acceptor_(net::make_strand(ioc_)),
         drain_timer_(ioc_),
@@ -40,6 +41,19 @@ class BeastServer final : public Server {
     shared_.ctx.web_root = std::move(web_root);
     shared_.ctx.log = std::move(log);
     shared_.ctx.metrics = &metrics_;
+    if (events) {
+      EventHubOptions hub;
+      hub.max_subscribers = shared_.ctx.options.sse_max_clients;
+      hub.max_queued_bytes = shared_.ctx.options.sse_queue_bytes;
+      hub_ = std::make_unique<EventHub>(
+          std::move(events), std::move(events_feed), hub,
+          [this](bool ok, std::string_view message) {
+            if (shared_.ctx.log)
+              shared_.ctx.log(ok ? LogLevel::info : LogLevel::warn, "events", message);
+          },
+          [this](const Event& e) { metrics_.event_published(to_string(e.type)); });
+      shared_.ctx.events = hub_.get();
+    }
   }
 
   Result<void> bind(const tcp::endpoint& endpoint) {
@@ -68,6 +82,7 @@ class BeastServer final : public Server {
     for (auto& t : threads)
       t.join();
     view_->stop();
+    if (hub_) hub_->stop();
   }
 
   void stop() override {
@@ -165,6 +180,7 @@ class BeastServer final : public Server {
   std::unique_ptr<detail::HistoryReader> history_; // joined before the io_context goes
   detail::HttpMetrics metrics_;
   detail::Shared shared_;
+  std::unique_ptr<EventHub> hub_; // its callbacks use metrics_ and shared_
   std::uint16_t port_ = 0;
   std::mutex sessions_mutex_;
   std::vector<std::weak_ptr<Session>> sessions_;
@@ -186,7 +202,9 @@ void log_notice(const LogSink& log, ViewNotice notice, std::string_view message)
 Result<std::unique_ptr<Server>> Server::start(Options options,
                                               std::unique_ptr<DeviceRepository> repository,
                                               std::unique_ptr<ChangeFeed> feed, LogSink log,
-                                              std::unique_ptr<DeviceRepository> history) {
+                                              std::unique_ptr<DeviceRepository> history,
+                                              std::unique_ptr<EventStore> events,
+                                              std::unique_ptr<ChangeFeed> events_feed) {
   const auto endpoint = detail::parse_listen_address(options.listen);
   if (!endpoint) return endpoint.error();
   fs::path root;
@@ -210,8 +228,9 @@ Result<std::unique_ptr<Server>> Server::start(Options options,
   // Start ready when the database is: /readyz then never reports a transient "starting".
   (void)view->wait_first_check(std::chrono::seconds(2));
   auto reader = history ? std::make_unique<detail::HistoryReader>(std::move(history)) : nullptr;
-  auto server = std::make_unique<BeastServer>(std::move(options), std::move(view), root,
-                                              std::move(log), std::move(reader));
+  auto server =
+      std::make_unique<BeastServer>(std::move(options), std::move(view), root, std::move(log),
+                                    std::move(reader), std::move(events), std::move(events_feed));
   if (auto bound = server->bind(*endpoint); !bound) return bound.error();
   return std::unique_ptr<Server>(std::move(server));
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "event_stream.hpp"
 #include "handle_request.hpp"
 
 namespace camreg::http::detail {
@@ -42,6 +43,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_write(boost::beast::error_code ec, std::size_t);
   void watch_write();
   void close();
+  // GET /api/events: the header, then each batch of events (or a heartbeat comment) as a
+  // chunk, until the stream, the client or the drain ends it.
+  void start_stream();
+  void pump();
+  void write_chunk(std::string text);
+  void on_chunk(boost::beast::error_code ec, std::size_t);
+  void end_stream();
+  void write_last();
+  void finish_stream();
+  void heartbeat();
+  void watch_peer();
+  bool writing() const { return serializer_.has_value() || chunk_writing_; }
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -55,6 +68,13 @@ class Session : public std::enable_shared_from_this<Session> {
   bool wrote_ = false;                    // a write completed since the last look
   int unsent_ = -1;                       // the socket's send queue at the last look
   bool reading_ = false;
+  std::shared_ptr<EventStream> events_; // set while streaming
+  std::string chunk_;                   // the chunk being written
+  bool chunk_writing_ = false;
+  bool ending_ = false;       // no more events: the last chunk follows
+  bool last_written_ = false; // the last chunk is written or being written
+  boost::asio::steady_timer heartbeat_;
+  char peer_byte_[64]; // what an event stream's client sends: read and dropped
 };
 
 } // namespace camreg::http::detail

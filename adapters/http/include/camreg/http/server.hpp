@@ -10,6 +10,7 @@
 
 #include "camreg/change_feed.hpp"
 #include "camreg/device_repository.hpp"
+#include "camreg/event_store.hpp"
 #include "camreg/result.hpp"
 
 namespace camreg::http {
@@ -36,6 +37,12 @@ struct Options {
   // Origins (scheme://host[:port]) of MediaMTX's WebRTC endpoints: the dashboard's
   // Content-Security-Policy lets it connect there and to its own origin only.
   std::vector<std::string> webrtc_origins;
+  // GET /api/events: a comment line this often keeps an idle stream (and proxies) open;
+  // at most sse_max_clients streams at once (more: 503); a client that lets more than
+  // sse_queue_bytes of events wait is disconnected (it resumes with Last-Event-ID).
+  std::chrono::milliseconds sse_heartbeat{15000};
+  std::size_t sse_max_clients = 256;
+  std::size_t sse_queue_bytes = 1 << 20;
 };
 
 enum class LogLevel { info, warn, error };
@@ -53,11 +60,15 @@ class Server {
   // Binds the listen address; fails with invalid_argument (bad address or web root) or
   // unavailable (bind failed).
   // history, when given, answers the presence history routes on a connection of its own
-  // (without it they answer 404).
+  // (without it they answer 404). events, when given, feeds GET /api/events through one
+  // reader woken by events_feed (or polling every second without it); without it that
+  // route answers 404.
   static Result<std::unique_ptr<Server>> start(Options options,
                                                std::unique_ptr<DeviceRepository> repository,
                                                std::unique_ptr<ChangeFeed> feed, LogSink log,
-                                               std::unique_ptr<DeviceRepository> history = nullptr);
+                                               std::unique_ptr<DeviceRepository> history = nullptr,
+                                               std::unique_ptr<EventStore> events = nullptr,
+                                               std::unique_ptr<ChangeFeed> events_feed = nullptr);
   virtual ~Server() = default;
 
   virtual std::uint16_t port() const = 0;

@@ -8,6 +8,7 @@
 
 #include "camreg/change_feed.hpp"
 #include "camreg/device_repository.hpp"
+#include "camreg/event_store.hpp"
 #include "camreg/result.hpp"
 
 namespace camreg::postgres {
@@ -68,5 +69,9 @@ std::unique_ptr<ChangeFeed> make_change_feed(Options options);
 // the call that finds it (ErrorKind::unavailable) and is re-opened by the next one.
 // One connection per repository: not thread-safe.
 std::unique_ptr<DeviceRepository> make_device_repository(Options options);
+
+// An EventStore on the events table, over a connection of its own, under the options'
+// statement timeout and client bound. Not thread-safe.
+std::unique_ptr<EventStore> make_event_store(Options options);
 
 } // namespace camreg::postgres
