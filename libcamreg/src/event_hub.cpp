@@ -26,6 +26,8 @@ struct EventHub::Subscription::Impl {
   // The hub's thread's (and subscribe()'s, before the hub sees it).
   Mode mode = Mode::awaiting_head;
   std::int64_t cursor = 0; // every id up to it was queued or did not match
+  // Since when a live subscriber's queue has been too full to take the live events.
+  std::optional<Steady::time_point> behind_since;
   // Set when a backlog page stopped at the queue's bound: take() wakes the hub.
   std::atomic<bool> wants_more{false};
 
@@ -59,6 +61,7 @@ struct EventHub::Core {
   using Sub = Subscription::Impl;
   mutable std::mutex mutex;
   std::condition_variable cv;
+  mutable std::condition_variable started_cv;
   bool stopping = false;
   bool woken = false;
   std::vector<std::shared_ptr<Sub>> subs;
@@ -136,13 +139,16 @@ struct EventHub::Core {
 
   // The newest id is known: subscribers from now start there.
   void start_at(std::int64_t last) {
-    const std::lock_guard lock(mutex);
-    head = last;
-    for (auto& s : subs) {
-      if (s->mode != Sub::Mode::awaiting_head) continue;
-      s->mode = Sub::Mode::live;
-      s->cursor = last;
+    {
+      const std::lock_guard lock(mutex);
+      head = last;
+      for (auto& s : subs) {
+        if (s->mode != Sub::Mode::awaiting_head) continue;
+        s->mode = Sub::Mode::live;
+        s->cursor = last;
+      }
     }
+    started_cv.notify_all();
   }
 
   // Publishes every event after head to the live subscribers, page by page.
@@ -166,8 +172,16 @@ struct EventHub::Core {
         const std::lock_guard lock(mutex);
         for (auto& s : subs) {
           if (s->mode != Sub::Mode::live) continue;
-          if (push_live(*s, events)) woke.push_back(s);
-          s->cursor = std::max(s->cursor, events.back()->id);
+          const auto pushed = push_live(*s, events);
+          if (pushed.any) woke.push_back(s);
+          if (pushed.full_at) {
+            // Behind: the rest comes from the store at the subscriber's pace.
+            s->mode = Sub::Mode::catching_up;
+            s->cursor = *pushed.full_at - 1;
+            if (!s->behind_since) s->behind_since = Steady::now();
+          } else {
+            s->cursor = std::max(s->cursor, events.back()->id);
+          }
         }
         head = events.back()->id;
       }
@@ -177,23 +191,25 @@ struct EventHub::Core {
     }
   }
 
-  // true when the subscriber has something new to take (or has just overflowed).
-  bool push_live(Sub& s, const std::vector<std::shared_ptr<const Event>>& events) {
+  struct Pushed {
+    bool any = false;                    // something new to take
+    std::optional<std::int64_t> full_at; // the first event the queue had no room for
+  };
+  Pushed push_live(Sub& s, const std::vector<std::shared_ptr<const Event>>& events) {
     const std::lock_guard lock(s.mutex);
-    if (s.end != End::none) return false;
-    bool pushed = false;
+    Pushed pushed;
+    if (s.end != End::none) return pushed;
     for (const auto& e : events) {
       if (e->id <= s.cursor || !matches(s.filter, *e)) continue;
       const auto cost = cost_of(*e);
       if (!s.queue.empty() && s.queued_bytes + cost > options.max_queued_bytes) {
-        s.end = End::overflow;
-        s.queue.clear();
-        s.queued_bytes = 0;
-        return true;
+        pushed.full_at = e->id;
+        s.wants_more = true;
+        return pushed;
       }
       s.queue.push_back(e);
       s.queued_bytes += cost;
-      pushed = true;
+      pushed.any = true;
     }
     return pushed;
   }
@@ -211,6 +227,10 @@ struct EventHub::Core {
     bool more = false;
     for (auto& s : catching_up) {
       if (is_stopping()) return false;
+      if (s->behind_since && Steady::now() - *s->behind_since > options.max_lag) {
+        if (s->finish(End::overflow)) s->wake();
+        continue;
+      }
       {
         const std::lock_guard lock(s->mutex);
         if (s->end != End::none) continue;
@@ -265,6 +285,7 @@ struct EventHub::Core {
   void join_live(Sub& s) {
     const std::lock_guard lock(mutex);
     s.mode = Sub::Mode::live;
+    s.behind_since.reset();
   }
 };
 
@@ -282,6 +303,11 @@ EventHub::Subscription::Batch EventHub::Subscription::take() {
     if (auto core = impl_->core.lock()) core->wake();
   }
   return batch;
+}
+
+EventHub::End EventHub::Subscription::ended() const {
+  const std::lock_guard lock(impl_->mutex);
+  return impl_->end;
 }
 
 void EventHub::Subscription::cancel() {
@@ -355,6 +381,11 @@ Result<std::shared_ptr<EventHub::Subscription>> EventHub::subscribe(
   });
   subscription->impl_ = std::move(impl);
   return subscription;
+}
+
+bool EventHub::wait_started(Duration timeout) const {
+  std::unique_lock lock(core_->mutex);
+  return core_->started_cv.wait_for(lock, timeout, [&] { return core_->head.has_value(); });
 }
 
 std::size_t EventHub::subscribers() const {

@@ -51,6 +51,11 @@ EventHub::Subscription::Batch EventStream::take() {
   return subscription->take();
 }
 
+EventHub::End EventStream::ended() {
+  const std::lock_guard lock(mutex_);
+  return subscription_ ? subscription_->ended() : EventHub::End::stopped;
+}
+
 void EventStream::cancel() {
   std::shared_ptr<EventHub::Subscription> subscription;
   {

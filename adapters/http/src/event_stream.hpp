@@ -28,6 +28,7 @@ class EventStream {
   void on_wake(std::function<void()> wake);
   void attach(std::shared_ptr<EventHub::Subscription> subscription);
   EventHub::Subscription::Batch take();
+  EventHub::End ended();
   // Ends the subscription (the client went, or the server drains).
   void cancel();
 

@@ -45,6 +45,7 @@ class BeastServer final : public Server {
       EventHubOptions hub;
       hub.max_subscribers = shared_.ctx.options.sse_max_clients;
       hub.max_queued_bytes = shared_.ctx.options.sse_queue_bytes;
+      hub.max_lag = std::chrono::duration_cast<Duration>(shared_.ctx.options.read_timeout);
       hub_ = std::make_unique<EventHub>(
           std::move(events), std::move(events_feed), hub,
           [this](bool ok, std::string_view message) {
@@ -53,6 +54,8 @@ class BeastServer final : public Server {
           },
           [this](const Event& e) { metrics_.event_published(to_string(e.type)); });
       shared_.ctx.events = hub_.get();
+      // A stream opened once the server listens starts after every event committed before.
+      (void)hub_->wait_started(std::chrono::seconds(2));
     }
   }
 

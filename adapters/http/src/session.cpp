@@ -187,13 +187,17 @@ void Session::start_stream() {
 }
 
 void Session::pump() {
-  if (!events_ || ending_ || writing()) return;
+  if (!events_ || ending_) return;
+  // A reader cut for falling behind is cut now, not after the write it is stuck in.
+  const bool cut = writing() && events_->ended() == EventHub::End::overflow;
+  if (writing() && !cut) return;
   auto batch = events_->take();
   if (batch.end == EventHub::End::overflow) {
     if (shared_.ctx.log) {
       shared_.ctx.log(LogLevel::warn, "events",
-                      "a client fell over " + std::to_string(shared_.ctx.options.sse_queue_bytes) +
-                          " bytes of events behind: disconnected (it may resume)");
+                      "a client fell behind the events for over " +
+                          std::to_string(shared_.ctx.options.read_timeout.count()) +
+                          " ms: disconnected (it may resume)");
     }
     return finish_stream(); // its socket is full: no last chunk would get through
   }

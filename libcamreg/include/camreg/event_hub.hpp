@@ -23,23 +23,26 @@ struct EventHubOptions {
   std::size_t page_size = 500;       // events per read of the store; at least 1
   std::size_t max_subscribers = 256; // subscribe() beyond it fails with busy
   // What one subscriber may have waiting: each event counts its payload plus
-  // event_overhead bytes. A live subscriber over it is ended (overflow); a catching-up
-  // one is simply given its backlog more slowly.
+  // event_overhead bytes. A live subscriber with no room left falls behind: it is given
+  // the rest from the store as it takes its queue, like a backlog, and is ended
+  // (overflow) if it has not caught up within max_lag. A burst is absorbed; a reader
+  // slower than the events is cut, and memory stays bounded either way.
   std::size_t max_queued_bytes = 1 << 20;
+  Duration max_lag = std::chrono::seconds(10);
   static constexpr std::size_t event_overhead = 64;
 };
 
 // The one reader of new events in a process: a thread of its own reads the store after
 // the last id it published, woken by the change feed or every poll_interval, and hands
 // each event to every subscriber whose filter it matches. A subscriber resuming from an
-// older id is first given its backlog from the store, page by page as it takes them,
-// then joins the live feed: ids ascend without gap or repeat. The store and feed are used
-// by the hub's thread only.
+// older id (or fallen behind) is given its backlog from the store, page by page as it
+// takes them, then joins the live feed: ids ascend without gap or repeat. The store and feed are
+// used by the hub's thread only.
 class EventHub {
  public:
   enum class End {
     none,
-    overflow, // a live subscriber let more than max_queued_bytes wait: it must reconnect
+    overflow, // a subscriber stayed behind the live events for max_lag: it must reconnect
     stopped,  // the hub is stopping
   };
 
@@ -53,6 +56,8 @@ class EventHub {
       End end = End::none;
     };
     Batch take();
+    // Why the stream is over, without taking anything (none while it goes on).
+    End ended() const;
     // Ends the subscription from the subscriber's side (it disconnected).
     void cancel();
 
@@ -80,6 +85,10 @@ class EventHub {
   Result<std::shared_ptr<Subscription>> subscribe(EventFilter filter,
                                                   std::optional<std::int64_t> after,
                                                   std::function<void()> wake);
+  // Blocks until the hub knows the newest event id (its first read), or the timeout
+  // passes; true when it does. Until then a subscriber without after starts where the
+  // first read finds the newest event.
+  bool wait_started(Duration timeout) const;
   // Subscriptions not yet ended nor dropped.
   std::size_t subscribers() const;
   // Ends every subscription (End::stopped) and the hub's thread. Idempotent.

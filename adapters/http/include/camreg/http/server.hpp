@@ -38,8 +38,9 @@ struct Options {
   // Content-Security-Policy lets it connect there and to its own origin only.
   std::vector<std::string> webrtc_origins;
   // GET /api/events: a comment line this often keeps an idle stream (and proxies) open;
-  // at most sse_max_clients streams at once (more: 503); a client that lets more than
-  // sse_queue_bytes of events wait is disconnected (it resumes with Last-Event-ID).
+  // at most sse_max_clients streams at once (more: 503); at most sse_queue_bytes of
+  // events wait for a client: beyond, it is fed from the database at its own pace, and
+  // disconnected if still behind after read_timeout (it resumes with Last-Event-ID).
   std::chrono::milliseconds sse_heartbeat{15000};
   std::size_t sse_max_clients = 256;
   std::size_t sse_queue_bytes = 1 << 20;
