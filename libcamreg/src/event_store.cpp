@@ -73,7 +73,7 @@ Result<EventStreamRequest> parse_event_stream_query(const QueryParams& params,
     }
     seen.push_back(name);
   }
-  if (last_event_id) {
+  if (last_event_id && !last_event_id->empty()) {
     request.after = parse_id(*last_event_id);
     if (!request.after)
       return fail(ErrorKind::invalid_argument, "Last-Event-ID: must be an event id (0 or more)");
