@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <csignal>
@@ -311,6 +312,19 @@ TEST_CASE("events committed by rounds arrive in order with their id, type and pa
   const auto first = json::parse(expected.front().substr(expected.front().find('{')));
   CHECK(first.at("type").is_string());
   CHECK(first.at("data").at("device_key").as_string().starts_with("cam"));
+  // The change feed wakes the hub: a commit reaches the client well within the 1 s poll.
+  std::vector<double> ms;
+  for (int i = 0; i < 10; ++i) {
+    const auto committed = std::chrono::steady_clock::now();
+    const auto events = reg.round(cameras(3, i % 2 == 1)); // each flips 3 states
+    REQUIRE(client->events(events.size()).size() == events.size());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - committed)
+            .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  WARN("commit to SSE client: median " << ms[5] << " ms, max " << ms.back() << " ms");
+  CHECK(ms[5] < 500);
   CHECK(api.metric("camreg_sse_clients") == 1);
   CHECK_THAT(api.get("/metrics").body,
              Catch::Contains("camreg_events_total{type=\"device.state\"}"));
