@@ -503,6 +503,38 @@ TEST_CASE("an idle stream gets a keep-alive comment every --sse-heartbeat", "[e2
   CHECK(at[2] - at[0] < 1200ms);
 }
 
+TEST_CASE("an HTTP/1.0 client gets the stream unchunked, ended by the connection",
+          "[e2e][events]") {
+  Registry reg;
+  ApiServer api(reg.schema.url());
+  const int fd = raw_connect(api.port());
+  REQUIRE(fd >= 0);
+  const std::string request = "GET /api/events HTTP/1.0\r\n\r\n";
+  REQUIRE(write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  std::string got;
+  const auto read_until = [&](const std::string& text) {
+    return wait_until(
+        [&] {
+          pollfd p{fd, POLLIN, 0};
+          if (poll(&p, 1, 50) > 0) {
+            char buf[4096];
+            const auto n = read(fd, buf, sizeof buf);
+            if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+          }
+          return got.find(text) != std::string::npos;
+        },
+        5s);
+  };
+  REQUIRE(read_until("\r\n\r\n"));
+  CHECK(got.rfind("HTTP/1.0 200", 0) == 0);
+  CHECK(got.find("Transfer-Encoding") == std::string::npos);
+  const auto events = reg.round(cameras(1, true));
+  REQUIRE(events.size() == 1);
+  CHECK(
+      read_until("\r\n\r\nid: " + std::to_string(events[0].id) + "\nevent: device.added\ndata: {"));
+  close(fd);
+}
+
 TEST_CASE("SIGTERM ends open streams cleanly and the server exits", "[e2e][events]") {
   Registry reg;
   ApiServer api(reg.schema.url(), {"--drain-timeout", "3s"});

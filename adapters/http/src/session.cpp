@@ -161,7 +161,12 @@ void Session::close() {
 
 void Session::start_stream() {
   events_ = std::move(reply_->stream);
-  reply_->res.chunked(true);
+  // HTTP/1.0 has no chunks: its body runs until the connection closes.
+  chunked_ = request_.version() >= 11;
+  if (chunked_)
+    reply_->res.chunked(true);
+  else
+    reply_->res.keep_alive(false);
   serializer_.emplace(reply_->res);
   stream_.expires_never();
   wrote_ = false;
@@ -215,11 +220,16 @@ void Session::write_chunk(std::string text) {
   wrote_ = false;
   unsent_ = -1;
   watch_write();
+  if (!chunked_) {
+    return net::async_write(stream_, net::buffer(chunk_),
+                            beast::bind_front_handler(&Session::on_chunk, shared_from_this()));
+  }
   net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)),
                    beast::bind_front_handler(&Session::on_chunk, shared_from_this()));
 }
 
 void Session::write_last() {
+  if (!chunked_) return finish_stream();
   chunk_writing_ = true;
   last_written_ = true;
   net::async_write(stream_, bhttp::make_chunk_last(),

@@ -71,6 +71,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<EventStream> events_; // set while streaming
   std::string chunk_;                   // the chunk being written
   bool chunk_writing_ = false;
+  bool chunked_ = true;       // HTTP/1.1: chunks; 1.0: the body ends with the connection
   bool ending_ = false;       // no more events: the last chunk follows
   bool last_written_ = false; // the last chunk is written or being written
   boost::asio::steady_timer heartbeat_;
