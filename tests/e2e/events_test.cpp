@@ -440,7 +440,7 @@ TEST_CASE("streams beyond --sse-max-clients are refused with 503 and Retry-After
   CHECK(two->events(1).size() == 1);
 }
 
-TEST_CASE("a reader that stays behind is disconnected; memory stays bounded; others go on",
+TEST_CASE("a reader that stays behind is disconnected, memory stays bounded and others go on",
           "[e2e][events]") {
   Registry reg;
   ApiServer api(reg.schema.url(), {"--sse-queue-bytes", "262144", "--read-timeout", "8s"});
