@@ -400,6 +400,11 @@ TEST_CASE("types, device_type and site filter the stream", "[e2e][events]") {
     auto resumed = open_stream(api, "/api/events?types=device.state&after=" + start);
     const auto want = reg.stored(std::stoll(start), "type = 'device.state'");
     CHECK(resumed->events(want.size()) == want);
+    auto sensors_again = open_stream(api, "/api/events?device_type=sensor&after=" + start);
+    CHECK(sensors_again->events(want_sensors.size()) == want_sensors);
+    auto elsewhere_again = open_stream(api, "/api/events?site=site-b&after=" + start);
+    const auto extra = elsewhere_again->next(300ms);
+    CHECK((!extra || extra->event.empty()));
   }
 }
 
