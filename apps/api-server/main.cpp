@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
   auto started = http::Server::start(
       server, postgres::make_device_repository(db), postgres::make_change_feed(db), sink,
       postgres::make_device_repository(db), trigger ? postgres::make_sync_trigger(writes) : nullptr,
-      {postgres::make_webhook_store(writes), &webhooks::new_secret, stats});
+      {postgres::make_webhook_store(writes), &webhooks::new_secret, stats},
+      postgres::make_event_store(db), postgres::make_change_feed(db));
   if (!started) {
     return usage_error("api-server", started.error());
   }

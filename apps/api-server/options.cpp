@@ -10,6 +10,7 @@ namespace {
 
 constexpr int max_threads = 64;
 constexpr int max_connections = 1'000'000;
+constexpr int max_sse_queue_bytes = 1 << 30;
 
 bool in_range(std::size_t value, int max) {
   return value >= 1 && value <= static_cast<std::size_t>(max);
@@ -112,6 +113,19 @@ void add_options(CLI::App& app, Options& options) {
   app.add_option("--webhook-ca-file", options.webhook_ca_file,
                  "extra CA (PEM) for https webhook receivers")
       ->envname("CAMREG_WEBHOOK_CA_FILE");
+  add_duration_option(app, "--sse-heartbeat", options.sse_heartbeat,
+                      "/api/events: a comment this often keeps idle streams and proxies open",
+                      "CAMREG_SSE_HEARTBEAT");
+  app.add_option("--sse-max-clients", server.sse_max_clients,
+                 "/api/events: concurrent streams (more are answered 503)")
+      ->envname("CAMREG_SSE_MAX_CLIENTS")
+      ->check(CLI::Range(1, max_connections))
+      ->capture_default_str();
+  app.add_option("--sse-queue-bytes", server.sse_queue_bytes,
+                 "/api/events: events a client may let wait before it is disconnected")
+      ->envname("CAMREG_SSE_QUEUE_BYTES")
+      ->check(CLI::Range(1024, max_sse_queue_bytes))
+      ->capture_default_str();
   app.add_option("--webrtc-origin", server.webrtc_origins,
                  "origin of MediaMTX's WebRTC (WHEP) the dashboard may connect to (repeat); "
                  "default: the origin of CAMREG_WEBRTC_URL, else http://localhost:8889")
@@ -149,6 +163,20 @@ Result<void> validate(const Options& options) {
   }
   if (const auto age = duration_option("--ready-max-sync-age", options.ready_max_sync_age); !age) {
     return age.error();
+  }
+  const auto heartbeat = duration_option("--sse-heartbeat", options.sse_heartbeat);
+  if (!heartbeat) return heartbeat.error();
+  if (std::chrono::duration_cast<std::chrono::milliseconds>(*heartbeat).count() <= 0) {
+    return fail(ErrorKind::invalid_argument, "--sse-heartbeat: must be longer than 0s");
+  }
+  if (!in_range(options.server.sse_max_clients, max_connections)) {
+    return fail(ErrorKind::invalid_argument,
+                "--sse-max-clients: must be between 1 and " + std::to_string(max_connections));
+  }
+  if (options.server.sse_queue_bytes < 1024 ||
+      options.server.sse_queue_bytes > static_cast<std::size_t>(max_sse_queue_bytes)) {
+    return fail(ErrorKind::invalid_argument, "--sse-queue-bytes: must be between 1024 and " +
+                                                 std::to_string(max_sse_queue_bytes));
   }
   for (const auto& origin : options.server.webrtc_origins) {
     if (origin_of(origin) != origin) {
@@ -215,6 +243,7 @@ http::Options server_options(const Options& options) {
   server.refresh_interval = milliseconds_of(options.refresh_interval);
   server.stale_after = milliseconds_of(options.stale_after);
   server.ready_max_sync_age = milliseconds_of(options.ready_max_sync_age);
+  server.sse_heartbeat = milliseconds_of(options.sse_heartbeat);
   if (server.webrtc_origins.empty()) server.webrtc_origins = {default_webrtc_origin()};
   server.primary_configured = !options.primary_database_url.empty();
   return server;

@@ -42,6 +42,7 @@ struct Options {
   std::string webhook_timeout = "15s";
   std::string webhook_poll = "5s";
   std::string webhook_ca_file;
+  std::string sse_heartbeat = "15s";
 };
 
 // The webhook retry schedule: comma-separated durations, the delay before each attempt.

@@ -734,13 +734,19 @@ TEST_CASE("a silently dead change feed does not freeze the answers", "[e2e][api]
   const auto psql = [&](const std::string& sql) {
     return run_command({"/usr/bin/psql", cluster.url(), "-qAt", "-c", sql}).output;
   };
-  const auto listener =
-      std::stoi(psql("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' LIMIT 1"));
-  REQUIRE(kill(listener, SIGSTOP) == 0);
+  // Every LISTEN backend: the view's and the event hub's.
+  std::vector<int> listeners;
+  std::istringstream pids(psql("SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%'"));
+  for (int pid = 0; pids >> pid;)
+    listeners.push_back(pid);
+  REQUIRE(!listeners.empty());
+  for (const int listener : listeners)
+    REQUIRE(kill(listener, SIGSTOP) == 0);
   REQUIRE(commit_listing(*repo, std::vector<PathState>{live_path("cam1"), live_path("cam2")},
                          SystemClock().now()));
   const auto seen = api.wait_until(
       "/api/devices", [&](const HttpReply& r) { return r.status == 200 && count(r) == 2; }, 5s);
-  kill(listener, SIGCONT);
+  for (const int listener : listeners)
+    kill(listener, SIGCONT);
   CHECK(count(seen) == 2);
 }

@@ -347,6 +347,21 @@ TEST_CASE("an api-server option comes from its variable unless the command line 
     CHECK(server_options({"--trigger-token", "from-line"}).server.trigger_token == "from-line");
     CHECK(api_server::server_options(server_options({})).trigger_token == "from-env");
   }
+  SECTION("the event stream's heartbeat, stream cap and queue bound") {
+    const auto defaults = api_server::server_options(server_options({}));
+    CHECK(defaults.sse_heartbeat == 15s);
+    CHECK(defaults.sse_max_clients == 256);
+    CHECK(defaults.sse_queue_bytes == 1u << 20);
+    env.set("CAMREG_SSE_HEARTBEAT", "500ms");
+    env.set("CAMREG_SSE_MAX_CLIENTS", "3");
+    env.set("CAMREG_SSE_QUEUE_BYTES", "65536");
+    const auto set = api_server::server_options(server_options({}));
+    CHECK(set.sse_heartbeat == 500ms);
+    CHECK(set.sse_max_clients == 3);
+    CHECK(set.sse_queue_bytes == 65536);
+    CHECK(api_server::server_options(server_options({"--sse-heartbeat", "2s"})).sse_heartbeat ==
+          2s);
+  }
   SECTION("--cors-origin adds up; the variable is a comma-separated list") {
     env.set("CAMREG_CORS_ORIGINS", "https://a.example,https://b.example");
     CHECK(server_options({}).server.cors_origins ==
@@ -382,6 +397,9 @@ TEST_CASE("api-server refuses bad values naming the option", "[options][api-serv
         {[](auto& o) { o.common.log_level = "loud"; }, "--log-level: loud"},
         {[](auto& o) { o.server.trigger_token = "two words"; }, "--trigger-token: must be"},
         {[](auto& o) { o.server.trigger_token = "line\n"; }, "--trigger-token: must be"},
+        {[](auto& o) { o.sse_heartbeat = "0s"; }, "--sse-heartbeat: must be longer than 0s"},
+        {[](auto& o) { o.server.sse_max_clients = 0; }, "--sse-max-clients: must be between 1"},
+        {[](auto& o) { o.server.sse_queue_bytes = 100; }, "--sse-queue-bytes: must be between"},
     }));
     CAPTURE(message);
     api_server::Options options;

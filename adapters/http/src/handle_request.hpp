@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "camreg/event_hub.hpp"
 #include "camreg/http/server.hpp"
 #include "camreg/registry_view.hpp"
 #include "history_reader.hpp"
@@ -26,6 +27,7 @@ struct Context {
   HistoryReader* history = nullptr; // null: no presence history
   TriggerRelay* trigger = nullptr;  // null: POST /api/sync/trigger answers 403
   WebhookAdmin* webhooks = nullptr; // null: no webhook routes
+  EventHub* events = nullptr;       // null: no event stream
 };
 
 using Responder = std::function<void(Reply)>;

@@ -2,6 +2,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
@@ -262,6 +263,16 @@ struct HttpMetrics::Impl {
           .Name("camreg_http_request_duration_seconds")
           .Help("Time from a request's arrival to its answer, by route template")
           .Register(registry);
+  prometheus::Gauge& sse_clients = prometheus::BuildGauge()
+                                       .Name("camreg_sse_clients")
+                                       .Help("Event streams (GET /api/events) open")
+                                       .Register(registry)
+                                       .Add({});
+  prometheus::Family<prometheus::Counter>& events =
+      prometheus::BuildCounter()
+          .Name("camreg_events_total")
+          .Help("Events this api-server read from the registry and published, by type")
+          .Register(registry);
 };
 
 HttpMetrics::HttpMetrics() : impl_(std::make_unique<Impl>()) {}
@@ -273,6 +284,14 @@ void HttpMetrics::observe(std::string_view route, unsigned status, double second
   const std::string r(route);
   impl_->requests.Add({{"route", r}, {"code", std::to_string(status)}}).Increment();
   impl_->durations.Add({{"route", r}}, buckets).Observe(seconds);
+}
+
+void HttpMetrics::sse_clients(int delta) {
+  impl_->sse_clients.Increment(static_cast<double>(delta));
+}
+
+void HttpMetrics::event_published(std::string_view type) {
+  impl_->events.Add({{"type", std::string(type)}}).Increment();
 }
 
 // Reaches HttpMetrics' registry for render_metrics.

@@ -37,6 +37,10 @@ class HttpMetrics {
   HttpMetrics& operator=(const HttpMetrics&) = delete;
 
   void observe(std::string_view route, unsigned status, double seconds);
+  // camreg_sse_clients: event streams open, moved by delta.
+  void sse_clients(int delta);
+  // camreg_events_total{type}: an event the hub read and published.
+  void event_published(std::string_view type);
 
  private:
   friend struct MetricsRenderer;

@@ -15,11 +15,16 @@ namespace bhttp = boost::beast::http;
 using Request = bhttp::request<bhttp::string_body>;
 using Response = bhttp::response<bhttp::span_body<const char>>;
 
+class EventStream;
+
 // A response and what keeps its body's bytes alive (a string, or a shared snapshot).
 struct Reply {
   Response res;
   std::shared_ptr<const void> owner;
   bool close = false; // close the connection after sending
+  // Set: the body is this stream of events, sent in chunks after the header until the
+  // stream or the connection ends.
+  std::shared_ptr<EventStream> stream = nullptr;
 
   std::string_view body() const { return {res.body().data(), res.body().size()}; }
 };
