@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <thread>
 
@@ -548,4 +549,46 @@ TEST_CASE("SIGTERM ends open streams cleanly and the server exits", "[e2e][event
   CHECK(client->closed_by_server(3s));
   CHECK(client->ended_cleanly());
   CHECK(api.process().wait(5s) == 0);
+}
+
+// Run by tests/bench/run-events-bench, not by the test command.
+TEST_CASE("event latency from a round's commit to an SSE client", "[.bench][events]") {
+  Registry reg;
+  ApiServer api(reg.schema.url());
+  // 1,000 cameras; round r takes cameras [100 (r-1), 100 r) down: 100 state changes.
+  const auto wall = [](int round) {
+    std::vector<std::pair<std::string, bool>> out;
+    for (int i = 0; i < 1000; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "cam_%04d", i);
+      out.emplace_back(name, i >= 100 * round);
+    }
+    return out;
+  };
+  reg.round(wall(0));
+  auto client = open_stream(api, "/api/events");
+  std::vector<double> ms;
+  for (int round = 1; round <= 5; ++round) {
+    const auto events = reg.round(wall(round));
+    const auto committed = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      std::optional<SseMessage> message;
+      do
+        message = client->next(10s);
+      while (message && message->event.empty()); // a keep-alive comment
+      REQUIRE(message);
+      CHECK(message->id == std::to_string(events[i].id));
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - committed)
+              .count());
+    }
+  }
+  REQUIRE(!ms.empty());
+  std::sort(ms.begin(), ms.end());
+  const auto at = [&](double q) {
+    return ms[static_cast<std::size_t>(q * static_cast<double>(ms.size() - 1))];
+  };
+  std::printf("sse: %zu events, commit to client p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+              ms.size(), at(0.5), at(0.99), ms.back());
+  CHECK(at(0.99) <= 1000);
 }

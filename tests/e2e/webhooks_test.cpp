@@ -239,6 +239,42 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "an outage shorter than the stale window sends no offline/online pair, a longer one "
+    "exactly one",
+    "[e2e][webhooks]") {
+  Registry registry;
+  Receiver receiver;
+  ApiServer api(registry.schema.url(), [] {
+    auto args = fast_delivery;
+    args.insert(args.end(), {"--admin-token", admin_token});
+    return args;
+  }());
+  add_endpoint(api, receiver, R"(["device.offline", "device.online"])");
+  // Rounds on a scripted clock, the default 5-minute window: cam_short is down for 5:00
+  // (not "more than" the window), cam_long for 6:00.
+  const auto t0 = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+  const auto round = [&](Duration at, bool short_up, bool long_up) {
+    std::vector<PathState> listed{short_up ? live_path("cam_short") : connecting_path("cam_short"),
+                                  long_up ? live_path("cam_long") : connecting_path("cam_long")};
+    REQUIRE(commit_listing(*registry.repo, listed, t0 + at));
+  };
+  round(0s, true, true);
+  round(1min, false, false);
+  round(4min + 59s, false, false);
+  round(5min, true, false);
+  round(5min + 1s, true, false); // cam_long: offline
+  round(6min, true, true);       // cam_long: online
+  round(7min, true, true);
+  REQUIRE(registry.all_delivered());
+  std::vector<std::string> got;
+  for (const auto& r : receiver.received()) {
+    const auto body = json::parse(text(r.at("body"))).as_object();
+    got.push_back(text(body.at("type")) + " " + text(body.at("data").at("device_key")));
+  }
+  CHECK(got == std::vector<std::string>{"device.offline cam_long", "device.online cam_long"});
+}
+
 TEST_CASE("429 with Retry-After: 3 means no attempt for 3 seconds", "[e2e][webhooks]") {
   Registry registry;
   Receiver receiver;

@@ -125,7 +125,8 @@ before(async () => {
   execFileSync(path.join(build, 'apps/sync-worker/sync-worker'),
     ['--once', '--migrate', '--database-url', db, '--mediamtx-url', fake.api]);
   const s = start(path.join(build, 'apps/api-server/api-server'),
-    ['--database-url', db, '--listen', '127.0.0.1:0', '--web-root', '', '--trigger-token', 'openapi-trigger'],
+    ['--database-url', db, '--listen', '127.0.0.1:0', '--web-root', '', '--trigger-token', 'openapi-trigger',
+      '--admin-token', 'openapi-admin', '--no-deliver'],
     /listening port=(\d+)/, 'api-server');
   server = s.child;
   api = `http://127.0.0.1:${(await s.matched)[1]}`;
@@ -191,4 +192,34 @@ test('the trigger answers as the document says', async () => {
   const get = await fetch(`${api}/api/sync/trigger`);
   assert.equal(get.status, 405);
   assert.equal(get.headers.get('allow'), 'POST, OPTIONS');
+});
+
+test('the webhook routes answer as the document says', async () => {
+  const admin = (method, body) => ({
+    method, headers: { Authorization: 'Bearer openapi-admin', 'Content-Type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const { response: created, text } = await checked_fetch('/api/webhooks',
+    admin('POST', { url: 'http://127.0.0.1:9/hook', types: ['device.offline', 'device.online'] }));
+  assert.equal(created.status, 201);
+  const endpoint = JSON.parse(text);
+  assert.match(endpoint.secret, /^whsec_/);
+  const { text: listed } = await checked_fetch('/api/webhooks', admin('GET'));
+  assert.equal(JSON.parse(listed).length, 1);
+  assert.equal(JSON.parse(listed)[0].secret, undefined);
+  const { response: deliveries } = await checked_fetch(`/api/webhooks/${endpoint.id}/deliveries`, admin('GET'));
+  assert.equal(deliveries.status, 200);
+  const { response: replay } = await checked_fetch(`/api/webhooks/${endpoint.id}/replay?after=0`, admin('POST'));
+  assert.equal(replay.status, 202);
+  for (const [target, init, status] of [
+    ['/api/webhooks', admin('POST', { url: 'ftp://x/' }), 400],
+    ['/api/webhooks', admin('POST', { url: 'http://127.0.0.1:9/', types: ['device.nope'] }), 400],
+    ['/api/webhooks', { method: 'GET', headers: { Authorization: 'Bearer guess' } }, 401],
+    ['/api/webhooks/999999/deliveries', admin('GET'), 404],
+  ]) {
+    const { response } = await checked_fetch(target, init);
+    assert.equal(response.status, status, target);
+  }
+  const { response: removed } = await checked_fetch(`/api/webhooks/${endpoint.id}`, admin('DELETE'));
+  assert.equal(removed.status, 204);
 });
