@@ -14,6 +14,7 @@
 #include <fstream>
 #include <thread>
 
+#include "api_server_process.hpp"
 #include "camreg/postgres/postgres.hpp"
 #include "fakes.hpp"
 #include "http_client.hpp"
@@ -28,40 +29,10 @@ namespace json = boost::json;
 
 namespace {
 
-class ApiServer {
- public:
-  explicit ApiServer(const std::string& database_url, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{
-        API_SERVER, "--database-url", database_url, "--listen", "127.0.0.1:0", "--web-root", ""};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<ChildProcess>(argv);
-    const auto line = process_->wait_for("listening", 10s);
-    if (!line) FAIL("api-server did not start:\n" << process_->output());
-    port_ = std::stoi(line->substr(line->find("port=") + 5));
-  }
-  HttpReply get(const std::string& target,
-                const std::vector<std::pair<std::string, std::string>>& headers = {}) const {
-    return http_request("GET", "127.0.0.1", port_, target, {}, headers, 5s);
-  }
-  // The value of a sample without labels on /metrics, or -1.
-  double metric(const std::string& name) const {
-    const auto body = get("/metrics").body;
-    const auto at = body.find("\n" + name + " ");
-    if (at == std::string::npos) return -1;
-    return std::stod(body.substr(at + name.size() + 2));
-  }
-  long rss_kib() const {
-    std::ifstream status("/proc/" + std::to_string(process_->pid()) + "/status");
-    for (std::string line; std::getline(status, line);)
-      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    return -1;
-  }
-  int port() const { return port_; }
-  ChildProcess& process() { return *process_; }
-
- private:
-  std::unique_ptr<ChildProcess> process_;
-  int port_ = 0;
+// The real api-server (tests/support/api_server_process.hpp).
+struct ApiServer : ApiServerProcess {
+  explicit ApiServer(const std::string& database_url, const std::vector<std::string>& extra = {})
+      : ApiServerProcess(API_SERVER, database_url, extra) {}
 };
 
 struct Registry {

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "api_server_process.hpp"
 #include "camreg/postgres/postgres.hpp"
 #include "camreg/time.hpp"
 #include "fakes.hpp"
@@ -31,26 +32,10 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-// The real api-server on a free port.
-class ApiServer {
- public:
-  explicit ApiServer(const std::string& database_url, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{API_SERVER, "--database-url", database_url, "--listen",
-                                  "127.0.0.1:0"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<ChildProcess>(argv);
-    const auto line = process_->wait_for("listening", 10s);
-    if (!line) FAIL("api-server did not start:\n" << process_->output());
-    port_ = std::stoi(line->substr(line->find("port=") + 5));
-  }
-  HttpReply get(const std::string& target,
-                const std::vector<std::pair<std::string, std::string>>& headers = {}) const {
-    return http_request("GET", "127.0.0.1", port_, target, {}, headers);
-  }
-
- private:
-  std::unique_ptr<ChildProcess> process_;
-  int port_ = 0;
+// The real api-server (tests/support/api_server_process.hpp).
+struct ApiServer : ApiServerProcess {
+  explicit ApiServer(const std::string& database_url, const std::vector<std::string>& extra = {})
+      : ApiServerProcess(API_SERVER, database_url, extra) {}
 };
 
 // The first column of the first row of sql on url, as text; "" for NULL or no row.

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "api_server_process.hpp"
 #include "camreg/postgres/postgres.hpp"
 #include "fakes.hpp"
 #include "http_client.hpp"
@@ -34,26 +35,14 @@ const std::vector<std::string> fast_delivery{
     "--webhook-timeout",        "2s",
     "--webhook-poll",           "200ms"};
 
-class ApiServer {
- public:
-  ApiServer(const std::string& database_url, std::vector<std::string> extra) {
-    std::vector<std::string> argv{
-        API_SERVER, "--database-url", database_url, "--listen", "127.0.0.1:0", "--web-root", ""};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<ChildProcess>(argv);
-    const auto line = process_->wait_for("listening", 10s);
-    if (!line) FAIL("api-server did not start:\n" << process_->output());
-    port_ = std::stoi(line->substr(line->find("port=") + 5));
-  }
+// The real api-server; its calls carry the admin token unless told otherwise.
+struct ApiServer : ApiServerProcess {
+  ApiServer(const std::string& database_url, const std::vector<std::string>& extra)
+      : ApiServerProcess(API_SERVER, database_url, extra) {}
   HttpReply call(const std::string& method, const std::string& target, const std::string& body = {},
                  const Headers& headers = admin) const {
-    return http_request(method, "127.0.0.1", port_, target, body, headers);
+    return ApiServerProcess::call(method, target, body, headers);
   }
-  ChildProcess& process() { return *process_; }
-
- private:
-  std::unique_ptr<ChildProcess> process_;
-  int port_ = 0;
 };
 
 // tests/webhooks/receiver.mjs: records and verifies every delivery, answers as scripted.
