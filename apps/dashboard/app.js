@@ -35,8 +35,19 @@ pool.onChange();
 
 // Cards play while on screen, give or take a little margin so a slow scroll finds them
 // already connecting.
+// Cards leaving the screen give their slots back before those entering ask, so a slot
+// never goes to a card that is leaving too.
 const observer = new IntersectionObserver((entries) => {
-  for (const entry of entries) entry.target.card?.setOnScreen(entry.isIntersecting);
+  const changed = [];
+  for (const entry of entries) {
+    const card = entry.target.card;
+    if (card && card.onScreen !== entry.isIntersecting) {
+      card.onScreen = entry.isIntersecting;
+      changed.push(card);
+    }
+  }
+  for (const card of changed) if (!card.onScreen) card.reconcile();
+  for (const card of changed) if (card.onScreen) card.reconcile();
 }, { rootMargin: '100px 0px' });
 
 document.addEventListener('visibilitychange', () => {

@@ -144,8 +144,17 @@ export class CameraCard {
   }
 
   request(first) {
-    const granted = this.pool.request(this, () => this.connect(), { first });
+    const granted = this.pool.request(this, () => this.granted(), { first });
     if (!granted) this.show('queued', 'Waiting for a free video slot', true, false);
+  }
+
+  // A slot came free for this card: it may have stopped wanting one meanwhile.
+  granted() {
+    if (this.wanted()) this.connect();
+    else {
+      this.pool.release(this);
+      this.idle();
+    }
   }
 
   // The overlay of a card that plays nothing now, by its mode.
