@@ -29,10 +29,9 @@ export class CameraCard {
     this.root = element('article', 'card');
     this.root.dataset.testid = 'camera';
     this.media = element('div', 'media');
-    this.video = element('video');
-    this.video.muted = true;
-    this.video.autoplay = true;
-    this.video.playsInline = true;
+    // A <video> exists only while a session does: inserting one costs about a
+    // millisecond, too much for hundreds of cards that mostly play nothing.
+    this.video = null;
     this.overlay = element('div', 'overlay');
     this.spinner = element('div', 'spinner');
     this.message = element('p', 'overlay-message');
@@ -40,7 +39,7 @@ export class CameraCard {
     this.retryButton.type = 'button';
     this.retryButton.addEventListener('click', () => this.playNow());
     this.overlay.append(this.spinner, this.message, this.retryButton);
-    this.media.append(this.video, this.overlay);
+    this.media.append(this.overlay);
 
     const info = element('div', 'info');
     const title = element('div', 'title');
@@ -239,6 +238,11 @@ export class CameraCard {
         return;
       }
       this.session = session;
+      this.video = element('video');
+      this.video.muted = true;
+      this.video.autoplay = true;
+      this.video.playsInline = true;
+      this.media.prepend(this.video);
       this.video.srcObject = session.stream;
       this.video.addEventListener('playing', () => {
         if (generation === this.generation) {
@@ -287,7 +291,11 @@ export class CameraCard {
       this.session.close();
       this.session = null;
     }
-    this.video.srcObject = null;
+    if (this.video) {
+      this.video.srcObject = null;
+      this.video.remove();
+      this.video = null;
+    }
   }
 
   destroy() {

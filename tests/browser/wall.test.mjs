@@ -26,7 +26,7 @@ async function cardStates(p = page) {
       status: n.dataset.status,
       hidden: n.hidden,
       visible: !n.hidden && r.bottom > 0 && r.top < window.innerHeight,
-      stream: n.querySelector('video').srcObject !== null,
+      stream: Boolean(n.querySelector('video')?.srcObject),
     };
   }));
 }
