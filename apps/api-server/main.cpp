@@ -5,6 +5,7 @@
 #include "api-server/options.hpp"
 #include "camreg/http/server.hpp"
 #include "camreg/postgres/postgres.hpp"
+#include "camreg/webhooks/sender.hpp"
 #include "common/signals.hpp"
 
 using namespace camreg;
@@ -48,12 +49,31 @@ int main(int argc, char** argv) {
       [&] { log.log(LogLevel::warn, "stop", "drain timed out; exiting"); },
       server.drain_timeout + std::chrono::seconds(2));
   const bool trigger = !server.trigger_token.empty();
-  // Writes (triggers) go to the primary when one is given: a standby refuses them.
+  // Writes (triggers, webhook claims and results, endpoints) go to the primary when one is
+  // given: a standby refuses them.
   const auto writes = api_server::primary_database_options(options).value_or(db);
-  auto started = http::Server::start(server, postgres::make_device_repository(db),
-                                     postgres::make_change_feed(db), sink,
-                                     postgres::make_device_repository(db),
-                                     trigger ? postgres::make_sync_trigger(writes) : nullptr);
+  // Webhooks: the routes' store, and unless --no-deliver the deliverer's threads.
+  auto stats = std::make_shared<WebhookStats>();
+  std::unique_ptr<WebhookDeliverer> deliverer;
+  if (!options.no_deliver) {
+    WebhookDeliverer::Options delivery;
+    delivery.schedule = api_server::parse_schedule(options.webhook_schedule).value();
+    delivery.lease = duration_of(options.webhook_lease);
+    delivery.timeout = duration_of(options.webhook_timeout);
+    delivery.poll_interval = duration_of(options.webhook_poll);
+    webhooks::SenderOptions sending;
+    sending.ca_file = options.webhook_ca_file;
+    deliverer = std::make_unique<WebhookDeliverer>(
+        delivery, postgres::make_webhook_store(writes), webhooks::make_sender(sending),
+        postgres::make_change_feed(writes), stats, [&log](bool error, std::string_view message) {
+          log.log(error ? LogLevel::error : LogLevel::warn, "webhook", message);
+        });
+  }
+  auto started = http::Server::start(
+      server, postgres::make_device_repository(db), postgres::make_change_feed(db), sink,
+      postgres::make_device_repository(db), trigger ? postgres::make_sync_trigger(writes) : nullptr,
+      {postgres::make_webhook_store(writes), &webhooks::new_secret, stats},
+      postgres::make_event_store(db), postgres::make_change_feed(db));
   if (!started) {
     return usage_error("api-server", started.error());
   }
@@ -64,6 +84,7 @@ int main(int argc, char** argv) {
            {"trigger", trigger},
            {"database", postgres::redact_database_url(common.database_url)}});
   (*started)->run();
+  if (deliverer) deliverer->stop();
   log.log(LogLevel::info, "stop", "exiting", {{"exit_code", 0LL}});
   return exit_ok;
 }

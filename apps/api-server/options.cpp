@@ -10,6 +10,7 @@ namespace {
 
 constexpr int max_threads = 64;
 constexpr int max_connections = 1'000'000;
+constexpr int max_sse_queue_bytes = 1 << 30;
 
 bool in_range(std::size_t value, int max) {
   return value >= 1 && value <= static_cast<std::size_t>(max);
@@ -90,6 +91,41 @@ void add_options(CLI::App& app, Options& options) {
   add_duration_option(app, "--ready-max-sync-age", options.ready_max_sync_age,
                       "/readyz fails when no round succeeded within this (0: off)",
                       "CAMREG_READY_MAX_SYNC_AGE");
+  app.add_option("--admin-token", server.admin_token,
+                 "Bearer token of the webhook administration routes (empty: they answer 403)")
+      ->envname("CAMREG_ADMIN_TOKEN");
+  app.add_flag("--no-deliver", options.no_deliver,
+               "do not deliver webhooks from this process (another replica does)")
+      ->envname("CAMREG_NO_DELIVER");
+  app.add_option("--webhook-retry-schedule", options.webhook_schedule,
+                 "delay before each delivery attempt, comma-separated; after the last the "
+                 "delivery fails")
+      ->envname("CAMREG_WEBHOOK_RETRY_SCHEDULE")
+      ->capture_default_str();
+  add_duration_option(app, "--webhook-lease", options.webhook_lease,
+                      "a claimed delivery is another deliverer's to retry after this",
+                      "CAMREG_WEBHOOK_LEASE");
+  add_duration_option(app, "--webhook-timeout", options.webhook_timeout,
+                      "time a receiver has to answer one delivery", "CAMREG_WEBHOOK_TIMEOUT");
+  add_duration_option(app, "--webhook-poll", options.webhook_poll,
+                      "look for due deliveries at least this often, whatever the change feed says",
+                      "CAMREG_WEBHOOK_POLL");
+  app.add_option("--webhook-ca-file", options.webhook_ca_file,
+                 "extra CA (PEM) for https webhook receivers")
+      ->envname("CAMREG_WEBHOOK_CA_FILE");
+  add_duration_option(app, "--sse-heartbeat", options.sse_heartbeat,
+                      "/api/events: a comment this often keeps idle streams and proxies open",
+                      "CAMREG_SSE_HEARTBEAT");
+  app.add_option("--sse-max-clients", server.sse_max_clients,
+                 "/api/events: concurrent streams (more are answered 503)")
+      ->envname("CAMREG_SSE_MAX_CLIENTS")
+      ->check(CLI::Range(1, max_connections))
+      ->capture_default_str();
+  app.add_option("--sse-queue-bytes", server.sse_queue_bytes,
+                 "/api/events: events a client may let wait before it is disconnected")
+      ->envname("CAMREG_SSE_QUEUE_BYTES")
+      ->check(CLI::Range(1024, max_sse_queue_bytes))
+      ->capture_default_str();
   app.add_option("--webrtc-origin", server.webrtc_origins,
                  "origin of MediaMTX's WebRTC (WHEP) the dashboard may connect to (repeat); "
                  "default: the origin of CAMREG_WEBRTC_URL, else http://localhost:8889")
@@ -128,6 +164,20 @@ Result<void> validate(const Options& options) {
   if (const auto age = duration_option("--ready-max-sync-age", options.ready_max_sync_age); !age) {
     return age.error();
   }
+  const auto heartbeat = duration_option("--sse-heartbeat", options.sse_heartbeat);
+  if (!heartbeat) return heartbeat.error();
+  if (std::chrono::duration_cast<std::chrono::milliseconds>(*heartbeat).count() <= 0) {
+    return fail(ErrorKind::invalid_argument, "--sse-heartbeat: must be longer than 0s");
+  }
+  if (!in_range(options.server.sse_max_clients, max_connections)) {
+    return fail(ErrorKind::invalid_argument,
+                "--sse-max-clients: must be between 1 and " + std::to_string(max_connections));
+  }
+  if (options.server.sse_queue_bytes < 1024 ||
+      options.server.sse_queue_bytes > static_cast<std::size_t>(max_sse_queue_bytes)) {
+    return fail(ErrorKind::invalid_argument, "--sse-queue-bytes: must be between 1024 and " +
+                                                 std::to_string(max_sse_queue_bytes));
+  }
   for (const auto& origin : options.server.webrtc_origins) {
     if (origin_of(origin) != origin) {
       return fail(ErrorKind::invalid_argument,
@@ -146,6 +196,19 @@ Result<void> validate(const Options& options) {
       return fail(ErrorKind::invalid_argument, "--primary-database-url: " + url.error().message);
     }
   }
+  if (auto schedule = parse_schedule(options.webhook_schedule); !schedule) return schedule.error();
+  const auto lease = duration_option("--webhook-lease", options.webhook_lease);
+  if (!lease) return lease.error();
+  const auto timeout = duration_option("--webhook-timeout", options.webhook_timeout);
+  if (!timeout) return timeout.error();
+  if (timeout->count() <= 0 || *timeout >= *lease) {
+    return fail(ErrorKind::invalid_argument,
+                "--webhook-timeout: must be longer than 0s and shorter than --webhook-lease");
+  }
+  const auto poll = duration_option("--webhook-poll", options.webhook_poll);
+  if (!poll) return poll.error();
+  if (poll->count() <= 0)
+    return fail(ErrorKind::invalid_argument, "--webhook-poll: must be longer than 0s");
   if (!in_range(options.server.threads, max_threads)) {
     return fail(ErrorKind::invalid_argument,
                 "--threads: must be between 1 and " + std::to_string(max_threads));
@@ -157,6 +220,22 @@ Result<void> validate(const Options& options) {
   return {};
 }
 
+Result<std::vector<Duration>> parse_schedule(std::string_view text) {
+  std::vector<Duration> schedule;
+  while (true) {
+    const auto comma = text.find(',');
+    const auto item = text.substr(0, comma);
+    auto delay = duration_option("--webhook-retry-schedule", item);
+    if (!delay) return delay.error();
+    schedule.push_back(*delay);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  if (schedule.size() > 32)
+    return fail(ErrorKind::invalid_argument, "--webhook-retry-schedule: more than 32 attempts");
+  return schedule;
+}
+
 http::Options server_options(const Options& options) {
   auto server = options.server;
   server.read_timeout = milliseconds_of(options.read_timeout);
@@ -164,6 +243,7 @@ http::Options server_options(const Options& options) {
   server.refresh_interval = milliseconds_of(options.refresh_interval);
   server.stale_after = milliseconds_of(options.stale_after);
   server.ready_max_sync_age = milliseconds_of(options.ready_max_sync_age);
+  server.sse_heartbeat = milliseconds_of(options.sse_heartbeat);
   if (server.webrtc_origins.empty()) server.webrtc_origins = {default_webrtc_origin()};
   server.primary_configured = !options.primary_database_url.empty();
   return server;

@@ -35,7 +35,18 @@ struct Options {
   // Where api-server's writes go (webhook deliveries, triggers) when --database-url is a
   // hot standby; empty: none, writes go to --database-url.
   std::string primary_database_url;
+  // Webhook delivery (the admin token is server.admin_token).
+  bool no_deliver = false;
+  std::string webhook_schedule = "0,5s,5m,30m,2h,5h,10h,10h"; // Standard Webhooks'
+  std::string webhook_lease = "60s";
+  std::string webhook_timeout = "15s";
+  std::string webhook_poll = "5s";
+  std::string webhook_ca_file;
+  std::string sse_heartbeat = "15s";
 };
+
+// The webhook retry schedule: comma-separated durations, the delay before each attempt.
+Result<std::vector<Duration>> parse_schedule(std::string_view text);
 
 // The dashboard's WebRTC origin when --webrtc-origin is not given: the origin of
 // CAMREG_WEBRTC_URL (the variable sync-worker builds whep_url from), else

@@ -3,6 +3,7 @@
 #include <camreg/http/server.hpp>
 #include <camreg/mediamtx/mediamtx.hpp>
 #include <camreg/postgres/postgres.hpp>
+#include <camreg/webhooks/sender.hpp>
 
 int main() {
   const bool redacted =
@@ -13,8 +14,9 @@ int main() {
   camreg::http::Options server;
   const camreg::http::SyncMetrics metrics;
   const bool counted = metrics.render().find("camreg_sync_rounds_total") != std::string::npos;
+  const auto signed_ = camreg::webhooks::sign(camreg::webhooks::new_secret(), "msg_1", 1, "{}");
   return redacted && source && !camreg::postgres::migrations().empty() &&
-                 server.listen == "127.0.0.1:8001" && counted
+                 server.listen == "127.0.0.1:8001" && counted && signed_
              ? 0
              : 1;
 }

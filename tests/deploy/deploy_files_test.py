@@ -126,6 +126,18 @@ class DeployFiles(unittest.TestCase):
                                     capture_output=True, text=True)
             self.assertEqual(result.returncode, 0, result.stderr)
 
+    def test_nginx_streams_events_unbuffered(self):
+        text = read("deploy/nginx/camreg.conf")
+        block = re.search(r"location = /api/events \{(.*?)\n    \}", text, re.S)
+        self.assertIsNotNone(block, "a location for /api/events")
+        body = block.group(1)
+        self.assertRegex(body, r"proxy_buffering off;")
+        self.assertRegex(body, r"proxy_http_version 1\.1;")
+        self.assertRegex(body, r'proxy_set_header Connection "";')
+        timeout = re.search(r"proxy_read_timeout (\d+)(s|m|h);", body)
+        seconds = int(timeout.group(1)) * {"s": 1, "m": 60, "h": 3600}[timeout.group(2)]
+        self.assertGreater(seconds, 15, "longer than api-server's 15 s heartbeat")
+
     def test_mediamtx_yml_is_what_the_run_issue_asks(self):
         config = yaml.safe_load(read("mediamtx.yml"))
         self.assertIs(config["api"], True)

@@ -161,7 +161,8 @@ test('every documented GET answers as the document says', async () => {
 
 test('errors, 304 and 405 answer with the documented bodies', async () => {
   for (const target of ['/api/devices?active_only=maybe', '/api/devices?colour=red', '/api/devices/nope',
-    '/api/devices/%zz', '/api/devices?limit=0', '/api/devices?limit=2&cursor=bad!']) {
+    '/api/devices/%zz', '/api/devices?limit=0', '/api/devices?limit=2&cursor=bad!',
+    '/api/events?types=device.nope', '/api/events?after=-1']) {
     const { response } = await checked_fetch(target);
     assert.ok(response.status >= 400, target);
   }

@@ -9,8 +9,10 @@
 #include <future>
 
 #include "devices_snapshot.hpp"
+#include "event_stream.hpp"
 #include "fake_registry.hpp"
 #include "fakes.hpp"
+#include "in_memory_event_store.hpp"
 #include "listen_address.hpp"
 #include "routes.hpp"
 #include "trigger.hpp"
@@ -466,4 +468,85 @@ TEST_CASE("a bearer token matches only itself", "[http][trigger]") {
   CHECK_FALSE(bearer_matches("Bearer abd", "abc"));
   CHECK_FALSE(bearer_matches("Bearerabc", "abc"));
   CHECK_FALSE(bearer_matches("", "abc"));
+}
+
+TEST_CASE("the webhook routes need the admin token: 403 without one configured, 401 when wrong",
+          "[http][webhooks]") {
+  Api api;
+  SECTION("no admin token configured") {
+    for (const auto& [method, target] : {std::pair{bhttp::verb::get, "/api/webhooks"},
+                                         {bhttp::verb::post, "/api/webhooks"},
+                                         {bhttp::verb::delete_, "/api/webhooks/1"},
+                                         {bhttp::verb::post, "/api/webhooks/1/replay?after=0"}}) {
+      const auto reply = api.answer(method, target, {{bhttp::field::authorization, "Bearer x"}});
+      CHECK(status(reply) == 403);
+      CHECK(json::parse(reply.body()).at("error") == "forbidden");
+    }
+  }
+  SECTION("a wrong or missing token") {
+    api.ctx.options.admin_token = "s3cret";
+    for (const std::string given :
+         {"", "Bearer s3cre", "Bearer s3cret2", "Basic s3cret", "s3cret"}) {
+      CAPTURE(given);
+      const auto reply = api.get("/api/webhooks", {{bhttp::field::authorization, given}});
+      CHECK(status(reply) == 401);
+      CHECK(header(reply, bhttp::field::www_authenticate).starts_with("Bearer"));
+    }
+    // The right token passes the check; with no store wired the routes are not here.
+    CHECK(status(api.get("/api/webhooks", {{bhttp::field::authorization, "Bearer s3cret"}})) ==
+          404);
+    CHECK(status(api.get("/api/webhooks", {{bhttp::field::authorization, "bearer s3cret"}})) ==
+          404);
+  }
+}
+
+TEST_CASE("GET /api/events answers a stream, or 400, 404 and 503 as JSON", "[http][events]") {
+  Api api;
+  check_error(api.get("/api/events?types=device.nope"), 400, "bad_request", "types");
+  check_error(api.get("/api/events"), 404, "not_found", "no events");
+  auto store = std::make_unique<InMemoryEventStore>();
+  auto* events = store.get();
+  EventHubOptions options;
+  options.max_subscribers = 1;
+  options.poll_interval = 5ms;
+  EventHub hub(std::move(store), nullptr, options);
+  REQUIRE(hub.wait_started(2s));
+  api.ctx.events = &hub;
+  const auto head = api.answer(bhttp::verb::head, "/api/events");
+  CHECK(status(head) == 200);
+  CHECK(head.stream == nullptr);
+  CHECK(hub.subscribers() == 0);
+  auto reply = api.get("/api/events?device_type=camera");
+  CHECK(status(reply) == 200);
+  CHECK(header(reply, bhttp::field::content_type) == "text/event-stream");
+  CHECK(header(reply, bhttp::field::cache_control) == "no-cache");
+  CHECK(header(reply, "X-Accel-Buffering") == "no");
+  REQUIRE(reply.stream);
+  const auto busy = api.get("/api/events");
+  check_error(busy, 503, "too_many_streams", "too many event streams");
+  CHECK(header(busy, bhttp::field::retry_after) == "5");
+  // The stream carries the events formatted for text/event-stream.
+  events->append(EventType::device_offline, "cam1");
+  std::vector<std::shared_ptr<const Event>> got;
+  REQUIRE(wait_until(
+      [&] {
+        auto batch = reply.stream->take();
+        got.insert(got.end(), batch.events.begin(), batch.events.end());
+        return !got.empty();
+      },
+      2s));
+  std::string text;
+  append_sse(text, *got.front());
+  CHECK(text == "id: 1\nevent: device.offline\ndata: " + got.front()->payload + "\n\n");
+}
+
+TEST_CASE("an event's payload with line breaks becomes several data lines", "[http][events]") {
+  Event e;
+  e.id = 7;
+  e.type = EventType::site_unreachable;
+  e.payload = "{\n\"a\": 1,\r\n\"b\": 2\r}";
+  std::string text;
+  append_sse(text, e);
+  CHECK(text ==
+        "id: 7\nevent: site.unreachable\ndata: {\ndata: \"a\": 1,\ndata: \"b\": 2\ndata: }\n\n");
 }

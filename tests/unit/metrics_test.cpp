@@ -363,3 +363,37 @@ TEST_CASE("the OpenAPI document is served with an ETag and revalidated", "[opena
   CHECK(api.get("/api/openapi.json", {{bhttp::field::if_none_match, etag}}).res.result_int() ==
         304);
 }
+
+TEST_CASE("webhook deliveries are counted by result, the backlog read from the last poll",
+          "[metrics][webhooks]") {
+  WebhookStats stats;
+  MetricsInput input;
+  input.webhooks = &stats;
+  input.now = TimePoint(std::chrono::seconds(1'700'000'100));
+  SECTION("before the deliverer's first poll only the counters show") {
+    stats.count(AttemptResult::Kind::delivered);
+    const auto text = render_metrics(input);
+    CAPTURE(text);
+    CHECK(has_line(text, "camreg_webhook_deliveries_total{result=\"delivered\"} 1"));
+    CHECK(has_line(text, "camreg_webhook_deliveries_total{result=\"failed\"} 0"));
+    CHECK(text.find("camreg_webhook_pending") == std::string::npos);
+  }
+  SECTION("after it, the pending count and the oldest one's age") {
+    for (auto kind : {AttemptResult::Kind::retry, AttemptResult::Kind::retry,
+                      AttemptResult::Kind::failed, AttemptResult::Kind::endpoint_gone})
+      stats.count(kind);
+    stats.set_backlog(7, TimePoint(std::chrono::seconds(1'700'000'040)));
+    const auto text = render_metrics(input);
+    CAPTURE(text);
+    CHECK(has_line(text, "camreg_webhook_deliveries_total{result=\"retried\"} 2"));
+    CHECK(has_line(text, "camreg_webhook_deliveries_total{result=\"endpoint_gone\"} 1"));
+    CHECK(has_line(text, "camreg_webhook_pending 7"));
+    CHECK(has_line(text, "camreg_webhook_oldest_pending_age_seconds 60"));
+    stats.set_backlog(0, std::nullopt);
+    CHECK(has_line(render_metrics(input), "camreg_webhook_oldest_pending_age_seconds 0"));
+  }
+  SECTION("a process that does not deliver has no webhook families") {
+    input.webhooks = nullptr;
+    CHECK(render_metrics(input).find("camreg_webhook") == std::string::npos);
+  }
+}

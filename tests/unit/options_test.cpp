@@ -347,6 +347,21 @@ TEST_CASE("an api-server option comes from its variable unless the command line 
     CHECK(server_options({"--trigger-token", "from-line"}).server.trigger_token == "from-line");
     CHECK(api_server::server_options(server_options({})).trigger_token == "from-env");
   }
+  SECTION("the event stream's heartbeat, stream cap and queue bound") {
+    const auto defaults = api_server::server_options(server_options({}));
+    CHECK(defaults.sse_heartbeat == 15s);
+    CHECK(defaults.sse_max_clients == 256);
+    CHECK(defaults.sse_queue_bytes == 1u << 20);
+    env.set("CAMREG_SSE_HEARTBEAT", "500ms");
+    env.set("CAMREG_SSE_MAX_CLIENTS", "3");
+    env.set("CAMREG_SSE_QUEUE_BYTES", "65536");
+    const auto set = api_server::server_options(server_options({}));
+    CHECK(set.sse_heartbeat == 500ms);
+    CHECK(set.sse_max_clients == 3);
+    CHECK(set.sse_queue_bytes == 65536);
+    CHECK(api_server::server_options(server_options({"--sse-heartbeat", "2s"})).sse_heartbeat ==
+          2s);
+  }
   SECTION("--cors-origin adds up; the variable is a comma-separated list") {
     env.set("CAMREG_CORS_ORIGINS", "https://a.example,https://b.example");
     CHECK(server_options({}).server.cors_origins ==
@@ -382,6 +397,9 @@ TEST_CASE("api-server refuses bad values naming the option", "[options][api-serv
         {[](auto& o) { o.common.log_level = "loud"; }, "--log-level: loud"},
         {[](auto& o) { o.server.trigger_token = "two words"; }, "--trigger-token: must be"},
         {[](auto& o) { o.server.trigger_token = "line\n"; }, "--trigger-token: must be"},
+        {[](auto& o) { o.sse_heartbeat = "0s"; }, "--sse-heartbeat: must be longer than 0s"},
+        {[](auto& o) { o.server.sse_max_clients = 0; }, "--sse-max-clients: must be between 1"},
+        {[](auto& o) { o.server.sse_queue_bytes = 100; }, "--sse-queue-bytes: must be between"},
     }));
     CAPTURE(message);
     api_server::Options options;
@@ -422,5 +440,46 @@ TEST_CASE("api-server's primary for writes comes from its option or variable and
     REQUIRE(why);
     CHECK(why->rfind("--primary-database-url: ", 0) == 0);
     CHECK(why->find("secret") == std::string::npos);
+  }
+}
+
+TEST_CASE("api-server's webhook options: token, delivery switch, schedule and timings",
+          "[options][api-server]") {
+  CleanEnvironment env;
+  SECTION("defaults: no admin token, delivering on Standard Webhooks' schedule") {
+    const auto options = server_options({});
+    CHECK(options.server.admin_token.empty());
+    CHECK_FALSE(options.no_deliver);
+    CHECK(api_server::parse_schedule(options.webhook_schedule).value() ==
+          default_webhook_schedule());
+    CHECK(options.webhook_lease == "60s");
+    CHECK(options.webhook_timeout == "15s");
+  }
+  SECTION("from the environment, the command line winning") {
+    env.set("CAMREG_ADMIN_TOKEN", "from-env");
+    env.set("CAMREG_NO_DELIVER", "true");
+    env.set("CAMREG_WEBHOOK_RETRY_SCHEDULE", "0,1s");
+    CHECK(server_options({}).server.admin_token == "from-env");
+    CHECK(server_options({}).no_deliver);
+    CHECK(server_options({"--admin-token", "cli"}).server.admin_token == "cli");
+    CHECK(api_server::parse_schedule(server_options({}).webhook_schedule).value() ==
+          std::vector<Duration>{0s, 1s});
+  }
+  SECTION("refused by validate, naming the option") {
+    using Change = std::function<void(api_server::Options&)>;
+    const auto [change, message] = GENERATE(table<Change, std::string>({
+        {[](auto& o) { o.webhook_schedule = "0,soon"; }, "--webhook-retry-schedule"},
+        {[](auto& o) { o.webhook_schedule = ""; }, "--webhook-retry-schedule"},
+        {[](auto& o) { o.webhook_timeout = "0s"; }, "--webhook-timeout"},
+        {[](auto& o) { o.webhook_timeout = "2m"; }, "--webhook-timeout"}, // not under the lease
+        {[](auto& o) { o.webhook_lease = "x"; }, "--webhook-lease"},
+        {[](auto& o) { o.webhook_poll = "0s"; }, "--webhook-poll"},
+    }));
+    CAPTURE(message);
+    api_server::Options options;
+    change(options);
+    const auto why = refusal(options);
+    REQUIRE(why);
+    CHECK(why->rfind(message, 0) == 0);
   }
 }

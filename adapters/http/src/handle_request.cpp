@@ -7,10 +7,12 @@
 #include "camreg/api_json.hpp"
 #include "camreg/clock.hpp"
 #include "camreg/device_query.hpp"
+#include "camreg/event_store.hpp"
 #include "camreg/history.hpp"
 #include "camreg/json_writer.hpp"
 #include "camreg/url.hpp"
 #include "devices_snapshot.hpp"
+#include "event_stream.hpp"
 #include "openapi.hpp"
 #include "paging.hpp"
 #include "routes.hpp"
@@ -291,6 +293,8 @@ void metrics(const Call& call, Responder& done) {
     input.per_device = ctx.options.metrics_per_device;
     input.runs = runs.get();
     input.http = ctx.metrics;
+    input.webhooks = ctx.webhooks ? ctx.webhooks->stats() : nullptr;
+    input.now = SystemClock().now();
     done(metrics_reply(render_metrics(input), gzip_ok, version));
   });
 }
@@ -356,6 +360,54 @@ void sync_trigger(const Call& call, Responder& done) {
   trigger_round(call.req, params, call.ctx, std::move(done));
 }
 
+// /api/webhooks...: admin token, then the webhook store's thread (webhook_admin.cpp).
+template <WebhookRoute which>
+void webhooks(const Call& call, Responder& done) {
+  webhook_route(which, call.req, call.ctx, call.query, param(call.params, "id"), std::move(done));
+}
+
+// GET /api/events: Server-Sent Events from the hub, after Last-Event-ID (or ?after=), or
+// from the newest event on; the session writes the stream after this header.
+void events(const Call& call, Responder& done) {
+  const auto version = call.req.version();
+  QueryParams params;
+  std::string key;
+  if (auto refused = decode_request(call, params, key)) return done(std::move(*refused));
+  const auto header = call.req.find("Last-Event-ID");
+  std::optional<std::string_view> last_event_id;
+  if (header != call.req.end()) last_event_id = header->value();
+  auto request = parse_event_stream_query(params, last_event_id);
+  if (!request) {
+    return done(
+        error_reply(bhttp::status::bad_request, "bad_request", request.error().message, version));
+  }
+  if (!call.ctx.events) {
+    return done(error_reply(bhttp::status::not_found, "not_found",
+                            "this server publishes no events", version));
+  }
+  Reply reply{Response{bhttp::status::ok, version}, nullptr};
+  reply.res.set(bhttp::field::content_type, "text/event-stream");
+  reply.res.set(bhttp::field::cache_control, "no-cache");
+  reply.res.set("X-Accel-Buffering", "no");
+  if (call.req.method() == bhttp::verb::head) return done(std::move(reply));
+  auto stream = std::make_shared<EventStream>(call.ctx.metrics);
+  auto subscribed = call.ctx.events->subscribe(std::move(request->filter), request->after,
+                                               [weak = std::weak_ptr<EventStream>(stream)] {
+                                                 if (auto s = weak.lock()) s->fire();
+                                               });
+  if (!subscribed) {
+    const bool busy = subscribed.error().kind == ErrorKind::busy;
+    auto refused =
+        error_reply(bhttp::status::service_unavailable, busy ? "too_many_streams" : "unavailable",
+                    subscribed.error().message, version);
+    refused.res.set(bhttp::field::retry_after, "5");
+    return done(std::move(refused));
+  }
+  stream->attach(std::move(*subscribed));
+  reply.stream = std::move(stream);
+  done(std::move(reply));
+}
+
 // Every endpoint but the dashboard's files. A new endpoint is a line here.
 constexpr Route routes[] = {
     {bhttp::verb::get, "/healthz", healthz},
@@ -368,6 +420,12 @@ constexpr Route routes[] = {
     {bhttp::verb::get, "/metrics", metrics},
     {bhttp::verb::get, "/api/openapi.json", openapi},
     {bhttp::verb::post, "/api/sync/trigger", sync_trigger},
+    {bhttp::verb::get, "/api/webhooks", webhooks<WebhookRoute::list>},
+    {bhttp::verb::post, "/api/webhooks", webhooks<WebhookRoute::create>},
+    {bhttp::verb::delete_, "/api/webhooks/{id}", webhooks<WebhookRoute::remove>},
+    {bhttp::verb::get, "/api/webhooks/{id}/deliveries", webhooks<WebhookRoute::deliveries>},
+    {bhttp::verb::post, "/api/webhooks/{id}/replay", webhooks<WebhookRoute::replay>},
+    {bhttp::verb::get, "/api/events", events},
 };
 
 constexpr std::string_view allow_get = "GET, HEAD, OPTIONS";
@@ -378,7 +436,8 @@ Reply preflight(const Request& req, const Context& ctx) {
   const auto origin = req[bhttp::field::origin];
   if (!origin.empty() && origin_allowed(origin, ctx.options.cors_origins)) {
     reply.res.set(bhttp::field::access_control_allow_methods, allow_get);
-    reply.res.set(bhttp::field::access_control_allow_headers, "If-None-Match, Content-Type");
+    reply.res.set(bhttp::field::access_control_allow_headers,
+                  "If-None-Match, Content-Type, Last-Event-ID");
     reply.res.set(bhttp::field::access_control_max_age, "600");
   }
   return reply;

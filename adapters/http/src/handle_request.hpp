@@ -5,11 +5,13 @@
 #include <string_view>
 #include <vector>
 
+#include "camreg/event_hub.hpp"
 #include "camreg/http/server.hpp"
 #include "camreg/registry_view.hpp"
 #include "history_reader.hpp"
 #include "metrics.hpp"
 #include "reply.hpp"
+#include "webhook_admin.hpp"
 
 namespace camreg::http::detail {
 
@@ -24,6 +26,8 @@ struct Context {
   HttpMetrics* metrics = nullptr;   // null: requests are not counted
   HistoryReader* history = nullptr; // null: no presence history
   TriggerRelay* trigger = nullptr;  // null: POST /api/sync/trigger answers 403
+  WebhookAdmin* webhooks = nullptr; // null: no webhook routes
+  EventHub* events = nullptr;       // null: no event stream
 };
 
 using Responder = std::function<void(Reply)>;

@@ -2,6 +2,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
@@ -9,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -261,6 +263,16 @@ struct HttpMetrics::Impl {
           .Name("camreg_http_request_duration_seconds")
           .Help("Time from a request's arrival to its answer, by route template")
           .Register(registry);
+  prometheus::Gauge& sse_clients = prometheus::BuildGauge()
+                                       .Name("camreg_sse_clients")
+                                       .Help("Event streams (GET /api/events) open")
+                                       .Register(registry)
+                                       .Add({});
+  prometheus::Family<prometheus::Counter>& events =
+      prometheus::BuildCounter()
+          .Name("camreg_events_total")
+          .Help("Events this api-server read from the registry and published, by type")
+          .Register(registry);
 };
 
 HttpMetrics::HttpMetrics() : impl_(std::make_unique<Impl>()) {}
@@ -272,6 +284,14 @@ void HttpMetrics::observe(std::string_view route, unsigned status, double second
   const std::string r(route);
   impl_->requests.Add({{"route", r}, {"code", std::to_string(status)}}).Increment();
   impl_->durations.Add({{"route", r}}, buckets).Observe(seconds);
+}
+
+void HttpMetrics::sse_clients(int delta) {
+  impl_->sse_clients.Increment(static_cast<double>(delta));
+}
+
+void HttpMetrics::event_published(std::string_view type) {
+  impl_->events.Add({{"type", std::string(type)}}).Increment();
 }
 
 // Reaches HttpMetrics' registry for render_metrics.
@@ -324,6 +344,42 @@ std::string render_metrics(const MetricsInput& input) {
       last.metric.push_back(gauge(seconds_since_epoch(run.finished_at), {}));
       families.push_back(std::move(last));
       break;
+    }
+  }
+  if (input.webhooks) {
+    // The deliverer's own counts and its last poll of the backlog: no query per scrape.
+    const auto stats = input.webhooks->snapshot();
+    auto total = family("camreg_webhook_deliveries_total",
+                        "Webhook delivery attempts by this process, by result (delivered, retried, "
+                        "failed: the last attempt failed, endpoint_gone: answered 410)",
+                        MetricType::Counter);
+    const std::pair<const char*, std::uint64_t> results[] = {
+        {"delivered", stats.delivered},
+        {"retried", stats.retried},
+        {"failed", stats.failed},
+        {"endpoint_gone", stats.endpoint_gone}};
+    for (const auto& [result, n] : results) {
+      ClientMetric m;
+      m.label = {{"result", result}};
+      m.counter.value = static_cast<double>(n);
+      total.metric.push_back(std::move(m));
+    }
+    families.push_back(std::move(total));
+    if (stats.known) {
+      auto pending = family("camreg_webhook_pending",
+                            "Webhook deliveries waiting (enabled endpoints), at the last poll",
+                            MetricType::Gauge);
+      pending.metric.push_back(gauge(static_cast<double>(stats.pending), {}));
+      families.push_back(std::move(pending));
+      auto age = family("camreg_webhook_oldest_pending_age_seconds",
+                        "Age of the event of the oldest waiting webhook delivery (0: none)",
+                        MetricType::Gauge);
+      const double seconds =
+          stats.oldest
+              ? std::max(0.0, std::chrono::duration<double>(input.now - *stats.oldest).count())
+              : 0.0;
+      age.metric.push_back(gauge(seconds, {}));
+      families.push_back(std::move(age));
     }
   }
   if (input.http) {

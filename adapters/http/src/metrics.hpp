@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "camreg/device.hpp"
+#include "camreg/webhooks.hpp"
 #include "reply.hpp"
 
 namespace camreg::http::detail {
@@ -36,6 +37,10 @@ class HttpMetrics {
   HttpMetrics& operator=(const HttpMetrics&) = delete;
 
   void observe(std::string_view route, unsigned status, double seconds);
+  // camreg_sse_clients: event streams open, moved by delta.
+  void sse_clients(int delta);
+  // camreg_events_total{type}: an event the hub read and published.
+  void event_published(std::string_view type);
 
  private:
   friend struct MetricsRenderer;
@@ -49,6 +54,8 @@ struct MetricsInput {
   bool per_device = true; // camreg_device_up and _last_seen_timestamp_seconds per device
   const std::vector<SyncRun>* runs = nullptr; // recent runs, newest first; null: unknown
   const HttpMetrics* http = nullptr;
+  const WebhookStats* webhooks = nullptr; // null: no deliverer in this process
+  TimePoint now{};                        // for ages
 };
 
 // The Prometheus text exposition (format 0.0.4) of input: '.' decimals in any locale,

@@ -79,4 +79,22 @@ bool accepts_gzip(std::string_view header) {
   return false;
 }
 
+bool bearer_matches(std::string_view authorization, std::string_view token) {
+  constexpr std::string_view scheme = "Bearer ";
+  if (token.empty() || authorization.size() < scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
+        std::tolower(static_cast<unsigned char>(scheme[i])))
+      return false;
+  }
+  const auto given = authorization.substr(scheme.size());
+  // Every byte of the token is looked at whatever the given text is.
+  unsigned diff = given.size() == token.size() ? 0U : 1U;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    const auto g = i < given.size() ? static_cast<unsigned char>(given[i]) : 0U;
+    diff |= g ^ static_cast<unsigned char>(token[i]);
+  }
+  return diff == 0;
+}
+
 } // namespace camreg::http::detail

@@ -15,11 +15,16 @@ namespace bhttp = boost::beast::http;
 using Request = bhttp::request<bhttp::string_body>;
 using Response = bhttp::response<bhttp::span_body<const char>>;
 
+class EventStream;
+
 // A response and what keeps its body's bytes alive (a string, or a shared snapshot).
 struct Reply {
   Response res;
   std::shared_ptr<const void> owner;
   bool close = false; // close the connection after sending
+  // Set: the body is this stream of events, sent in chunks after the header until the
+  // stream or the connection ends.
+  std::shared_ptr<EventStream> stream = nullptr;
 
   std::string_view body() const { return {res.body().data(), res.body().size()}; }
 };
@@ -39,5 +44,10 @@ bool origin_allowed(std::string_view origin, const std::vector<std::string>& cor
 
 // Whether an Accept-Encoding header value takes gzip (case-insensitive; "gzip;q=0" does not).
 bool accepts_gzip(std::string_view header);
+
+// Whether an Authorization header is "Bearer <token>" (the scheme in any case); the token
+// is compared in time that does not depend on where it differs. An empty token matches
+// nothing.
+bool bearer_matches(std::string_view authorization, std::string_view token);
 
 } // namespace camreg::http::detail

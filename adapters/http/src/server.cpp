@@ -14,6 +14,7 @@
 #include "listen_address.hpp"
 #include "session.hpp"
 #include "trigger.hpp"
+#include "webhook_admin.hpp"
 
 namespace camreg::http {
 
@@ -31,18 +32,22 @@ class BeastServer final : public Server {
   // handle is given.
   BeastServer(Options options, std::unique_ptr<RegistryView> view, fs::path web_root, LogSink log,
               std::unique_ptr<detail::HistoryReader> history,
-              std::unique_ptr<detail::TriggerRelay> trigger, detail::RequestHandler handle = {})
+              std::unique_ptr<detail::TriggerRelay> trigger,
+              std::unique_ptr<detail::WebhookAdmin> webhooks, std::unique_ptr<EventStore> events,
+              std::unique_ptr<ChangeFeed> events_feed, detail::RequestHandler handle = {})
       : ioc_(static_cast<int>(std::max<std::size_t>(options.threads, 1))),
         acceptor_(net::make_strand(ioc_)),
         drain_timer_(ioc_),
         accept_timer_(acceptor_.get_executor()),
         view_(std::move(view)),
         history_(std::move(history)),
-        trigger_(std::move(trigger)) {
+        trigger_(std::move(trigger)),
+        webhooks_(std::move(webhooks)) {
     shared_.ctx.options = std::move(options);
     shared_.ctx.view = view_.get();
     shared_.ctx.history = history_.get();
     shared_.ctx.trigger = trigger_.get();
+    shared_.ctx.webhooks = webhooks_.get();
     shared_.ctx.web_root = std::move(web_root);
     shared_.ctx.log = std::move(log);
     shared_.ctx.metrics = &metrics_;
@@ -51,6 +56,22 @@ class BeastServer final : public Server {
       shared_.handle = [this](const detail::Request& req, detail::Responder done) {
         detail::handle_request(req, shared_.ctx, std::move(done));
       };
+    }
+    if (events) {
+      EventHubOptions hub;
+      hub.max_subscribers = shared_.ctx.options.sse_max_clients;
+      hub.max_queued_bytes = shared_.ctx.options.sse_queue_bytes;
+      hub.max_lag = std::chrono::duration_cast<Duration>(shared_.ctx.options.read_timeout);
+      hub_ = std::make_unique<EventHub>(
+          std::move(events), std::move(events_feed), hub,
+          [this](bool ok, std::string_view message) {
+            if (shared_.ctx.log)
+              shared_.ctx.log(ok ? LogLevel::info : LogLevel::warn, "events", message);
+          },
+          [this](const Event& e) { metrics_.event_published(to_string(e.type)); });
+      shared_.ctx.events = hub_.get();
+      // A stream opened once the server listens starts after every event committed before.
+      (void)hub_->wait_started(std::chrono::seconds(2));
     }
   }
 
@@ -80,6 +101,7 @@ class BeastServer final : public Server {
     for (auto& t : threads)
       t.join();
     if (view_) view_->stop();
+    if (hub_) hub_->stop();
   }
 
   void stop() override {
@@ -176,8 +198,10 @@ class BeastServer final : public Server {
   std::unique_ptr<RegistryView> view_;
   std::unique_ptr<detail::HistoryReader> history_; // joined before the io_context goes
   std::unique_ptr<detail::TriggerRelay> trigger_;  // likewise
+  std::unique_ptr<detail::WebhookAdmin> webhooks_; // likewise
   detail::HttpMetrics metrics_;
   detail::Shared shared_;
+  std::unique_ptr<EventHub> hub_; // its callbacks use metrics_ and shared_
   std::uint16_t port_ = 0;
   std::mutex sessions_mutex_;
   std::vector<std::weak_ptr<Session>> sessions_;
@@ -201,17 +225,18 @@ Result<std::unique_ptr<Server>> detail::start_server(Options options, RequestHan
   const auto endpoint = parse_listen_address(options.listen);
   if (!endpoint) return endpoint.error();
   options.threads = 1;
-  auto server = std::make_unique<BeastServer>(std::move(options), nullptr, fs::path(),
-                                              std::move(log), nullptr, nullptr, std::move(handle));
+  auto server =
+      std::make_unique<BeastServer>(std::move(options), nullptr, fs::path(), std::move(log),
+                                    nullptr, nullptr, nullptr, nullptr, nullptr, std::move(handle));
   if (auto bound = server->bind(*endpoint); !bound) return bound.error();
   return std::unique_ptr<Server>(std::move(server));
 }
 
-Result<std::unique_ptr<Server>> Server::start(Options options,
-                                              std::unique_ptr<DeviceRepository> repository,
-                                              std::unique_ptr<ChangeFeed> feed, LogSink log,
-                                              std::unique_ptr<DeviceRepository> history,
-                                              std::unique_ptr<SyncTrigger> trigger) {
+Result<std::unique_ptr<Server>> Server::start(
+    Options options, std::unique_ptr<DeviceRepository> repository, std::unique_ptr<ChangeFeed> feed,
+    LogSink log, std::unique_ptr<DeviceRepository> history, std::unique_ptr<SyncTrigger> trigger,
+    WebhookServices webhooks, std::unique_ptr<EventStore> events,
+    std::unique_ptr<ChangeFeed> events_feed) {
   const auto endpoint = detail::parse_listen_address(options.listen);
   if (!endpoint) return endpoint.error();
   fs::path root;
@@ -238,8 +263,11 @@ Result<std::unique_ptr<Server>> Server::start(Options options,
   auto relay = trigger && !options.trigger_token.empty()
                    ? std::make_unique<detail::TriggerRelay>(std::move(trigger))
                    : nullptr;
-  auto server = std::make_unique<BeastServer>(std::move(options), std::move(view), root,
-                                              std::move(log), std::move(reader), std::move(relay));
+  auto admin =
+      webhooks.store ? std::make_unique<detail::WebhookAdmin>(std::move(webhooks)) : nullptr;
+  auto server = std::make_unique<BeastServer>(
+      std::move(options), std::move(view), root, std::move(log), std::move(reader),
+      std::move(relay), std::move(admin), std::move(events), std::move(events_feed));
   if (auto bound = server->bind(*endpoint); !bound) return bound.error();
   return std::unique_ptr<Server>(std::move(server));
 }

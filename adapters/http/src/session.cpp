@@ -5,7 +5,9 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -17,7 +19,10 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 Session::Session(tcp::socket&& socket, Shared& shared)
-    : stream_(std::move(socket)), shared_(shared), write_watch_(stream_.get_executor()) {
+    : stream_(std::move(socket)),
+      shared_(shared),
+      write_watch_(stream_.get_executor()),
+      heartbeat_(stream_.get_executor()) {
   ++shared_.connections;
 }
 
@@ -33,6 +38,7 @@ void Session::run() {
 void Session::close_if_idle() {
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
     if (self->reading_) self->stream_.cancel();
+    if (self->events_) self->end_stream();
   });
 }
 
@@ -89,6 +95,7 @@ void Session::on_read(beast::error_code ec, std::size_t) {
 
 void Session::send(Reply reply, bool close_after) {
   reply_ = std::move(reply);
+  if (reply_->stream) return start_stream();
   auto& res = reply_->res;
   const bool close_conn = close_after || shared_.draining;
   res.keep_alive(!close_conn);
@@ -121,7 +128,7 @@ void Session::do_write() {
 void Session::watch_write() {
   write_watch_.expires_after(shared_.ctx.options.read_timeout);
   write_watch_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec || !self->serializer_) return;
+    if (ec || !self->writing()) return;
     // A write completes only once the kernel frees a good part of a send buffer that
     // may hold megabytes; the queue shrinking is progress too.
     int unsent = -1;
@@ -150,6 +157,124 @@ void Session::close() {
   beast::error_code ec;
   stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream_.socket().close(ec);
+}
+
+void Session::start_stream() {
+  events_ = std::move(reply_->stream);
+  // HTTP/1.0 has no chunks: its body runs until the connection closes.
+  chunked_ = request_.version() >= 11;
+  if (chunked_)
+    reply_->res.chunked(true);
+  else
+    reply_->res.keep_alive(false);
+  serializer_.emplace(reply_->res);
+  stream_.expires_never();
+  wrote_ = false;
+  unsent_ = -1;
+  watch_write();
+  bhttp::async_write_header(stream_, *serializer_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->wrote_ = true;
+                              self->write_watch_.cancel();
+                              self->serializer_.reset();
+                              self->reply_.reset();
+                              if (ec) return self->finish_stream();
+                              if (self->ending_) return self->write_last();
+                              self->events_->on_wake([weak = std::weak_ptr<Session>(self)] {
+                                if (auto s = weak.lock()) {
+                                  net::post(s->stream_.get_executor(), [s] { s->pump(); });
+                                }
+                              });
+                              self->heartbeat();
+                              self->watch_peer();
+                              self->pump();
+                            });
+}
+
+void Session::pump() {
+  if (!events_ || ending_) return;
+  // A reader cut for falling behind is cut now, not after the write it is stuck in.
+  const bool cut = writing() && events_->ended() == EventHub::End::overflow;
+  if (writing() && !cut) return;
+  auto batch = events_->take();
+  if (batch.end == EventHub::End::overflow) {
+    if (shared_.ctx.log) {
+      shared_.ctx.log(LogLevel::warn, "events",
+                      "a client fell behind the events for over " +
+                          std::to_string(shared_.ctx.options.read_timeout.count()) +
+                          " ms: disconnected (it may resume)");
+    }
+    return finish_stream(); // its socket is full: no last chunk would get through
+  }
+  if (batch.end != EventHub::End::none) return end_stream();
+  if (batch.events.empty()) return;
+  std::string text;
+  for (const auto& e : batch.events)
+    append_sse(text, *e);
+  write_chunk(std::move(text));
+}
+
+void Session::write_chunk(std::string text) {
+  chunk_ = std::move(text);
+  chunk_writing_ = true;
+  wrote_ = false;
+  unsent_ = -1;
+  watch_write();
+  if (!chunked_) {
+    return net::async_write(stream_, net::buffer(chunk_),
+                            beast::bind_front_handler(&Session::on_chunk, shared_from_this()));
+  }
+  net::async_write(stream_, bhttp::make_chunk(net::buffer(chunk_)),
+                   beast::bind_front_handler(&Session::on_chunk, shared_from_this()));
+}
+
+void Session::write_last() {
+  if (!chunked_) return finish_stream();
+  chunk_writing_ = true;
+  last_written_ = true;
+  net::async_write(stream_, bhttp::make_chunk_last(),
+                   beast::bind_front_handler(&Session::on_chunk, shared_from_this()));
+}
+
+void Session::on_chunk(beast::error_code ec, std::size_t) {
+  wrote_ = true;
+  chunk_writing_ = false;
+  write_watch_.cancel();
+  std::string().swap(chunk_); // a large backlog's buffer is not kept for the heartbeats
+  if (ec || last_written_) return finish_stream();
+  if (ending_) return write_last();
+  pump();
+}
+
+void Session::end_stream() {
+  if (ending_) return;
+  ending_ = true;
+  if (events_) events_->cancel();
+  if (!writing()) write_last();
+}
+
+void Session::finish_stream() {
+  ending_ = true;
+  heartbeat_.cancel();
+  events_.reset();
+  close();
+}
+
+void Session::heartbeat() {
+  heartbeat_.expires_after(shared_.ctx.options.sse_heartbeat);
+  heartbeat_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || !self->events_ || self->ending_) return;
+    if (!self->writing()) self->write_chunk(": keep-alive\n\n");
+    self->heartbeat();
+  });
+}
+
+void Session::watch_peer() {
+  stream_.async_read_some(net::buffer(peer_byte_),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            if (ec) return self->finish_stream();
+                            self->watch_peer();
+                          });
 }
 
 } // namespace camreg::http::detail

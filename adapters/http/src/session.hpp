@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 
+#include "event_stream.hpp"
 #include "handle_request.hpp"
 
 namespace camreg::http::detail {
@@ -47,6 +48,18 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_write(boost::beast::error_code ec, std::size_t);
   void watch_write();
   void close();
+  // GET /api/events: the header, then each batch of events (or a heartbeat comment) as a
+  // chunk, until the stream, the client or the drain ends it.
+  void start_stream();
+  void pump();
+  void write_chunk(std::string text);
+  void on_chunk(boost::beast::error_code ec, std::size_t);
+  void end_stream();
+  void write_last();
+  void finish_stream();
+  void heartbeat();
+  void watch_peer();
+  bool writing() const { return serializer_.has_value() || chunk_writing_; }
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -60,6 +73,14 @@ class Session : public std::enable_shared_from_this<Session> {
   bool wrote_ = false;                    // a write completed since the last look
   int unsent_ = -1;                       // the socket's send queue at the last look
   bool reading_ = false;
+  std::shared_ptr<EventStream> events_; // set while streaming
+  std::string chunk_;                   // the chunk being written
+  bool chunk_writing_ = false;
+  bool chunked_ = true;       // HTTP/1.1: chunks; 1.0: the body ends with the connection
+  bool ending_ = false;       // no more events: the last chunk follows
+  bool last_written_ = false; // the last chunk is written or being written
+  boost::asio::steady_timer heartbeat_;
+  char peer_byte_[64]; // what an event stream's client sends: read and dropped
 };
 
 // A server of handle alone: no registry view, presence history or dashboard (the

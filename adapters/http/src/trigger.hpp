@@ -34,8 +34,4 @@ class TriggerRelay {
 void trigger_round(const Request& req, const QueryParams& params, const Context& ctx,
                    Responder done);
 
-// Whether an Authorization header is "Bearer <token>"; the token is compared in time
-// that does not depend on where it differs. An empty token matches nothing.
-bool bearer_matches(std::string_view authorization, std::string_view token);
-
 } // namespace camreg::http::detail

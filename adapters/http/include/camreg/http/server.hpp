@@ -10,8 +10,10 @@
 
 #include "camreg/change_feed.hpp"
 #include "camreg/device_repository.hpp"
+#include "camreg/event_store.hpp"
 #include "camreg/result.hpp"
 #include "camreg/sync_trigger.hpp"
+#include "camreg/webhooks.hpp"
 
 namespace camreg::http {
 
@@ -42,6 +44,24 @@ struct Options {
   // A primary is configured for writes (api-server --primary-database-url): /readyz says
   // so, and a server reading from a standby without one says it is read-only.
   bool primary_configured = false;
+  // Bearer token of the /api/webhooks routes; empty: they answer 403.
+  std::string admin_token;
+  // GET /api/events: a comment line this often keeps an idle stream (and proxies) open;
+  // at most sse_max_clients streams at once (more: 503); at most sse_queue_bytes of
+  // events wait for a client: beyond, it is fed from the database at its own pace, and
+  // disconnected if still behind after read_timeout (it resumes with Last-Event-ID).
+  std::chrono::milliseconds sse_heartbeat{15000};
+  std::size_t sse_max_clients = 256;
+  std::size_t sse_queue_bytes = 1 << 20;
+};
+
+// What the webhook routes (/api/webhooks...) and /metrics' webhook families use: a store
+// of their own (used on a thread of the server's), how to make a whsec_ secret, and the
+// deliverer's figures (null: no deliverer here, no webhook families).
+struct WebhookServices {
+  std::unique_ptr<WebhookStore> store;
+  std::function<std::string()> new_secret;
+  std::shared_ptr<const WebhookStats> stats;
 };
 
 enum class LogLevel { info, warn, error };
@@ -61,11 +81,19 @@ class Server {
   // history, when given, answers the presence history routes on a connection of its own
   // (without it they answer 404). trigger, when given with options.trigger_token, takes
   // POST /api/sync/trigger requests on a thread of its own.
+  // webhooks, when its store is given, answers the webhook
+  // routes (without it they answer 404 once authorised).
+  // events, when given, feeds GET /api/events through one
+  // reader woken by events_feed (or polling every second without it); without it that
+  // route answers 404.
   static Result<std::unique_ptr<Server>> start(Options options,
                                                std::unique_ptr<DeviceRepository> repository,
                                                std::unique_ptr<ChangeFeed> feed, LogSink log,
                                                std::unique_ptr<DeviceRepository> history = nullptr,
-                                               std::unique_ptr<SyncTrigger> trigger = nullptr);
+                                               std::unique_ptr<SyncTrigger> trigger = nullptr,
+                                               WebhookServices webhooks = {},
+                                               std::unique_ptr<EventStore> events = nullptr,
+                                               std::unique_ptr<ChangeFeed> events_feed = nullptr);
   virtual ~Server() = default;
 
   virtual std::uint16_t port() const = 0;

@@ -8,8 +8,10 @@
 
 #include "camreg/change_feed.hpp"
 #include "camreg/device_repository.hpp"
+#include "camreg/event_store.hpp"
 #include "camreg/result.hpp"
 #include "camreg/sync_trigger.hpp"
+#include "camreg/webhooks.hpp"
 
 namespace camreg::postgres {
 
@@ -86,5 +88,13 @@ std::unique_ptr<TriggerFeed> make_trigger_feed(Options options);
 // the call that finds it (ErrorKind::unavailable) and is re-opened by the next one.
 // One connection per repository: not thread-safe.
 std::unique_ptr<DeviceRepository> make_device_repository(Options options);
+
+// A WebhookStore on PostgreSQL (webhook_endpoints, webhook_deliveries of migration 0005),
+// over a connection of its own, like the device repository. Not thread-safe.
+std::unique_ptr<WebhookStore> make_webhook_store(Options options);
+
+// An EventStore on the events table, over a connection of its own, under the options'
+// statement timeout and client bound. Not thread-safe.
+std::unique_ptr<EventStore> make_event_store(Options options);
 
 } // namespace camreg::postgres
