@@ -1,9 +1,16 @@
-// The camera wall: loading, error and empty states, a card per camera, the sync status.
-import { Registry, ago } from './cameras.js';
+// The camera wall: loading, error and empty states, a card per camera, the sync status;
+// live updates over SSE with polling as the fallback; only the cards on screen play,
+// at most ?max-sessions=N (16) at once; a filter, and groups when there are 2+ sites.
+import { Registry, ago, groupBySite, matchesFilter, presenceFromEvent, siteOf } from './cameras.js';
 import { CameraCard } from './camera-card.js';
+import { SessionPool, sessionCap } from './sessions.js';
+import { Updates } from './updates.js';
 
 const params = new URLSearchParams(window.location.search);
 const refreshMs = Math.max(500, Number(params.get('refresh')) || 5000);
+// In push mode the list is still revalidated now and then (a 304 when nothing changed):
+// renames and deleted rows are not events.
+const pushResyncMs = 6 * refreshMs;
 const STALE_AFTER_S = 180; // only when the server does not say (before "stale" existed)
 
 // The API is this page's origin, always: a link must not point the wall at another one
@@ -13,39 +20,255 @@ const cards = new Map();
 const HISTORY_MS = 60000;
 let histories = new Map(); // device_key -> its last 24 hours (GET /api/history)
 const $ = (id) => document.getElementById(id);
-let timer = null;
+let listTimer = null;
+let cameras = []; // the last list, with the presence events since applied
+const patches = new Map(); // device_key -> presence from an event the list may not have yet
+const PATCH_RETRY_MS = 500;
+const PATCH_TRIES = 20;
+const filter = { state: params.get('state') ?? '', text: params.get('q') ?? '' };
+
+const pool = new SessionPool(sessionCap(params.get('max-sessions')), () => {
+  const waiting = pool.queued ? ` · ${pool.queued} waiting` : '';
+  $('sessions').textContent = `Video: ${pool.playing} of ${pool.max} playing${waiting}`;
+});
+pool.onChange();
+
+// Cards play while on screen, give or take a little margin so a slow scroll finds them
+// already connecting.
+// Cards leaving the screen give their slots back before those entering ask, so a slot
+// never goes to a card that is leaving too.
+const observer = new IntersectionObserver((entries) => {
+  const changed = [];
+  for (const entry of entries) {
+    const card = entry.target.card;
+    if (card && card.onScreen !== entry.isIntersecting) {
+      card.onScreen = entry.isIntersecting;
+      changed.push(card);
+    }
+  }
+  for (const card of changed) if (!card.onScreen) card.reconcile();
+  for (const card of changed) if (card.onScreen) card.reconcile();
+}, { rootMargin: '100px 0px' });
+
+document.addEventListener('visibilitychange', () => {
+  const visible = document.visibilityState !== 'hidden';
+  for (const card of cards.values()) card.setPageVisible(visible);
+});
 
 function showOnly(section) {
   for (const id of ['loading', 'error', 'empty']) $(id).hidden = id !== section;
 }
 
-function render(cameras) {
+// The grid holds the cards directly, or one section per site when there are 2+ sites.
+function groupNode(site) {
+  const grid = $('grid');
+  let group = [...grid.children].find((n) => n.classList.contains('site-group') && n.dataset.site === site);
+  if (!group) {
+    group = document.createElement('section');
+    group.className = 'site-group';
+    group.dataset.site = site;
+    group.dataset.testid = 'site-group';
+    const heading = document.createElement('h2');
+    heading.className = 'site-name';
+    const cardsNode = document.createElement('div');
+    cardsNode.className = 'grid';
+    group.append(heading, cardsNode);
+  }
+  return group;
+}
+
+function place(container, nodes) {
+  nodes.forEach((node, index) => {
+    if (container.children[index] !== node) container.insertBefore(node, container.children[index] ?? null);
+  });
+  while (container.children.length > nodes.length) container.lastElementChild.remove();
+}
+
+function layout() {
+  const grid = $('grid');
+  const groups = groupBySite(cameras);
+  const node = (camera) => cards.get(camera.device_key).root;
+  if (groups.length < 2) {
+    grid.classList.remove('grouped');
+    place(grid, cameras.map(node));
+    return;
+  }
+  grid.classList.add('grouped');
+  const sections = groups.map(({ site, cameras: list }) => {
+    const group = groupNode(site);
+    place(group.querySelector('.grid'), list.map(node));
+    const shown = list.filter((c) => matchesFilter(c, filter)).length;
+    group.querySelector('.site-name').textContent =
+      `${site} · ${list.length} camera${list.length === 1 ? '' : 's'}${shown === list.length ? '' : ` · ${shown} shown`}`;
+    group.hidden = shown === 0;
+    return group;
+  });
+  place(grid, sections);
+}
+
+function applyFilter() {
+  for (const camera of cameras) cards.get(camera.device_key)?.setShown(matchesFilter(camera, filter));
+  summarise();
+  if (new Set(cameras.map(siteOf)).size >= 2) layout();
+}
+
+function summarise() {
+  const live = cameras.filter((c) => c.is_active && c.device_metadata?.state === 'live').length;
+  const shown = cameras.filter((c) => matchesFilter(c, filter)).length;
+  const filtered = shown === cameras.length ? '' : ` · ${shown} shown`;
+  $('summary').textContent = `${cameras.length} camera${cameras.length === 1 ? '' : 's'} · ${live} live${filtered}`;
+}
+
+function render(list) {
+  cameras = list;
   const seen = new Set();
   for (const camera of cameras) {
     seen.add(camera.device_key);
     const card = cards.get(camera.device_key);
     if (card) card.update(camera);
     else {
-      const created = new CameraCard(camera);
+      const created = new CameraCard(camera, pool);
+      created.root.card = created;
+      created.setPageVisible(document.visibilityState !== 'hidden');
       created.setHistory(histories.get(camera.device_key));
       cards.set(camera.device_key, created);
+      observer.observe(created.root);
     }
   }
   for (const [key, card] of cards) {
     if (!seen.has(key)) {
+      observer.unobserve(card.root);
       card.destroy();
       cards.delete(key);
     }
   }
-  // Keep the API's order (by device_key).
-  const grid = $('grid');
-  cameras.forEach((camera, index) => {
-    const node = cards.get(camera.device_key).root;
-    if (grid.children[index] !== node) grid.insertBefore(node, grid.children[index] ?? null);
-  });
-  const live = cameras.filter((c) => c.is_active && c.device_metadata?.state === 'live').length;
-  $('summary').textContent = `${cameras.length} camera${cameras.length === 1 ? '' : 's'} · ${live} live`;
+  // Keep the API's order (by device_key), within each site.
+  layout();
+  applyFilter();
 }
+
+// A camera's presence as an event told it, over what the list says.
+function withPresence(camera, p) {
+  return {
+    ...camera,
+    is_active: p.is_active,
+    last_seen: p.last_seen,
+    state_since: p.state_since,
+    device_metadata: { ...camera.device_metadata, state: p.state, state_since: p.state_since ?? undefined },
+  };
+}
+
+// A list may be older than the events already applied (api-server rebuilds its snapshot
+// on the same notification that wakes the stream): keep an event's presence until the
+// list has that device updated at or after the event.
+function reconcilePatches(list) {
+  let behind = false;
+  const out = list.map((camera) => {
+    const p = patches.get(camera.device_key);
+    if (!p) return camera;
+    // Caught up, or still not after 10 s (the list is then the better guess).
+    if (!p.at || Date.parse(camera.updated_at) >= Date.parse(p.at) || p.tries++ >= PATCH_TRIES) {
+      patches.delete(camera.device_key);
+      return camera;
+    }
+    behind = true;
+    return withPresence(camera, p);
+  });
+  const keys = new Set(list.map((c) => c.device_key));
+  for (const [key, p] of patches) {
+    if (!keys.has(key)) {
+      behind = true; // an added camera the list does not have yet
+      if (p.tries++ >= PATCH_TRIES) patches.delete(key);
+    }
+  }
+  return { list: out, behind };
+}
+
+// One list request at a time; asked again meanwhile, it runs once more when done.
+let listing = false;
+let listAgain = false;
+async function refreshList() {
+  if (listing) {
+    listAgain = true;
+    return;
+  }
+  listing = true;
+  clearTimeout(listTimer);
+  listTimer = null;
+  let behind = false;
+  try {
+    const { cameras: listed, changed } = await registry.fetchCameras();
+    $('error').hidden = true;
+    const reconciled = reconcilePatches(listed);
+    behind = reconciled.behind;
+    if (changed || $('loading').hidden === false || patches.size > 0) {
+      render(reconciled.list);
+      showOnly(reconciled.list.length === 0 ? 'empty' : null);
+    }
+  } catch (error) {
+    $('error-detail').textContent = error.message;
+    $('loading').hidden = true;
+    $('error').hidden = false;
+  }
+  listing = false;
+  if (listAgain) {
+    listAgain = false;
+    refreshList();
+    return;
+  }
+  const next = behind ? PATCH_RETRY_MS : updates.mode === 'push' ? pushResyncMs : refreshMs;
+  listTimer = setTimeout(refreshList, next);
+}
+
+// Many events at once (a switch dies, a site comes back) make one refetch.
+let resyncTimer = null;
+function resyncSoon(delay = 150) {
+  if (resyncTimer) return;
+  resyncTimer = setTimeout(() => {
+    resyncTimer = null;
+    refreshList();
+  }, delay);
+}
+
+function onEvent(type, body) {
+  if (type.startsWith('device.') && body?.data?.device_type && body.data.device_type !== 'camera') return;
+  const presence = presenceFromEvent(body);
+  if (presence && type !== 'device.added') {
+    patches.set(presence.device_key, { ...presence, tries: 0 });
+    const index = cameras.findIndex((c) => c.device_key === presence.device_key);
+    if (index >= 0) {
+      cameras[index] = withPresence(cameras[index], presence);
+      cards.get(presence.device_key)?.update(cameras[index]);
+      cards.get(presence.device_key)?.setShown(matchesFilter(cameras[index], filter));
+      summarise();
+    }
+  } else if (presence) {
+    patches.set(presence.device_key, { ...presence, tries: 0 });
+  }
+  // The rest of the device (tracks, readers, URL) and site events come with the list.
+  resyncSoon();
+}
+
+function onMode(mode, detail) {
+  const node = $('updates');
+  node.dataset.mode = mode;
+  node.textContent = mode === 'push' ? 'Live updates'
+    : mode === 'polling' ? `Polling every ${refreshMs % 1000 ? (refreshMs / 1000).toFixed(1) : refreshMs / 1000} s`
+      : 'Connecting to live updates…';
+  node.title = detail;
+  // Polling again: the next poll is due a poll period from now, not a push period.
+  if (mode === 'polling' && listTimer) {
+    clearTimeout(listTimer);
+    listTimer = setTimeout(refreshList, refreshMs);
+  }
+}
+
+const updates = new Updates({
+  path: '/api/events?device_type=camera',
+  onEvent,
+  onResync: () => resyncSoon(0),
+  onMode,
+});
 
 function renderSync(status) {
   const node = $('sync-status');
@@ -67,20 +290,9 @@ function renderSync(status) {
   }
 }
 
-async function refresh() {
-  clearTimeout(timer);
-  try {
-    const { cameras, changed } = await registry.fetchCameras();
-    $('error').hidden = true;
-    if (changed || $('loading').hidden === false) {
-      render(cameras);
-      showOnly(cameras.length === 0 ? 'empty' : null);
-    }
-  } catch (error) {
-    $('error-detail').textContent = error.message;
-    $('loading').hidden = true;
-    $('error').hidden = false;
-  }
+// The sync status line is read every refresh period in both modes (a small answer): it
+// says how old the registry is, which no event does.
+async function refreshSync() {
   try {
     renderSync(await registry.fetchSyncStatus());
   } catch (error) {
@@ -88,7 +300,7 @@ async function refresh() {
     $('sync-status').dataset.state = 'unknown';
     $('sync-status').textContent = `Cannot tell whether the registry is up to date (${error.message})`;
   }
-  timer = setTimeout(refresh, refreshMs);
+  setTimeout(refreshSync, refreshMs);
 }
 
 // One request for every card's availability strip, once a minute.
@@ -108,6 +320,31 @@ async function refreshHistory() {
   setTimeout(refreshHistory, HISTORY_MS);
 }
 
-$('error-retry').addEventListener('click', refresh);
-refresh();
+function setupFilter() {
+  const state = $('filter-state');
+  const text = $('filter-text');
+  state.value = [...state.options].some((o) => o.value === filter.state) ? filter.state : '';
+  filter.state = state.value;
+  text.value = filter.text;
+  const changed = () => {
+    filter.state = state.value;
+    filter.text = text.value;
+    const url = new URL(window.location.href);
+    for (const [name, value] of [['state', filter.state], ['q', filter.text]]) {
+      if (value) url.searchParams.set(name, value);
+      else url.searchParams.delete(name);
+    }
+    window.history.replaceState(null, '', url);
+    applyFilter();
+  };
+  state.addEventListener('change', changed);
+  text.addEventListener('input', changed);
+}
+
+$('error-retry').addEventListener('click', refreshList);
+setupFilter();
+onMode('connecting', '');
+refreshList();
+refreshSync();
 refreshHistory();
+updates.start();

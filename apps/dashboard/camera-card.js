@@ -1,6 +1,10 @@
 // One camera: name, status badge, tracks, and its live feed over WHEP, with a spinner
 // while connecting and a retry (manual, and automatic with back-off) when it fails.
 // Every value from the API is set as text, never parsed as HTML.
+//
+// A card plays only while it is wanted: live (or standby and asked to play), on screen
+// (the wall's IntersectionObserver), in a visible tab, and holding one of the wall's
+// session slots (sessions.js); otherwise it holds no peer connection at all.
 import { openWhep } from './whep.js';
 import { ago, describeTracks, downSince, statusOf, stripOf, whepUrlOf } from './cameras.js';
 
@@ -15,22 +19,27 @@ function element(tag, className, text) {
 }
 
 export class CameraCard {
-  constructor(camera) {
+  // pool: the wall's SessionPool; a card opens a session only while it holds a slot.
+  constructor(camera, pool) {
+    this.pool = pool;
+    this.onScreen = false;
+    this.pageVisible = true;
+    this.shown = true;
+    this.userPlay = false; // a standby camera the user asked to play
     this.root = element('article', 'card');
     this.root.dataset.testid = 'camera';
     this.media = element('div', 'media');
-    this.video = element('video');
-    this.video.muted = true;
-    this.video.autoplay = true;
-    this.video.playsInline = true;
+    // A <video> exists only while a session does: inserting one costs about a
+    // millisecond, too much for hundreds of cards that mostly play nothing.
+    this.video = null;
     this.overlay = element('div', 'overlay');
     this.spinner = element('div', 'spinner');
     this.message = element('p', 'overlay-message');
     this.retryButton = element('button', 'retry', 'Retry');
     this.retryButton.type = 'button';
-    this.retryButton.addEventListener('click', () => this.connect());
+    this.retryButton.addEventListener('click', () => this.playNow());
     this.overlay.append(this.spinner, this.message, this.retryButton);
-    this.media.append(this.video, this.overlay);
+    this.media.append(this.overlay);
 
     const info = element('div', 'info');
     const title = element('div', 'title');
@@ -51,6 +60,8 @@ export class CameraCard {
     this.retryTimer = null;
     this.url = null;
     this.generation = 0;
+    this.abort = null;
+    this.mode = null; // live | standby | offline | waiting
     this.update(camera);
   }
 
@@ -71,34 +82,116 @@ export class CameraCard {
     if (status.state === 'standby') {
       // On demand: nothing plays until someone asks, then MediaMTX starts the source.
       this.reason.textContent = status.reason;
-      if (!this.session && !this.connecting) {
-        this.stop();
-        this.url = whepUrlOf(camera);
-        this.show('standby', 'On demand', false, true, 'Play');
-      }
+      this.mode = 'standby';
+      this.url = whepUrlOf(camera);
+      if (!this.busy()) this.idle();
+      this.reconcile();
       return;
     }
+    this.userPlay = false;
     if (!camera.is_active) {
       const since = downSince(camera);
       const seen = camera.last_seen
         ? `last seen ${ago((Date.now() - Date.parse(camera.last_seen)) / 1000)} (${new Date(camera.last_seen).toLocaleString()})`
         : 'never seen live';
       this.reason.textContent = [status.reason, since, seen].filter(Boolean).join('; ');
+      this.mode = 'offline';
       this.stop();
       this.show('offline', `Offline: ${status.reason}`, false, false);
       return;
     }
     this.reason.textContent = status.reason;
     if (status.state !== 'live') {
+      this.mode = 'waiting';
       this.stop();
       this.show('waiting', status.reason || 'Waiting for the stream', true, false);
       return;
     }
     const url = whepUrlOf(camera);
-    if (url !== this.url || (!this.session && !this.connecting && !this.retryTimer && this.root.dataset.status !== 'failed')) {
+    const was = this.mode;
+    this.mode = 'live';
+    if (url !== this.url) {
       this.url = url;
-      this.connect();
+      this.stop();
     }
+    if (was !== 'live' && !this.busy()) this.idle();
+    this.reconcile();
+  }
+
+  // Whether the card should hold a session now.
+  wanted() {
+    const plays = this.mode === 'live' || (this.mode === 'standby' && this.userPlay);
+    return plays && this.onScreen && this.pageVisible && this.shown;
+  }
+
+  // Holding, asking for or about to retry a session.
+  busy() {
+    return Boolean(this.session || this.connecting || this.retryTimer || this.pool.isWaiting(this));
+  }
+
+  // Opens (through the pool) or closes the session to match wanted().
+  reconcile() {
+    if (!this.wanted()) {
+      if (this.busy() || this.pool.holds(this)) {
+        this.stop();
+        this.idle();
+      }
+      return;
+    }
+    if (this.busy()) return;
+    this.request(false);
+  }
+
+  request(first) {
+    const granted = this.pool.request(this, () => this.granted(), { first });
+    if (!granted) this.show('queued', 'Waiting for a free video slot', true, false);
+  }
+
+  // A slot came free for this card: it may have stopped wanting one meanwhile.
+  granted() {
+    if (this.wanted()) this.connect();
+    else {
+      this.pool.release(this);
+      this.idle();
+    }
+  }
+
+  // The overlay of a card that plays nothing now, by its mode.
+  idle() {
+    if (this.mode === 'standby' && !this.userPlay) this.show('standby', 'On demand', false, true, 'Play');
+    else if (this.mode === 'live' || this.mode === 'standby') {
+      const why = !this.pageVisible ? 'tab hidden' : !this.onScreen ? 'off screen' : 'filtered out';
+      this.show('paused', `Paused (${why})`, false, false);
+    }
+  }
+
+  // The Retry or Play button: play now, first in line for a slot.
+  playNow() {
+    if (this.mode === 'standby') this.userPlay = true;
+    this.stop();
+    if (this.wanted()) this.request(true);
+    else this.idle();
+  }
+
+  setOnScreen(onScreen) {
+    if (onScreen === this.onScreen) return;
+    this.onScreen = onScreen;
+    this.reconcile();
+  }
+
+  setPageVisible(visible) {
+    if (visible === this.pageVisible) return;
+    this.pageVisible = visible;
+    this.reconcile();
+  }
+
+  // The wall's filter: a card filtered out is not displayed and plays nothing.
+  setShown(shown) {
+    this.root.hidden = !shown;
+    if (shown === this.shown) return;
+    this.shown = shown;
+    if (!shown) this.onScreen = false; // the observer will say so too, later
+    this.reconcile();
   }
 
   show(status, text, spinning, retry, label = 'Retry') {
@@ -126,13 +219,16 @@ export class CameraCard {
       ? `${(a * 100).toFixed(a === 1 ? 0 : 1)}% available in 24 h` : '';
   }
 
+  // Called by the pool once this card holds a slot.
   async connect() {
-    this.stop();
+    this.closeSession();
     const generation = ++this.generation;
     this.connecting = true;
+    this.abort = new AbortController();
     this.show('connecting', 'Connecting…', true, false);
     try {
       const session = await openWhep(this.url, {
+        signal: this.abort.signal,
         onFailure: (error) => {
           if (generation === this.generation) this.failed(error);
         },
@@ -142,6 +238,11 @@ export class CameraCard {
         return;
       }
       this.session = session;
+      this.video = element('video');
+      this.video.muted = true;
+      this.video.autoplay = true;
+      this.video.playsInline = true;
+      this.media.prepend(this.video);
       this.video.srcObject = session.stream;
       this.video.addEventListener('playing', () => {
         if (generation === this.generation) {
@@ -164,22 +265,37 @@ export class CameraCard {
     this.show('failed', `Stream unavailable (${error.message}). Retrying in ${Math.round(delay / 1000)} s.`, false, true);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      if (this.camera.is_active) this.connect();
+      this.reconcile();
     }, delay);
   }
 
+  // Closes the session (or the one being opened) and cancels any retry; gives the slot
+  // back, or leaves the line.
   stop() {
-    this.generation += 1;
-    this.connecting = false;
     if (this.retryTimer) {
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
+    }
+    this.closeSession();
+    this.pool.release(this);
+  }
+
+  closeSession() {
+    this.generation += 1;
+    this.connecting = false;
+    if (this.abort) {
+      this.abort.abort();
+      this.abort = null;
     }
     if (this.session) {
       this.session.close();
       this.session = null;
     }
-    this.video.srcObject = null;
+    if (this.video) {
+      this.video.srcObject = null;
+      this.video.remove();
+      this.video = null;
+    }
   }
 
   destroy() {

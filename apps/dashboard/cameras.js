@@ -128,3 +128,48 @@ export function ago(seconds) {
   if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
   return `${Math.round(seconds / 86400)} d ago`;
 }
+
+// The site a device belongs to (one MediaMTX server); devices without one are "default".
+export function siteOf(camera) {
+  return typeof camera.site === 'string' && camera.site !== '' ? camera.site : 'default';
+}
+
+// The wall's filter: {state} is a statusOf() state, "not_live", or "" for any; {text}
+// matches the name, key or site, case-insensitively.
+export function matchesFilter(camera, { state = '', text = '' } = {}) {
+  if (state) {
+    const actual = statusOf(camera).state;
+    if (state === 'not_live' ? actual === 'live' : actual !== state) return false;
+  }
+  const needle = text.trim().toLowerCase();
+  if (!needle) return true;
+  return [camera.name, camera.device_key, siteOf(camera)]
+    .some((field) => typeof field === 'string' && field.toLowerCase().includes(needle));
+}
+
+// Cameras by site, sites by name, each keeping the list's order: [{site, cameras}].
+export function groupBySite(cameras) {
+  const groups = new Map();
+  for (const camera of cameras) {
+    const site = siteOf(camera);
+    if (!groups.has(site)) groups.set(site, []);
+    groups.get(site).push(camera);
+  }
+  return [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([site, list]) => ({ site, cameras: list }));
+}
+
+// What a device event says of a camera's presence, as fields of a DeviceResponse, or
+// null when the event is not about one camera's presence.
+export function presenceFromEvent(body) {
+  const d = body?.data;
+  if (!d || typeof d.device_key !== 'string' || typeof d.state !== 'string') return null;
+  return {
+    device_key: d.device_key,
+    is_active: Boolean(d.is_active),
+    last_seen: d.last_seen ?? null,
+    state_since: d.state_since ?? null,
+    state: d.state,
+    at: body.timestamp ?? null,
+  };
+}

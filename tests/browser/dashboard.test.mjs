@@ -80,7 +80,7 @@ test('offline cameras say why and when they were last seen', async () => {
   const yard = card('cam-yard');
   assert.equal(await yard.locator('.name').textContent(), 'Yard');
   assert.match(await yard.locator('.reason').textContent(), /no longer listed by MediaMTX; last seen 10 min ago/);
-  assert.equal(await yard.locator('video').evaluate((v) => v.srcObject), null, 'no stream is opened for it');
+  assert.equal(await yard.locator('video').count(), 0, 'no stream is opened for it (a card has a <video> only while it has one)');
 });
 
 test('a device key made of HTML stays text', async () => {
@@ -114,7 +114,9 @@ test('a failing WHEP endpoint shows the retry UI and recovers when it comes back
 test('a camera that goes away is torn down and its WHEP session deleted', async () => {
   const before = await fake.control('whep');
   psql(db, "DELETE FROM devices WHERE device_key = 'site-a/building.2/cam_1'");
-  await card('site-a/building.2/cam_1').waitFor({ state: 'detached', timeout: 5000 });
+  // A deleted row is not an event: a pushed wall sees it at its next revalidation of the
+  // list (every 6 refresh periods, 6 s here).
+  await card('site-a/building.2/cam_1').waitFor({ state: 'detached', timeout: 10000 });
   for (let i = 0; i < 50 && (await fake.control('whep')).deletes === before.deletes; i++) await sleep(100);
   assert.ok((await fake.control('whep')).deletes > before.deletes);
 });

@@ -104,4 +104,29 @@ export async function browser() {
   });
 }
 
+// An init script (page.addInitScript) counting the page's peer connections in
+// window.__pc: open now, the most open at once, made in all.
+export function countPeerConnections() {
+  const Native = window.RTCPeerConnection;
+  const stats = { open: 0, max: 0, created: 0 };
+  window.__pc = stats;
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      stats.created += 1;
+      stats.open += 1;
+      stats.max = Math.max(stats.max, stats.open);
+      this.counted = true;
+    }
+
+    close() {
+      if (this.counted) {
+        this.counted = false;
+        stats.open -= 1;
+      }
+      return super.close();
+    }
+  };
+}
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

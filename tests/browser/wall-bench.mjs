@@ -1,0 +1,88 @@
+// The wall benchmark (tests/bench/run-wall-bench): N live cameras in the fake MediaMTX,
+// the real sync-worker and api-server, the dashboard in Chromium with the default cap.
+// Prints the time to the first frames, the most peer connections held at once (in the
+// page and on the WHEP server) and the JS heap (after a forced GC) over S seconds of
+// scrolling down and back up. Asserts nothing.
+import { apiServer, browser, countPeerConnections, fakeMediamtx, pathItem, schemaUrl, sleep, syncOnce } from './harness.mjs';
+
+const cameras = Number(process.argv[2] ?? 500);
+const seconds = Number(process.argv[3] ?? 300);
+const cap = Number(process.env.WALL_MAX_SESSIONS ?? 16);
+const mib = (bytes) => (bytes / 1048576).toFixed(1);
+
+const fake = await fakeMediamtx();
+let api, chrome;
+try {
+  const items = Array.from({ length: cameras }, (_, i) => pathItem(`cam-${String(i).padStart(4, '0')}`));
+  await fake.control('paths', items);
+  const db = schemaUrl('wall_bench');
+  syncOnce(db, fake);
+  api = await apiServer(db, fake.webrtc);
+  chrome = await browser();
+  const page = await chrome.newPage({ viewport: { width: 1600, height: 1000 } });
+  await page.addInitScript(countPeerConnections);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const metrics = async () => {
+    await cdp.send('HeapProfiler.collectGarbage');
+    const { metrics: list } = await cdp.send('Performance.getMetrics');
+    return Object.fromEntries(list.map((m) => [m.name, m.value]));
+  };
+
+  console.log(`${cameras} cameras, cap ${cap} sessions, viewport 1600x1000, ${seconds} s of scrolling`);
+  const started = performance.now();
+  await page.goto(`${api.url}/?max-sessions=${cap}`);
+  await page.waitForFunction(() => [...document.querySelectorAll('video')].some((v) => v.getVideoPlaybackQuality().totalVideoFrames > 0),
+    null, { timeout: 60000, polling: 20 });
+  const first = performance.now() - started;
+  // Every slot the screen can use shows frames: min(cap, cards on screen).
+  await page.waitForFunction((limit) => {
+    const onScreen = [...document.querySelectorAll('[data-testid="camera"]')].filter((n) => {
+      const r = n.getBoundingClientRect();
+      return !n.hidden && r.bottom > 0 && r.top < window.innerHeight;
+    });
+    const framing = onScreen.filter((n) => n.querySelector('video')?.getVideoPlaybackQuality().totalVideoFrames > 0);
+    return framing.length >= Math.min(limit, onScreen.length);
+  }, cap, { timeout: 60000, polling: 50 });
+  const full = performance.now() - started;
+  console.log(`first frame on the wall:            ${first.toFixed(0)} ms after navigation`);
+  console.log(`every playable card on screen framing: ${full.toFixed(0)} ms`);
+
+  const base = await metrics();
+  console.log(`heap after first frames: ${mib(base.JSHeapUsedSize)} MiB used, ${base.Nodes} DOM nodes, ${base.JSEventListeners} listeners`);
+  let serverMax = 0;
+  let step = 0;
+  const samples = [];
+  const end = performance.now() + seconds * 1000;
+  let nextSample = performance.now() + 30000;
+  while (performance.now() < end) {
+    // Down a screen at a time, then back to the top.
+    await page.evaluate(() => {
+      const bottom = document.documentElement.scrollHeight - window.innerHeight;
+      if (window.scrollY >= bottom - 1) window.scrollTo(0, 0);
+      else window.scrollBy(0, Math.round(window.innerHeight * 0.8));
+    });
+    step += 1;
+    await sleep(1000);
+    serverMax = Math.max(serverMax, (await fake.control('whep')).sessions);
+    if (performance.now() >= nextSample) {
+      const m = await metrics();
+      const pc = await page.evaluate(() => ({ ...window.__pc }));
+      const at = Math.round((performance.now() - end) / 1000 + seconds);
+      samples.push(m.JSHeapUsedSize);
+      console.log(`t=${String(at).padStart(4)} s  heap ${mib(m.JSHeapUsedSize)} MiB  nodes ${m.Nodes}  listeners ${m.JSEventListeners}` +
+        `  peer connections open ${pc.open}, max ${pc.max}, made ${pc.created}`);
+      nextSample += 30000;
+    }
+  }
+  const last = await metrics();
+  const pc = await page.evaluate(() => ({ ...window.__pc }));
+  console.log(`after ${step} scroll steps: heap ${mib(base.JSHeapUsedSize)} -> ${mib(last.JSHeapUsedSize)} MiB` +
+    ` (min ${mib(Math.min(...samples, last.JSHeapUsedSize))}, max ${mib(Math.max(...samples, last.JSHeapUsedSize))})`);
+  console.log(`peer connections: at most ${pc.max} open at once in the page (cap ${cap}), ${pc.created} made;` +
+    ` at most ${serverMax} sessions on the WHEP server (sampled each second)`);
+} finally {
+  await chrome?.close();
+  api?.process.kill();
+  fake.process.kill();
+}
