@@ -454,7 +454,13 @@ TEST_CASE("a reader that stays behind is disconnected, memory stays bounded and 
   const auto rss_after = api.rss_kib();
   WARN("api-server RSS " << rss_before << " KiB before, " << rss_after
                          << " KiB after 10 MiB of events");
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine (up to 256 MiB): RSS says nothing of
+  // what the server holds. The bound is checked by the normal build.
+  (void)rss_after;
+#else
   CHECK(rss_after - rss_before < 8 * 1024);
+#endif
   // The slow reader gets what its buffers held, then the end of the connection.
   CHECK(slow->closed_by_server(10s));
 }
