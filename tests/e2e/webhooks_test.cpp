@@ -28,12 +28,16 @@ constexpr const char* admin_token = "test-admin-token";
 using Headers = std::vector<std::pair<std::string, std::string>>;
 const Headers admin{{"Authorization", std::string("Bearer ") + admin_token}};
 
-// Short enough that a test sees every retry; the lease outlives the timeout.
+// The admin token, and delivery short enough that a test sees every retry; the lease
+// outlives the timeout.
+// clang-format off
 const std::vector<std::string> fast_delivery{
+    "--admin-token",            admin_token,
     "--webhook-retry-schedule", "0,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
     "--webhook-lease",          "3s",
     "--webhook-timeout",        "2s",
     "--webhook-poll",           "200ms"};
+// clang-format on
 
 // The real api-server; its calls carry the admin token unless told otherwise.
 struct ApiServer : ApiServerProcess {
@@ -132,11 +136,7 @@ TEST_CASE(
     "[e2e][webhooks]") {
   Registry registry;
   Receiver receiver;
-  ApiServer api(registry.schema.url(), [] {
-    auto args = fast_delivery;
-    args.insert(args.end(), {"--admin-token", admin_token});
-    return args;
-  }());
+  ApiServer api(registry.schema.url(), fast_delivery);
   const auto id = add_endpoint(api, receiver);
 
   registry.round({{"cam_a", true}, {"cam_b", true}, {"cam_c", false}});
@@ -187,11 +187,7 @@ TEST_CASE(
     "[e2e][webhooks]") {
   Registry registry;
   Receiver receiver;
-  ApiServer api(registry.schema.url(), [] {
-    auto args = fast_delivery;
-    args.insert(args.end(), {"--admin-token", admin_token});
-    return args;
-  }());
+  ApiServer api(registry.schema.url(), fast_delivery);
   add_endpoint(api, receiver);
   receiver.control(R"({"plan": [{"status": 503, "times": 8}]})");
 
@@ -234,11 +230,7 @@ TEST_CASE(
     "[e2e][webhooks]") {
   Registry registry;
   Receiver receiver;
-  ApiServer api(registry.schema.url(), [] {
-    auto args = fast_delivery;
-    args.insert(args.end(), {"--admin-token", admin_token});
-    return args;
-  }());
+  ApiServer api(registry.schema.url(), fast_delivery);
   add_endpoint(api, receiver, R"(["device.offline", "device.online"])");
   // Rounds on a scripted clock, the default 5-minute window: cam_short is down for 5:00
   // (not "more than" the window), cam_long for 6:00.
@@ -267,11 +259,7 @@ TEST_CASE(
 TEST_CASE("429 with Retry-After: 3 means no attempt for 3 seconds", "[e2e][webhooks]") {
   Registry registry;
   Receiver receiver;
-  ApiServer api(registry.schema.url(), [] {
-    auto args = fast_delivery;
-    args.insert(args.end(), {"--admin-token", admin_token});
-    return args;
-  }());
+  ApiServer api(registry.schema.url(), fast_delivery);
   add_endpoint(api, receiver);
   receiver.control(R"({"plan": [{"status": 429, "retry_after": "3", "times": 1}]})");
   registry.round({{"cam_a", true}});
@@ -292,11 +280,7 @@ TEST_CASE("429 with Retry-After: 3 means no attempt for 3 seconds", "[e2e][webho
 TEST_CASE("a receiver answering 410 disables its endpoint", "[e2e][webhooks]") {
   Registry registry;
   Receiver receiver;
-  ApiServer api(registry.schema.url(), [] {
-    auto args = fast_delivery;
-    args.insert(args.end(), {"--admin-token", admin_token});
-    return args;
-  }());
+  ApiServer api(registry.schema.url(), fast_delivery);
   const auto id = add_endpoint(api, receiver);
   receiver.control(R"({"default": {"status": 410}})");
   registry.round({{"cam_a", true}});
@@ -328,12 +312,7 @@ TEST_CASE(
     "[e2e][webhooks]") {
   Registry registry;
   Receiver receiver;
-  const auto args = [] {
-    auto a = fast_delivery;
-    a.insert(a.end(), {"--admin-token", admin_token});
-    return a;
-  }();
-  auto first = std::make_unique<ApiServer>(registry.schema.url(), args);
+  auto first = std::make_unique<ApiServer>(registry.schema.url(), fast_delivery);
   add_endpoint(*first, receiver);
   receiver.control(R"({"plan": [{"hold": true, "times": 1}]})");
   registry.round({{"cam_a", true}});
@@ -341,7 +320,7 @@ TEST_CASE(
   first->process().signal(SIGKILL);
   REQUIRE(first->process().wait(5s));
   const auto killed_at = std::chrono::steady_clock::now();
-  ApiServer second(registry.schema.url(), args);
+  ApiServer second(registry.schema.url(), fast_delivery);
   REQUIRE(registry.all_delivered());
   const auto took = std::chrono::steady_clock::now() - killed_at;
   const auto received = receiver.received();
@@ -359,13 +338,8 @@ TEST_CASE(
 TEST_CASE("two api-servers deliver each event exactly once between them", "[e2e][webhooks]") {
   Registry registry;
   Receiver receiver;
-  const auto args = [] {
-    auto a = fast_delivery;
-    a.insert(a.end(), {"--admin-token", admin_token});
-    return a;
-  }();
-  ApiServer one(registry.schema.url(), args);
-  ApiServer two(registry.schema.url(), args);
+  ApiServer one(registry.schema.url(), fast_delivery);
+  ApiServer two(registry.schema.url(), fast_delivery);
   add_endpoint(one, receiver);
   std::vector<std::pair<std::string, bool>> cameras;
   for (int round = 0; round < 4; ++round) {
@@ -410,11 +384,7 @@ TEST_CASE("webhook administration needs the admin token and refuses bad input", 
     }
   }
   SECTION("with it: create, list (no secret), deliveries, replay, delete") {
-    ApiServer api(registry.schema.url(), [] {
-      auto args = fast_delivery;
-      args.insert(args.end(), {"--admin-token", admin_token});
-      return args;
-    }());
+    ApiServer api(registry.schema.url(), fast_delivery);
     for (const auto& bad :
          {std::string("not json"), std::string("[]"), std::string(R"({"types": []})"),
           std::string(R"({"url": "ftp://example.com/"})"), std::string(R"({"url": 5})"),
