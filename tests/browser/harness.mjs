@@ -131,7 +131,7 @@ export function countPeerConnections() {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// An init script (page.addInitScript) timing every WHEP session the page opens, in
+// An init script (page.addInitScript) timing the first 64 WHEP sessions the page opens, in
 // window.__whep: per peer connection the milliseconds since navigation at which it was
 // made, its offer created, its local description set, its first ICE candidate, ICE
 // gathering complete, the POST sent and answered, the answer applied, connected, its
@@ -140,11 +140,13 @@ export function timeWhepSessions() {
   const Native = window.RTCPeerConnection;
   const sessions = [];
   window.__whep = sessions;
-  const byTrack = new Map();
+  const byTrack = new WeakMap();
+  const KEPT = 64; // the first sessions only: the heap of a long run stays the page's own
   const now = () => performance.now();
   window.RTCPeerConnection = class extends Native {
     constructor(...args) {
       super(...args);
+      if (sessions.length >= KEPT) return;
       const t = { made: now() };
       this.timing = t;
       sessions.push(t);
@@ -165,19 +167,19 @@ export function timeWhepSessions() {
 
     async createOffer(...args) {
       const offer = await super.createOffer(...args);
-      this.timing.offer ??= now();
+      if (this.timing) this.timing.offer ??= now();
       return offer;
     }
 
     async setLocalDescription(...args) {
       await super.setLocalDescription(...args);
-      this.timing.local ??= now();
+      if (this.timing) this.timing.local ??= now();
     }
 
     async setRemoteDescription(...args) {
-      this.timing.answered ??= now();
+      if (this.timing) this.timing.answered ??= now();
       await super.setRemoteDescription(...args);
-      this.timing.applied ??= now();
+      if (this.timing) this.timing.applied ??= now();
     }
   };
   const nativeFetch = window.fetch;
