@@ -98,6 +98,12 @@ try {
       nextSample += 30000;
     }
   }
+  // Sessions opened while scrolling (a few at a time, not a screenful at once).
+  const later = (await page.evaluate(() => window.__whep)).filter((t) => t.made > full);
+  if (later.length > 0) {
+    console.log(`sessions opened while scrolling (the next ${later.length} timed):`);
+    for (const line of summariseWhepTimings(later)) console.log(line);
+  }
   const last = await metrics();
   const pc = await page.evaluate(() => ({ ...window.__pc }));
   console.log(`after ${step} scroll steps: heap ${mib(base.JSHeapUsedSize)} -> ${mib(last.JSHeapUsedSize)} MiB` +
