@@ -28,6 +28,8 @@ async function pageCertificate() {
   }
   return current;
 }
+// Made while the page loads, not when the first card asks (~120 ms then, on the wall).
+pageCertificate();
 
 // The offer's ICE credentials and its m-lines by mid, for the trickle fragments.
 function offerParts(sdp) {
