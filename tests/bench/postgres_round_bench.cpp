@@ -6,10 +6,14 @@
 // Each realistic round is split into read (lock, clock, the stored presence: until the
 // planner is called), plan (the core's plan_round) and write (the rest, to the commit).
 #include <libpq-fe.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -67,6 +71,36 @@ void advance(std::vector<PathState>& rows, int round) {
       p.outbound_bytes += 40'000 * p.readers.size();
     }
   }
+}
+
+// CPU seconds (user + system) of this process, and of the cluster's client backends but
+// conn's own (the repository's backend): on a shared machine wall time says little, CPU
+// time says what a round costs.
+double own_cpu() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto s = [](timeval t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(usage.ru_utime) + s(usage.ru_stime);
+}
+double cluster_cpu(PGconn* conn) {
+  PGresult* res = PQexec(conn,
+                         "SELECT pid FROM pg_stat_activity"
+                         " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()");
+  double total = 0;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (int r = 0; r < PQntuples(res); ++r) {
+    std::ifstream stat(std::string("/proc/") + PQgetvalue(res, r, 0) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line) || line.rfind(')') == std::string::npos) continue;
+    std::istringstream fields(line.substr(line.rfind(')') + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) // fields 14 and 15: utime, stime
+      if (i >= 14) ticks += std::stod(field);
+    total += ticks / tick;
+  }
+  PQclear(res);
+  return total;
 }
 
 double seconds_since(Stopwatch::time_point start) {
@@ -135,9 +169,9 @@ int main(int argc, char** argv) {
   if (sizes.empty()) sizes = {1'000, 10'000, 100'000};
 
   const int realistic_rounds = 3;
-  std::printf("%9s %12s %12s %12s %10s %10s %14s %8s %8s %8s %9s\n", "cameras", "copy_ms",
+  std::printf("%9s %12s %12s %12s %10s %10s %14s %8s %8s %8s %9s %8s %9s\n", "cameras", "copy_ms",
               "round1_ms", "round2_ms", "r1/copy", "r2/copy", "realistic_ms", "read", "plan",
-              "write", "written");
+              "write", "written", "cpu_ms", "db_cpu_ms");
   for (const int n : sizes) {
     auto rows = make_rows(n);
     PGconn* conn = PQconnectdb(url);
@@ -190,6 +224,7 @@ int main(int argc, char** argv) {
       advance(rows, r);
       listing = Result<std::vector<PathState>>(rows);
       now += std::chrono::seconds(60);
+      const double cpu_before = own_cpu(), db_before = cluster_cpu(conn);
       start = Stopwatch::now();
       const auto done = round();
       const auto end = Stopwatch::now();
@@ -200,9 +235,11 @@ int main(int argc, char** argv) {
       const auto ms = [](auto from, auto to) {
         return std::chrono::duration<double, std::milli>(to - from).count();
       };
-      std::printf("%s%14.1f %8.1f %8.1f %8.1f %9zu\n", r == 0 ? " " : std::string(71, ' ').c_str(),
-                  ms(start, end), ms(start, plan_start), ms(plan_start, plan_end),
-                  ms(plan_end, end), done->writes.size());
+      const double cpu = own_cpu() - cpu_before, db_cpu = cluster_cpu(conn) - db_before;
+      std::printf("%s%14.1f %8.1f %8.1f %8.1f %9zu %8.0f %9.0f\n",
+                  r == 0 ? " " : std::string(71, ' ').c_str(), ms(start, end),
+                  ms(start, plan_start), ms(plan_start, plan_end), ms(plan_end, end),
+                  done->writes.size(), cpu * 1e3, db_cpu * 1e3);
     }
     std::fflush(stdout);
     exec(conn, "DROP SCHEMA " + schema + " CASCADE");

@@ -133,29 +133,34 @@ constexpr const char* ledger_open_sql = CAMREG_LEDGER_STEP
 
 // Storage only: every value comes from the plan. meta: k keep, r replace, x mark
 // removed (the stored metadata with state "removed" and ready false). "p" names every
-// parameter once, because SOCI binds each :name to one position.
-constexpr const char* update_sql = R"SQL(
-WITH p AS (
-  SELECT CAST(:type AS text) AS type,
-         timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now
-)
-UPDATE devices d SET
-  device_metadata = CASE i.meta WHEN 'r' THEN CAST(i.metadata AS jsonb)
-                                WHEN 'x' THEN d.device_metadata || '{"state": "removed", "ready": false}'
-                                ELSE d.device_metadata END,
-  metadata_hash = CASE i.meta WHEN 'r' THEN i.metadata_hash WHEN 'x' THEN NULL
-                              ELSE d.metadata_hash END,
-  state = i.state,
-  last_seen = timestamptz 'epoch' + i.last_seen * interval '1 microsecond',
-  is_active = i.is_active,
-  updated_at = CASE WHEN i.touch THEN p.now ELSE d.updated_at END,
-  state_since = timestamptz 'epoch' + i.state_since * interval '1 microsecond',
-  missed_listings = i.missed_listings,
-  presence = i.presence,
-  online_announced = i.online_announced
-FROM camreg_round_writes i, p
-WHERE NOT i.ins AND d.device_type = p.type AND d.device_key = i.device_key
-)SQL";
+// parameter once, because SOCI binds each :name to one position. One statement per kind
+// of metadata write: only the removal reads the stored metadata, so the others never
+// carry a device's old metadata through the join (at 100,000 cameras that copy was most
+// of a round's write), and a kept row's update leaves its metadata as it is.
+#define CAMREG_UPDATE_DEVICES(METADATA, META)                                        \
+  "WITH p AS (SELECT CAST(:type AS text) AS type,"                                   \
+  "  timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now) " \
+  "UPDATE devices d SET " METADATA                                                   \
+  "  state = i.state,"                                                               \
+  "  last_seen = timestamptz 'epoch' + i.last_seen * interval '1 microsecond',"      \
+  "  is_active = i.is_active,"                                                       \
+  "  updated_at = CASE WHEN i.touch THEN p.now ELSE d.updated_at END,"               \
+  "  state_since = timestamptz 'epoch' + i.state_since * interval '1 microsecond',"  \
+  "  missed_listings = i.missed_listings,"                                           \
+  "  presence = i.presence,"                                                         \
+  "  online_announced = i.online_announced "                                         \
+  "FROM camreg_round_writes i, p "                                                   \
+  "WHERE NOT i.ins AND i.meta = '" META                                              \
+  "' AND d.device_type = p.type"                                                     \
+  "  AND d.device_key = i.device_key"
+constexpr const char* update_kept_sql = CAMREG_UPDATE_DEVICES("", "k");
+constexpr const char* update_replaced_sql = CAMREG_UPDATE_DEVICES(
+    "device_metadata = CAST(i.metadata AS jsonb), metadata_hash = i.metadata_hash,", "r");
+constexpr const char* update_removed_sql = CAMREG_UPDATE_DEVICES(
+    "device_metadata = d.device_metadata || '{\"state\": \"removed\", \"ready\": false}',"
+    " metadata_hash = NULL,",
+    "x");
+#undef CAMREG_UPDATE_DEVICES
 
 // New devices: name starts as the path name and is never overwritten by a sync.
 constexpr const char* insert_sql = R"SQL(
@@ -258,17 +263,19 @@ TimePoint time_of(long long us) {
   return TimePoint{Duration{us}};
 }
 
-// Appends a value in COPY's text format.
+// Appends a value in COPY's text format: runs without a special character are appended
+// whole (a camera's metadata is hundreds of bytes with few or none).
 void append_copy_field(std::string& out, std::string_view value) {
-  for (const char c : value) {
-    switch (c) {
-    case '\\': out += "\\\\"; break;
-    case '\t': out += "\\t"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    default: out += c;
-    }
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (c != '\\' && c != '\t' && c != '\n' && c != '\r') continue;
+    out.append(value.substr(run, i - run));
+    out += '\\';
+    out += c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
+    run = i + 1;
   }
+  out.append(value.substr(run));
 }
 
 // Streams rows into a table by COPY (text format), append_row(buffer, row) writing one
@@ -454,6 +461,24 @@ void insert_events(PGconn* conn, std::vector<Event>& events) {
   PQclear(res);
 }
 
+// Updates the existing devices a round writes (staged in camreg_round_writes), one
+// statement per kind of metadata write present.
+void update_devices(soci::session& sql, const std::vector<DeviceWrite>& writes,
+                    const std::string& device_type, long long now_us) {
+  bool kept = false, replaced = false, removed = false;
+  for (const auto& w : writes) {
+    if (w.insert) continue;
+    kept |= w.metadata == DeviceWrite::Metadata::keep;
+    replaced |= w.metadata == DeviceWrite::Metadata::replace;
+    removed |= w.metadata == DeviceWrite::Metadata::mark_removed;
+  }
+  for (const auto& [present, statement] :
+       {std::pair{kept, update_kept_sql}, std::pair{replaced, update_replaced_sql},
+        std::pair{removed, update_removed_sql}}) {
+    if (present) sql << statement, soci::use(device_type, "type"), soci::use(now_us, "now");
+  }
+}
+
 class PostgresDeviceRepository final : public DeviceRepository {
  public:
   explicit PostgresDeviceRepository(Options options) : connection_(std::move(options)) {}
@@ -485,7 +510,7 @@ class PostgresDeviceRepository final : public DeviceRepository {
       }
       if (!plan.writes.empty()) {
         copy_in(connection_.native(), copy_sql, plan.writes, append_write);
-        sql << update_sql, soci::use(device_type, "type"), soci::use(now_us, "now");
+        update_devices(sql, plan.writes, device_type, now_us);
         sql << insert_sql, soci::use(device_type, "type"), soci::use(now_us, "now");
       }
       if (!plan.ledger.empty()) {
