@@ -256,6 +256,15 @@ std::string as_micros(std::string_view column) {
   return sql;
 }
 
+// A string as an SQL literal (text for a statement that takes no parameters).
+std::string quote_literal(PGconn* conn, std::string_view value) {
+  char* quoted = PQescapeLiteral(conn, value.data(), value.size());
+  if (!quoted) throw std::runtime_error(PQerrorMessage(conn));
+  std::string out(quoted);
+  PQfreemem(quoted);
+  return out;
+}
+
 long long micros_of(TimePoint t) {
   return t.time_since_epoch().count();
 }
@@ -558,32 +567,54 @@ class PostgresDeviceRepository final : public DeviceRepository {
   Result<std::vector<Device>> list_devices(const DeviceQuery& query) override {
     return connection_.run<std::vector<Device>>(
         "list devices", [&](soci::session& sql) -> Result<std::vector<Device>> {
+          const auto literal = [&](std::string_view v) {
+            return quote_literal(connection_.native(), v);
+          };
           std::string text = "SELECT id, device_key, device_type, name, " + as_micros("last_seen") +
                              ", CAST(is_active AS integer), " + as_micros("created_at") + ", " +
                              as_micros("updated_at") + ", CAST(device_metadata AS text), " +
                              as_micros("state_since") + " FROM devices WHERE true";
-          const std::string type = query.device_type.value_or("");
-          if (query.device_type) text += " AND device_type = :type";
+          if (query.device_type) text += " AND device_type = " + literal(*query.device_type);
           if (query.active_only) text += " AND is_active";
           text += " ORDER BY device_key, device_type";
-          soci::rowset<soci::row> rows = query.device_type
-                                             ? (sql.prepare << text, soci::use(type, "type"))
-                                             : (sql.prepare << text);
+          // Through a cursor, a batch at a time: the whole result at once would be held
+          // twice, as libpq's rows and as devices (~100 MB each at 100,000 cameras).
+          soci::transaction tx(sql);
+          sql << "DECLARE camreg_list NO SCROLL CURSOR FOR " + text;
           std::vector<Device> out;
-          for (const auto& r : rows) {
-            Device d;
-            d.id = r.get<long long>(0);
-            d.device_key = r.get<std::string>(1);
-            d.device_type = r.get<std::string>(2);
-            d.name = r.get<std::string>(3);
-            if (r.get_indicator(4) == soci::i_ok) d.last_seen = time_of(r.get<long long>(4));
-            d.is_active = r.get<int>(5) != 0;
-            d.created_at = time_of(r.get<long long>(6));
-            d.updated_at = time_of(r.get<long long>(7));
-            d.metadata_json = r.get<std::string>(8);
-            if (r.get_indicator(9) == soci::i_ok) d.state_since = time_of(r.get<long long>(9));
-            out.push_back(std::move(d));
+          for (;;) {
+            PGresult* res = PQexec(connection_.native(), "FETCH 2000 FROM camreg_list");
+            if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+              std::string error = PQresultErrorMessage(res);
+              PQclear(res);
+              throw std::runtime_error(error);
+            }
+            const int n = PQntuples(res);
+            const auto text_of = [&](int r, int c) {
+              return std::string(PQgetvalue(res, r, c),
+                                 static_cast<std::size_t>(PQgetlength(res, r, c)));
+            };
+            const auto micros_at = [&](int r, int c) {
+              return time_of(std::atoll(PQgetvalue(res, r, c)));
+            };
+            for (int r = 0; r < n; ++r) {
+              Device d;
+              d.id = std::atoll(PQgetvalue(res, r, 0));
+              d.device_key = text_of(r, 1);
+              d.device_type = text_of(r, 2);
+              d.name = text_of(r, 3);
+              if (!PQgetisnull(res, r, 4)) d.last_seen = micros_at(r, 4);
+              d.is_active = std::atoi(PQgetvalue(res, r, 5)) != 0;
+              d.created_at = micros_at(r, 6);
+              d.updated_at = micros_at(r, 7);
+              d.metadata_json = text_of(r, 8);
+              if (!PQgetisnull(res, r, 9)) d.state_since = micros_at(r, 9);
+              out.push_back(std::move(d));
+            }
+            PQclear(res);
+            if (n == 0) break;
           }
+          tx.commit();
           return out;
         });
   }
