@@ -50,6 +50,15 @@ void append_json_string(std::string& out, std::string_view value) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
   for (std::size_t i = 0; i < value.size();) {
+    // A run of printable ASCII that needs no escape goes in whole.
+    std::size_t end = i;
+    while (end < value.size()) {
+      const auto b = static_cast<unsigned char>(value[end]);
+      if (b < 0x20 || b >= 0x7F || b == '"' || b == '\\') break;
+      ++end;
+    }
+    out.append(value.substr(i, end - i));
+    if ((i = end) == value.size()) break;
     const auto c = static_cast<unsigned char>(value[i]);
     if (c >= 0x80 || c == 0) { // NUL: jsonb cannot store \u0000
       i += append_valid_char(out, value, i);

@@ -45,7 +45,13 @@ std::string render_metadata(const PathState& path, std::string_view whep) {
   std::string out;
   out.reserve(512);
   JsonWriter w(out);
-  const auto text = [&](std::string_view value) { w.string(redact_userinfo(value)); };
+  const auto text = [&](std::string_view value) {
+    // Only a URL can carry userinfo: most values are written without a copy.
+    if (value.find("://") == std::string_view::npos)
+      w.string(value);
+    else
+      w.string(redact_userinfo(value));
+  };
   w.begin_object();
   const DeviceState state = classify(path);
   w.key("state");

@@ -190,7 +190,7 @@ void RegistryView::refresh(bool everything) {
     SnapshotPtr snapshot;
     std::string error;
     if (devices)
-      snapshot = builder_(*devices);
+      snapshot = builder_(std::move(*devices));
     else
       error = devices.error().message;
     std::vector<Callback> callbacks;

@@ -138,6 +138,21 @@ class DeployFiles(unittest.TestCase):
         seconds = int(timeout.group(1)) * {"s": 1, "m": 60, "h": 3600}[timeout.group(2)]
         self.assertGreater(seconds, 15, "longer than api-server's 15 s heartbeat")
 
+    def test_nginx_spreads_over_replicas_and_retries_only_idempotent_requests(self):
+        text = read("deploy/nginx/camreg.conf")
+        upstream = re.search(r"upstream camreg_api \{(.*?)\n\}", text, re.S).group(1)
+        servers = re.findall(r"^\s*server (\S+) max_fails=\d+ fail_timeout=\d+s;", upstream, re.M)
+        self.assertGreaterEqual(len(servers), 2, "several api-server replicas")
+        self.assertEqual(len(set(servers)), len(servers))
+        self.assertRegex(upstream, r"keepalive \d+;")
+        retry = re.search(r"^\s*proxy_next_upstream ([^;]*);", text, re.M)
+        self.assertIsNotNone(retry, "retries on the next replica")
+        self.assertEqual(set(retry.group(1).split()), {"error", "timeout", "http_502", "http_503", "http_504"})
+        self.assertNotIn("non_idempotent", re.sub(r"#.*", "", text), "a POST is never sent twice")
+        self.assertRegex(text, r"proxy_next_upstream_tries \d+;")
+        # The scale run starts nginx from this very file, not from a copy.
+        self.assertIn("deploy/nginx/camreg.conf", read("tests/scale/run"))
+
     def test_mediamtx_yml_is_what_the_run_issue_asks(self):
         config = yaml.safe_load(read("mediamtx.yml"))
         self.assertIs(config["api"], True)

@@ -68,6 +68,9 @@ Test controls (not MediaMTX), under /_fake/:
   GET /_fake/hooks     the hook calls made: [{"path", "event", "status", "ms"}] (status 0:
                        no answer; ms: from the change to the answer)
 
+With --churn each walk of /v3/paths/list (its page 0) grows every available raw item's
+byte counters and flips 1% of the items' availability, as a busy MediaMTX would.
+
 With --webrtc-listen it also answers WHEP (whep.py: aiortc, a moving test pattern
 per available path), as MediaMTX does on :8889.
 
@@ -193,6 +196,8 @@ def go_time(moment):
 class Fake:
     def __init__(self, args):
         self.items = []
+        self.churn = getattr(args, "churn", False)
+        self.walks = 0
         self.users = {}
         if args.user is not None:
             self.users[args.user] = args.password or ""
@@ -380,6 +385,8 @@ class Fake:
         self.requests.append({"page": page, "itemsPerPage": per_page,
                               "auth": request.headers.get("Authorization"),
                               "endpoint": endpoint})
+        if endpoint == "paths" and page == 0 and self.churn:
+            self.churn_items()
         items = items_of()
         count = len(items)
         page_count = (count + per_page - 1) // per_page
@@ -396,6 +403,21 @@ class Fake:
             else:
                 self.set_items(self.items + mutation["items"])
         return await self.faulty(request, endpoint, page, body)
+
+    def churn_items(self):
+        """--churn: a new walk of the list (page 0) finds every available raw item's byte
+        counters grown, as on a real MediaMTX, and 1% of the items (a different 1% each
+        walk) switched between available and not."""
+        self.walks += 1
+        stamp = go_time(datetime.datetime.now(datetime.timezone.utc))
+        for i, item in enumerate(self.items):
+            if i % 100 == self.walks % 100:
+                up = not item.get("available", False)
+                item.update({"available": up, "ready": up, "availableTime": stamp if up else None,
+                             "readyTime": stamp if up else None})
+            if item.get("available"):
+                grown = int(item.get("inboundBytes", 0)) + 250000 + i % 1000
+                item.update({"inboundBytes": grown, "bytesReceived": grown})
 
     async def paths_list(self, request):
         return await self.list_endpoint(request, "paths", self.runtime_items)
@@ -623,6 +645,8 @@ async def main():
     parser.add_argument("--webrtc-listen", help="also serve WHEP on host:port (needs aiortc)")
     parser.add_argument("--hook-url", help="call this URL as mediamtx.yml's hooks do (see PUT /_fake/hook)")
     parser.add_argument("--hook-token", help="the Bearer token of the hook calls")
+    parser.add_argument("--churn", action="store_true",
+                        help="each walk of the raw items grows their counters, 1%% change state")
     parser.add_argument("--tls-cert", help="serve https with this PEM certificate chain")
     parser.add_argument("--tls-key", help="and this PEM private key")
     args = parser.parse_args()

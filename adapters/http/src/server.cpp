@@ -254,7 +254,9 @@ Result<std::unique_ptr<Server>> Server::start(
   view_options.max_snapshot_age = options.refresh_interval + options.refresh_interval / 2;
   auto view = std::make_unique<RegistryView>(
       std::move(repository), std::move(feed),
-      [](const std::vector<Device>& devices) { return detail::build_devices_snapshot(devices); },
+      [](std::vector<Device> devices) {
+        return detail::build_devices_snapshot(std::move(devices));
+      },
       view_options,
       [log](ViewNotice notice, std::string_view message) { log_notice(log, notice, message); });
   // Start ready when the database is: /readyz then never reports a transient "starting".

@@ -145,30 +145,35 @@ constexpr const char* ledger_open_sql = CAMREG_LEDGER_STEP
 
 // Storage only: every value comes from the plan. meta: k keep, r replace, x mark
 // removed (the stored metadata with state "removed" and ready false). "p" names every
-// parameter once, because SOCI binds each :name to one position. Keys name their site:
-// no site filter, as in the ledger's steps.
-constexpr const char* update_sql = R"SQL(
-WITH p AS (
-  SELECT CAST(:type AS text) AS type,
-         timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now
-)
-UPDATE devices d SET
-  device_metadata = CASE i.meta WHEN 'r' THEN CAST(i.metadata AS jsonb)
-                                WHEN 'x' THEN d.device_metadata || '{"state": "removed", "ready": false}'
-                                ELSE d.device_metadata END,
-  metadata_hash = CASE i.meta WHEN 'r' THEN i.metadata_hash WHEN 'x' THEN NULL
-                              ELSE d.metadata_hash END,
-  state = i.state,
-  last_seen = timestamptz 'epoch' + i.last_seen * interval '1 microsecond',
-  is_active = i.is_active,
-  updated_at = CASE WHEN i.touch THEN p.now ELSE d.updated_at END,
-  state_since = timestamptz 'epoch' + i.state_since * interval '1 microsecond',
-  missed_listings = i.missed_listings,
-  presence = i.presence,
-  online_announced = i.online_announced
-FROM camreg_round_writes i, p
-WHERE NOT i.ins AND d.device_type = p.type AND d.device_key = i.device_key
-)SQL";
+// parameter once, because SOCI binds each :name to one position. One statement per kind
+// of metadata write: only the removal reads the stored metadata, so the others never
+// carry a device's old metadata through the join (at 100,000 cameras that copy was most
+// of a round's write), and a kept row's update leaves its metadata as it is. Keys name
+// their site: no site filter, as in the ledger's steps.
+#define CAMREG_UPDATE_DEVICES(METADATA, META)                                        \
+  "WITH p AS (SELECT CAST(:type AS text) AS type,"                                   \
+  "  timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now) " \
+  "UPDATE devices d SET " METADATA                                                   \
+  "  state = i.state,"                                                               \
+  "  last_seen = timestamptz 'epoch' + i.last_seen * interval '1 microsecond',"      \
+  "  is_active = i.is_active,"                                                       \
+  "  updated_at = CASE WHEN i.touch THEN p.now ELSE d.updated_at END,"               \
+  "  state_since = timestamptz 'epoch' + i.state_since * interval '1 microsecond',"  \
+  "  missed_listings = i.missed_listings,"                                           \
+  "  presence = i.presence,"                                                         \
+  "  online_announced = i.online_announced "                                         \
+  "FROM camreg_round_writes i, p "                                                   \
+  "WHERE NOT i.ins AND i.meta = '" META                                              \
+  "' AND d.device_type = p.type"                                                     \
+  "  AND d.device_key = i.device_key"
+constexpr const char* update_kept_sql = CAMREG_UPDATE_DEVICES("", "k");
+constexpr const char* update_replaced_sql = CAMREG_UPDATE_DEVICES(
+    "device_metadata = CAST(i.metadata AS jsonb), metadata_hash = i.metadata_hash,", "r");
+constexpr const char* update_removed_sql = CAMREG_UPDATE_DEVICES(
+    "device_metadata = d.device_metadata || '{\"state\": \"removed\", \"ready\": false}',"
+    " metadata_hash = NULL,",
+    "x");
+#undef CAMREG_UPDATE_DEVICES
 
 // New devices: name starts as the path name and is never overwritten by a sync.
 constexpr const char* insert_sql = R"SQL(
@@ -279,6 +284,15 @@ std::string as_micros(std::string_view column) {
   return sql;
 }
 
+// A string as an SQL literal (text for a statement that takes no parameters).
+std::string quote_literal(PGconn* conn, std::string_view value) {
+  char* quoted = PQescapeLiteral(conn, value.data(), value.size());
+  if (!quoted) throw std::runtime_error(PQerrorMessage(conn));
+  std::string out(quoted);
+  PQfreemem(quoted);
+  return out;
+}
+
 long long micros_of(TimePoint t) {
   return t.time_since_epoch().count();
 }
@@ -286,17 +300,19 @@ TimePoint time_of(long long us) {
   return TimePoint{Duration{us}};
 }
 
-// Appends a value in COPY's text format.
+// Appends a value in COPY's text format: runs without a special character are appended
+// whole (a camera's metadata is hundreds of bytes with few or none).
 void append_copy_field(std::string& out, std::string_view value) {
-  for (const char c : value) {
-    switch (c) {
-    case '\\': out += "\\\\"; break;
-    case '\t': out += "\\t"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    default: out += c;
-    }
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (c != '\\' && c != '\t' && c != '\n' && c != '\r') continue;
+    out.append(value.substr(run, i - run));
+    out += '\\';
+    out += c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
+    run = i + 1;
   }
+  out.append(value.substr(run));
 }
 
 // Streams rows into a table by COPY (text format), append_row(buffer, row) writing one
@@ -484,6 +500,24 @@ void insert_events(PGconn* conn, std::vector<Event>& events) {
   PQclear(res);
 }
 
+// Updates the existing devices a round writes (staged in camreg_round_writes), one
+// statement per kind of metadata write present.
+void update_devices(soci::session& sql, const std::vector<DeviceWrite>& writes,
+                    const std::string& device_type, long long now_us) {
+  bool kept = false, replaced = false, removed = false;
+  for (const auto& w : writes) {
+    if (w.insert) continue;
+    kept |= w.metadata == DeviceWrite::Metadata::keep;
+    replaced |= w.metadata == DeviceWrite::Metadata::replace;
+    removed |= w.metadata == DeviceWrite::Metadata::mark_removed;
+  }
+  for (const auto& [present, statement] :
+       {std::pair{kept, update_kept_sql}, std::pair{replaced, update_replaced_sql},
+        std::pair{removed, update_removed_sql}}) {
+    if (present) sql << statement, soci::use(device_type, "type"), soci::use(now_us, "now");
+  }
+}
+
 class PostgresDeviceRepository final : public DeviceRepository {
  public:
   explicit PostgresDeviceRepository(Options options) : connection_(std::move(options)) {}
@@ -515,7 +549,7 @@ class PostgresDeviceRepository final : public DeviceRepository {
       }
       if (!plan.writes.empty()) {
         copy_in(connection_.native(), copy_sql, plan.writes, append_write);
-        sql << update_sql, soci::use(device_type, "type"), soci::use(now_us, "now");
+        update_devices(sql, plan.writes, device_type, now_us);
         sql << insert_sql, soci::use(device_type, "type"), soci::use(site_name, "site"),
             soci::use(now_us, "now");
       }
@@ -564,36 +598,56 @@ class PostgresDeviceRepository final : public DeviceRepository {
   Result<std::vector<Device>> list_devices(const DeviceQuery& query) override {
     return connection_.run<std::vector<Device>>(
         "list devices", [&](soci::session& sql) -> Result<std::vector<Device>> {
-          std::string text = "SELECT id, device_key, device_type, site, name, " +
-                             as_micros("last_seen") + ", CAST(is_active AS integer), " +
-                             as_micros("created_at") + ", " + as_micros("updated_at") +
-                             ", CAST(device_metadata AS text), " + as_micros("state_since") +
-                             " FROM devices WHERE true";
-          // Unused filters compare with themselves, so every parameter is always bound.
-          const std::string type = query.device_type.value_or("");
-          const std::string site = query.site.value_or("");
-          text += query.device_type ? " AND device_type = :type" : " AND :type = ''";
-          text += query.site ? " AND site = :site" : " AND :site = ''";
+          const auto literal = [&](std::string_view v) {
+            return quote_literal(connection_.native(), v);
+          };
+          std::string text = "SELECT id, device_key, device_type, name, " + as_micros("last_seen") +
+                             ", CAST(is_active AS integer), " + as_micros("created_at") + ", " +
+                             as_micros("updated_at") + ", CAST(device_metadata AS text), " +
+                             as_micros("state_since") + ", site FROM devices WHERE true";
+          if (query.device_type) text += " AND device_type = " + literal(*query.device_type);
+          if (query.site) text += " AND site = " + literal(*query.site);
           if (query.active_only) text += " AND is_active";
           text += " ORDER BY device_key, device_type";
-          soci::rowset<soci::row> rows =
-              (sql.prepare << text, soci::use(type, "type"), soci::use(site, "site"));
+          // Through a cursor, a batch at a time: the whole result at once would be held
+          // twice, as libpq's rows and as devices (~100 MB each at 100,000 cameras).
+          soci::transaction tx(sql);
+          sql << "DECLARE camreg_list NO SCROLL CURSOR FOR " + text;
           std::vector<Device> out;
-          for (const auto& r : rows) {
-            Device d;
-            d.id = r.get<long long>(0);
-            d.device_key = r.get<std::string>(1);
-            d.device_type = r.get<std::string>(2);
-            d.site = r.get<std::string>(3);
-            d.name = r.get<std::string>(4);
-            if (r.get_indicator(5) == soci::i_ok) d.last_seen = time_of(r.get<long long>(5));
-            d.is_active = r.get<int>(6) != 0;
-            d.created_at = time_of(r.get<long long>(7));
-            d.updated_at = time_of(r.get<long long>(8));
-            d.metadata_json = r.get<std::string>(9);
-            if (r.get_indicator(10) == soci::i_ok) d.state_since = time_of(r.get<long long>(10));
-            out.push_back(std::move(d));
+          for (;;) {
+            PGresult* res = PQexec(connection_.native(), "FETCH 2000 FROM camreg_list");
+            if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+              std::string error = PQresultErrorMessage(res);
+              PQclear(res);
+              throw std::runtime_error(error);
+            }
+            const int n = PQntuples(res);
+            const auto text_of = [&](int r, int c) {
+              return std::string(PQgetvalue(res, r, c),
+                                 static_cast<std::size_t>(PQgetlength(res, r, c)));
+            };
+            const auto micros_at = [&](int r, int c) {
+              return time_of(std::atoll(PQgetvalue(res, r, c)));
+            };
+            for (int r = 0; r < n; ++r) {
+              Device d;
+              d.id = std::atoll(PQgetvalue(res, r, 0));
+              d.device_key = text_of(r, 1);
+              d.device_type = text_of(r, 2);
+              d.name = text_of(r, 3);
+              if (!PQgetisnull(res, r, 4)) d.last_seen = micros_at(r, 4);
+              d.is_active = std::atoi(PQgetvalue(res, r, 5)) != 0;
+              d.created_at = micros_at(r, 6);
+              d.updated_at = micros_at(r, 7);
+              d.metadata_json = text_of(r, 8);
+              if (!PQgetisnull(res, r, 9)) d.state_since = micros_at(r, 9);
+              d.site = text_of(r, 10);
+              out.push_back(std::move(d));
+            }
+            PQclear(res);
+            if (n == 0) break;
           }
+          tx.commit();
           return out;
         });
   }

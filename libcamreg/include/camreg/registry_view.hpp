@@ -59,7 +59,9 @@ class RegistryView {
     virtual ~Snapshot() = default;
   };
   using SnapshotPtr = std::shared_ptr<const Snapshot>;
-  using Builder = std::function<SnapshotPtr(const std::vector<Device>& devices)>;
+  // Gets the devices to keep or consume: a builder may release each device once it is
+  // rendered, so a large registry is never held twice (as devices and as their answer).
+  using Builder = std::function<SnapshotPtr(std::vector<Device> devices)>;
   // A snapshot, or null and why not (the database is not ready, or the listing failed).
   using Callback = std::function<void(SnapshotPtr snapshot, const std::string& error)>;
   using Notify = std::function<void(ViewNotice notice, std::string_view message)>;
