@@ -1,6 +1,7 @@
 #include "sync-worker/options.hpp"
 
 #include "camreg/http/metrics_listener.hpp"
+#include "camreg/site.hpp"
 #include "camreg/url.hpp"
 
 namespace camreg::app::sync_worker {
@@ -41,6 +42,12 @@ void add_options(CLI::App& app, Options& options) {
                  "WebRTC (WHEP) base URL used to build whep_url")
       ->envname("CAMREG_WEBRTC_URL")
       ->capture_default_str();
+  app.add_option("--site", options.site,
+                 "the site this worker syncs: one MediaMTX server, one worker each (1-64 of "
+                 "letters, digits, '_', '-'); its devices' keys are <site>@<path> except in "
+                 "site default")
+      ->envname("CAMREG_SITE")
+      ->capture_default_str();
   add_duration_option(app, "--interval", options.interval, "time between round starts",
                       "CAMREG_INTERVAL");
   add_duration_option(app, "--stale-after", options.stale_after,
@@ -71,6 +78,11 @@ void add_options(CLI::App& app, Options& options) {
 
 Result<void> validate(const Options& options) {
   if (auto common = validate(options.common); !common) return common;
+  if (!valid_site_name(options.site)) {
+    return fail(ErrorKind::invalid_argument,
+                "--site: '" + options.site.substr(0, 80) +
+                    "' is not a site name (1-64 of letters, digits, '_' or '-')");
+  }
   const auto interval = duration_option("--interval", options.interval);
   if (!interval) return interval.error();
   if (interval->count() <= 0) {
@@ -117,6 +129,7 @@ WorkerConfig worker_config(const Options& options) {
   config.runs_retention = duration_of(options.runs_retention);
   config.min_trigger_interval = duration_of(options.min_trigger_interval);
   config.sync.webrtc_base = parse_http_url(options.webrtc_url).value();
+  config.sync.site = options.site;
   return config;
 }
 

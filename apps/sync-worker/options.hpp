@@ -17,6 +17,7 @@ struct Options {
   CommonOptions common;       // a round's statements: 30 s, its lock waits: 10 s
   mediamtx::Options mediamtx; // the URL and credentials; timeouts come from the texts below
   std::string webrtc_url = "http://localhost:8889";
+  std::string site = "default"; // the MediaMTX server this worker syncs
   std::string interval = "60s";
   std::string stale_after = "5m";
   std::string online_after = "0s"; // device.online once healthy this long
@@ -34,8 +35,8 @@ struct Options {
 void add_options(CLI::App& app, Options& options);
 
 // The rules between and within options: durations and URLs parse, the interval and the
-// timeouts are positive, the stale window is no shorter than the interval, the metrics
-// address is host:port with an IP address. Fails with invalid_argument, the message
+// timeouts are positive, the site is a site name, the stale window is no shorter than the interval,
+// the metrics address is host:port with an IP address. Fails with invalid_argument, the message
 // starting with the option it names.
 Result<void> validate(const Options& options);
 

@@ -64,7 +64,8 @@ void log_round(const Logger& log, const RoundReport& r, std::chrono::steady_cloc
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
   const auto& c = r.counts;
   if (r.write_error && r.write_error->kind == ErrorKind::busy) {
-    log.log(LogLevel::info, "round", "skipped: another sync-worker is applying a round",
+    log.log(LogLevel::info, "round",
+            "skipped: another sync-worker is applying a round of this site",
             {{"ok", false}, {"skipped", true}, {"duration_ms", ms}});
     return;
   }

@@ -1,5 +1,7 @@
 #include "camreg/api_json.hpp"
 
+#include <algorithm>
+
 #include "camreg/json_writer.hpp"
 
 namespace camreg {
@@ -14,6 +16,8 @@ void run_object(JsonWriter& w, const SyncRun& run) {
   w.begin_object();
   w.key("id");
   w.number(static_cast<std::int64_t>(run.id));
+  w.key("site");
+  w.string(run.site);
   w.key("started_at");
   time_value(w, run.started_at);
   w.key("finished_at");
@@ -54,6 +58,8 @@ void append_device_json(std::string& out, const Device& d) {
   w.string(d.device_key);
   w.key("device_type");
   w.string(d.device_type);
+  w.key("site");
+  w.string(d.site);
   w.key("name");
   w.string(d.name);
   w.key("last_seen");
@@ -126,6 +132,57 @@ std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint 
     run_object(w, run);
   w.end_array();
   w.end_object();
+  return out;
+}
+
+std::string render_sites_json(const std::vector<SiteSummary>& sites,
+                              const std::vector<SyncRun>& runs, TimePoint now,
+                              Duration stale_after) {
+  std::string out;
+  JsonWriter w(out);
+  w.begin_array();
+  for (const auto& site : sites) {
+    const auto last_run = std::find_if(runs.begin(), runs.end(),
+                                       [&](const SyncRun& run) { return run.site == site.site; });
+    w.begin_object();
+    w.key("site");
+    w.string(site.site);
+    w.key("reachable");
+    if (last_run == runs.end())
+      w.null();
+    else
+      w.boolean(last_run->ok);
+    w.key("stale");
+    w.boolean(!site.last_success || now - *site.last_success > stale_after);
+    w.key("unreachable_announced");
+    w.boolean(site.unreachable_announced);
+    w.key("last_success_at");
+    if (site.last_success)
+      time_value(w, *site.last_success);
+    else
+      w.null();
+    w.key("last_run");
+    if (last_run == runs.end())
+      w.null();
+    else
+      run_object(w, *last_run);
+    w.key("devices");
+    w.begin_object();
+    w.key("total");
+    w.number(static_cast<std::uint64_t>(site.devices));
+    w.key("active");
+    w.number(static_cast<std::uint64_t>(site.active));
+    w.key("by_state");
+    w.begin_object();
+    for (const auto& [state, n] : site.by_state) {
+      w.key(state);
+      w.number(static_cast<std::uint64_t>(n));
+    }
+    w.end_object();
+    w.end_object();
+    w.end_object();
+  }
+  w.end_array();
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "camreg/device_query.hpp"
 
+#include "camreg/site.hpp"
+
 namespace camreg {
 
 bool valid_device_type(std::string_view value) {
@@ -16,6 +18,7 @@ Result<DeviceQuery> parse_device_query(const QueryParams& params) {
   DeviceQuery query;
   bool seen_type = false;
   bool seen_active = false;
+  bool seen_site = false;
   for (const auto& [name, value] : params) {
     if (name == "device_type") {
       if (seen_type) return fail(ErrorKind::invalid_argument, "device_type: given more than once");
@@ -35,10 +38,18 @@ Result<DeviceQuery> parse_device_query(const QueryParams& params) {
         query.active_only = false;
       else
         return fail(ErrorKind::invalid_argument, "active_only: must be true, false, 1 or 0");
+    } else if (name == "site") {
+      if (seen_site) return fail(ErrorKind::invalid_argument, "site: given more than once");
+      seen_site = true;
+      if (!valid_site_name(value)) {
+        return fail(ErrorKind::invalid_argument,
+                    "site: must be 1-64 characters of letters, digits, '_' or '-'");
+      }
+      query.site = value;
     } else {
       std::string shown = name.substr(0, 64);
       return fail(ErrorKind::invalid_argument,
-                  shown + ": unknown query parameter (expected device_type, active_only)");
+                  shown + ": unknown query parameter (expected device_type, site, active_only)");
     }
   }
   return query;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "camreg/json_writer.hpp"
+#include "camreg/site.hpp"
 
 namespace camreg {
 
@@ -78,10 +79,16 @@ Result<HistoryQuery> parse_history_query(const QueryParams& params, TimePoint no
         return fail(ErrorKind::invalid_argument,
                     "device_type: must be 1-64 characters of letters, digits, '_', '-' or '.'");
       query.device_type = value;
+    } else if (allow_type && name == "site") {
+      if (query.site) return fail(ErrorKind::invalid_argument, "site: given more than once");
+      if (!valid_site_name(value))
+        return fail(ErrorKind::invalid_argument,
+                    "site: must be 1-64 characters of letters, digits, '_' or '-'");
+      query.site = value;
     } else {
-      return fail(ErrorKind::invalid_argument,
-                  name.substr(0, 64) + ": unknown query parameter (expected from, to" +
-                      (allow_type ? ", device_type)" : ")"));
+      return fail(ErrorKind::invalid_argument, name.substr(0, 64) +
+                                                   ": unknown query parameter (expected from, to" +
+                                                   (allow_type ? ", device_type, site)" : ")"));
     }
   }
   query.to = to.value_or(now);
@@ -116,8 +123,7 @@ std::vector<DeviceHistory> summarize_history(const std::vector<PresenceInterval>
   }
   for (auto& h : out) {
     const auto observed = h.online + h.offline;
-    if (observed > Duration{})
-      h.availability = std::chrono::duration<double>(h.online) / observed;
+    if (observed > Duration{}) h.availability = std::chrono::duration<double>(h.online) / observed;
   }
   return out;
 }
@@ -140,7 +146,8 @@ std::string render_histories_json(const std::vector<DeviceHistory>& histories, T
   w.string(format_rfc3339(to));
   w.key("devices");
   w.begin_array();
-  for (const auto& h : histories) write_history(w, h, from, to);
+  for (const auto& h : histories)
+    write_history(w, h, from, to);
   w.end_array();
   w.end_object();
   return out;

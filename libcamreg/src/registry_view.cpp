@@ -8,6 +8,7 @@ namespace {
 
 std::string query_key(const DeviceQuery& query) {
   return (query.device_type ? "t:" + *query.device_type : std::string("*")) +
+         (query.site ? "|s:" + *query.site : std::string("|*")) +
          (query.active_only ? "|active" : "|all");
 }
 
@@ -109,6 +110,12 @@ std::shared_ptr<const std::vector<SyncRun>> RegistryView::recent_runs() const {
   return runs_;
 }
 
+std::shared_ptr<const std::vector<SiteSummary>> RegistryView::sites() const {
+  const std::lock_guard lock(mutex_);
+  if (!readiness_.ready) return nullptr;
+  return sites_;
+}
+
 std::optional<TimePoint> RegistryView::last_ok_round() const {
   const auto runs = recent_runs();
   if (!runs) return std::nullopt;
@@ -136,6 +143,7 @@ bool RegistryView::check_readiness() {
         entry.waiting.clear();
       }
       runs_.reset();
+      sites_.reset();
     }
   }
   if (changed && notify_) {
@@ -170,9 +178,12 @@ void RegistryView::refresh(bool everything) {
     }
   }
   std::shared_ptr<const std::vector<SyncRun>> runs;
+  std::shared_ptr<const std::vector<SiteSummary>> sites;
   if (everything) {
     auto listed = repository_->recent_sync_runs(options_.recent_runs);
     if (listed) runs = std::make_shared<const std::vector<SyncRun>>(std::move(*listed));
+    auto found = repository_->list_sites();
+    if (found) sites = std::make_shared<const std::vector<SiteSummary>>(std::move(*found));
   }
   for (const auto& [key, query] : wanted) {
     auto devices = repository_->list_devices(query);
@@ -199,10 +210,9 @@ void RegistryView::refresh(bool everything) {
     for (auto& cb : callbacks)
       cb(snapshot, error);
   }
-  if (runs) {
-    const std::lock_guard lock(mutex_);
-    runs_ = std::move(runs);
-  }
+  const std::lock_guard lock(mutex_);
+  if (runs) runs_ = std::move(runs);
+  if (sites) sites_ = std::move(sites);
 }
 
 void RegistryView::loop() {

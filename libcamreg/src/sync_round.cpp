@@ -1,12 +1,14 @@
 #include "camreg/sync_round.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "camreg/hash.hpp"
 #include "camreg/json_writer.hpp"
 #include "camreg/metadata.hpp"
+#include "camreg/site.hpp"
 #include "camreg/time.hpp"
 
 namespace camreg {
@@ -199,6 +201,7 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
   std::vector<Change> changes; // listed devices first, in listing order, then the rest
   std::unordered_set<std::string_view> listed; // understood: observed this round
   std::unordered_set<std::string_view> kept;   // listed but not understood: kept as it was
+  std::deque<std::string> keys; // the listed paths' device keys (stable: the sets view them)
   std::size_t paths_seen = 0, skipped = 0;
   std::string skipped_reasons;
   if (fetched) {
@@ -206,24 +209,29 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
     listed.reserve(paths.size());
     changes.reserve(stored.devices.size() + paths.size());
     for (const PathState* path : paths) {
-      if (!path->unreadable.empty()) {
+      // A name MediaMTX never allows could pass for another site's device: not taken.
+      const bool foreign = path->name.find(site_separator) != std::string::npos;
+      if (!path->unreadable.empty() || foreign) {
         // Kept as it was: listed (so not removed), not refreshed.
-        if (!path->name.empty()) kept.insert(path->name);
+        if (!path->name.empty() && !foreign)
+          kept.insert(keys.emplace_back(device_key_for(options.site, path->name)));
         if (++skipped <= max_skipped_reasons) {
           if (!skipped_reasons.empty()) skipped_reasons += "; ";
-          skipped_reasons += (path->name.empty() ? std::string("(unnamed)") : path->name) + ": " +
-                             path->unreadable;
+          skipped_reasons +=
+              (path->name.empty() ? std::string("(unnamed)") : path->name) + ": " +
+              (foreign ? std::string("'@' is not allowed in a path name") : path->unreadable);
         }
         continue;
       }
+      const std::string& key = keys.emplace_back(device_key_for(options.site, path->name));
       ++paths_seen;
-      listed.insert(path->name);
+      listed.insert(key);
       std::string metadata = render_metadata(*path, whep_url(options.webrtc_base, path->name));
       const std::uint64_t hash = fnv1a_64(metadata);
-      const auto found = by_key.find(path->name);
+      const auto found = by_key.find(key);
       Change c;
       if (found == by_key.end()) {
-        c.after.device_key = path->name;
+        c.after.device_key = key;
         c.after.insert = true;
         c.after.touch = true;
         c.written = true;
@@ -427,8 +435,8 @@ RoundReport sync_round(PathSource& source, DeviceRepository& repository, const C
   if (!fetched) report.fetch_error = fetched.error();
   std::optional<TimePoint> at;
   if (!options.store_clock) at = clock.now();
-  auto committed =
-      repository.commit_round(options.device_type, at, [&](const RegistryState& stored) {
+  auto committed = repository.commit_round(
+      options.device_type, options.site, at, [&](const RegistryState& stored) {
         if (options.store_clock) {
           // The round began this long before the store's now.
           const auto took =

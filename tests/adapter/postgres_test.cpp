@@ -278,6 +278,37 @@ TEST_CASE("a round waits for no one: a second writer is told busy and writes not
   CHECK(db.apply({camera("cam2", true)}, t0 + 2min));
 }
 
+TEST_CASE("sites sync in parallel: a round of one site never waits for another's lock",
+          "[postgres][concurrency][sites]") {
+  Db db;
+  // The default site's worker is in the middle of its round.
+  PGconn* other = PQconnectdb(db.schema.url().c_str());
+  REQUIRE(PQstatus(other) == CONNECTION_OK);
+  PQclear(PQexec(other,
+                 "BEGIN; SELECT pg_advisory_xact_lock(hashtext(current_schema() || "
+                 "'.camreg.sync'))"));
+  CHECK(!db.apply({camera("cam1", true)}, t0));
+  const auto north =
+      commit_listing(*db.repo, std::vector{camera("cam1", true)}, t0, "camera", "north");
+  REQUIRE(north);
+  CHECK(db.schema.scalar("SELECT string_agg(site || ' ' || device_key, ',') FROM devices") ==
+        "north north@cam1");
+  CHECK(db.schema.scalar("SELECT string_agg(site, ',') FROM sync_runs") == "north");
+  PQclear(PQexec(other, "COMMIT"));
+  // A second round of the same site at once is told busy.
+  PQclear(PQexec(other,
+                 "BEGIN; SELECT pg_advisory_xact_lock(hashtext(current_schema() || "
+                 "'.camreg.sync.north'))"));
+  const auto busy =
+      commit_listing(*db.repo, std::vector{camera("cam1", true)}, t0, "camera", "north");
+  REQUIRE_FALSE(busy);
+  CHECK(busy.error().kind == ErrorKind::busy);
+  CHECK(busy.error().message.find("north") != std::string::npos);
+  CHECK(db.apply({camera("cam1", true)}, t0));
+  PQclear(PQexec(other, "COMMIT"));
+  PQfinish(other);
+}
+
 TEST_CASE("two concurrent rounds leave the state one round would", "[postgres][concurrency]") {
   Db db;
   std::vector<PathState> rows;
@@ -543,4 +574,74 @@ TEST_CASE("a database of the previous release upgrades in place and keeps its ro
                       "WHERE upper_inf(period)") == "online,offline");
   CHECK(schema.scalar("SELECT name FROM devices WHERE device_key = 'cam1'") == "Front door");
   CHECK(schema.scalar("SELECT count(*) FROM sync_runs") == "2");
+}
+
+TEST_CASE("a single-site database upgrades to sites: keys, ids and history unchanged",
+          "[postgres][migrate][sites]") {
+  TestSchema schema;
+  // The release before sites: every migration up to 0005, and a history its rounds wrote.
+  postgres::Options options = options_for(schema);
+  schema.exec(
+      "CREATE TABLE camreg_schema_migrations (version integer PRIMARY KEY, name text NOT "
+      "NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+  for (const auto& m : postgres::migrations()) {
+    if (m.version > 5) break;
+    schema.exec(std::string(m.sql));
+    schema.exec("INSERT INTO camreg_schema_migrations (version, name) VALUES (" +
+                std::to_string(m.version) + ", '" + std::string(m.name) + "')");
+  }
+  schema.exec(
+      "INSERT INTO devices (device_key, device_type, name, state, is_active, last_seen, "
+      "presence, online_announced) VALUES "
+      "('cam1', 'camera', 'Front door', 'live', true, now(), 'online', true), "
+      "('lobby/cam_2', 'camera', 'lobby/cam_2', 'no_source', false, NULL, 'offline', false);"
+      "INSERT INTO device_presence (device_id, presence, period) "
+      "SELECT id, 'offline', tstzrange(now() - interval '3 h', NULL) FROM devices "
+      "WHERE device_key = 'lobby/cam_2';"
+      "INSERT INTO device_presence (device_id, presence, period) "
+      "SELECT id, 'offline', tstzrange(now() - interval '2 h', now() - interval '1 h') "
+      "FROM devices WHERE device_key = 'cam1';"
+      "INSERT INTO device_presence (device_id, presence, period) "
+      "SELECT id, 'online', tstzrange(now() - interval '1 h', NULL) FROM devices "
+      "WHERE device_key = 'cam1';"
+      "INSERT INTO sync_runs (started_at, finished_at, ok, paths_seen, upserted, expired, source) "
+      "VALUES (now() - interval '1 min', now() - interval '1 min', true, 2, 2, 0, 'x')");
+  const auto fingerprint = [&] {
+    return schema.scalar(
+               "SELECT string_agg(d.id || ' ' || d.device_key || ' ' || d.name, ',' "
+               "ORDER BY d.id) FROM devices d") +
+           " | " +
+           schema.scalar(
+               "SELECT string_agg(device_id || ' ' || presence || ' ' || "
+               "lower(period), ',' ORDER BY device_id, lower(period)) "
+               "FROM device_presence");
+  };
+  const auto before = fingerprint();
+
+  const auto upgraded = postgres::migrate(options);
+  REQUIRE(upgraded);
+  CHECK(upgraded->applied.size() == postgres::migrations().size() - 5);
+  CHECK(fingerprint() == before);
+  CHECK(schema.scalar("SELECT string_agg(DISTINCT site, ',') FROM devices") == "default");
+  CHECK(schema.scalar("SELECT string_agg(DISTINCT site, ',') FROM sync_runs") == "default");
+
+  // The default site's next round finds its devices under the same keys and ids: no
+  // device is added, the open interval goes on; another site's cam1 is a device of its own.
+  auto repo = postgres::make_device_repository(options);
+  REQUIRE(repo->check_ready());
+  const auto now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+  const auto plan =
+      commit_listing(*repo, std::vector{camera("cam1", true), camera("lobby/cam_2", false)}, now);
+  REQUIRE(plan);
+  for (const auto& t : plan->transitions)
+    CHECK(t.reason != TransitionReason::added);
+  CHECK(fingerprint() == before);
+  REQUIRE(commit_listing(*repo, std::vector{camera("cam1", true)}, now, "camera", "north"));
+  CHECK(
+      schema.scalar("SELECT string_agg(device_key || ' ' || site, ',' ORDER BY id) FROM devices") ==
+      "cam1 default,lobby/cam_2 default,north@cam1 north");
+  const auto listed = repo->list_devices(DeviceQuery{"camera", false, "default"}).value();
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0].name == "Front door");
+  CHECK(listed[0].site == "default");
 }

@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
     const Result<std::vector<PathState>> listing(rows);
     auto now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
     const auto round = [&]() {
-      return repo->commit_round("camera", now, [&](const RegistryState& stored) {
+      return repo->commit_round("camera", sync.site, now, [&](const RegistryState& stored) {
         return plan_round(listing, stored, sync, now, "bench");
       });
     };

@@ -144,6 +144,10 @@ test('every documented GET answers as the document says', async () => {
   await checked_fetch('/api/devices/site-a/building.2/cam_1');
   await checked_fetch(`/api/devices/${encodeURIComponent('cam "odd"\\ café')}`);
   await checked_fetch('/api/sync/status');
+  await checked_fetch('/api/sync/status?site=default');
+  await checked_fetch('/api/devices?site=default&device_type=camera');
+  const { text: sites } = await checked_fetch('/api/sites');
+  assert.deepEqual(JSON.parse(sites).map((site) => [site.site, site.devices.total]), [['default', 3]]);
   await checked_fetch('/healthz');
   await checked_fetch('/readyz');
   // Pages: the first two by key, then the rest through the Link; the last has none.
@@ -163,7 +167,8 @@ test('every documented GET answers as the document says', async () => {
 test('errors, 304 and 405 answer with the documented bodies', async () => {
   for (const target of ['/api/devices?active_only=maybe', '/api/devices?colour=red', '/api/devices/nope',
     '/api/devices/%zz', '/api/devices?limit=0', '/api/devices?limit=2&cursor=bad!',
-    '/api/events?types=device.nope', '/api/events?after=-1']) {
+    '/api/events?types=device.nope', '/api/events?after=-1', '/api/devices?site=a%40b',
+    '/api/sync/status?site=', '/api/sites?site=default', '/api/history?site=no%20such']) {
     const { response } = await checked_fetch(target);
     assert.ok(response.status >= 400, target);
   }

@@ -93,7 +93,7 @@ class ScriptedReadRepository final : public DeviceRepository {
     return listings_;
   }
 
-  Result<RoundPlan> commit_round(const std::string&, std::optional<TimePoint>,
+  Result<RoundPlan> commit_round(const std::string&, const std::string&, std::optional<TimePoint>,
                                  const RoundPlanner&) override {
     return fail(ErrorKind::database, "ScriptedReadRepository is read-only");
   }

@@ -43,11 +43,12 @@ PathState idle_path(std::string name) {
 
 Result<RoundPlan> commit_listing(DeviceRepository& repo,
                                  const Result<std::vector<PathState>>& listing, TimePoint now,
-                                 const std::string& device_type) {
+                                 const std::string& device_type, const std::string& site) {
   SyncOptions options;
   options.webrtc_base = parse_http_url("http://localhost:8889").value();
   options.device_type = device_type;
-  return repo.commit_round(device_type, now, [&](const RegistryState& stored) {
+  options.site = site;
+  return repo.commit_round(device_type, site, now, [&](const RegistryState& stored) {
     return plan_round(listing, stored, options, now - std::chrono::seconds(1),
                       "http://127.0.0.1:9997");
   });

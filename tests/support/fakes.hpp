@@ -78,10 +78,11 @@ PathState connecting_path(std::string name);
 PathState idle_path(std::string name);
 
 // One round of the core's rules over a listing (or why there is none), committed at
-// now through repo: started a second earlier, source "http://127.0.0.1:9997", WHEP
-// URLs under http://localhost:8889.
+// now through repo for the site: started a second earlier, source
+// "http://127.0.0.1:9997", WHEP URLs under http://localhost:8889.
 Result<RoundPlan> commit_listing(DeviceRepository& repo,
                                  const Result<std::vector<PathState>>& listing, TimePoint now,
-                                 const std::string& device_type = "camera");
+                                 const std::string& device_type = "camera",
+                                 const std::string& site = "default");
 
 } // namespace camreg::testing

@@ -35,6 +35,7 @@ std::string metadata_as_removed(std::string_view rendered) {
 } // namespace
 
 Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& device_type,
+                                                         const std::string& site,
                                                          std::optional<TimePoint> at,
                                                          const RoundPlanner& planner) {
   const TimePoint now = at.value_or(SystemClock().now());
@@ -45,14 +46,16 @@ Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& devi
   RegistryState state;
   state.now = now;
   for (const auto& [id, row] : rows_) {
-    if (id.first != device_type) continue;
+    if (id.first != device_type || row.device.site != site) continue;
     state.devices.push_back({row.device.device_key, row.state, row.device.is_active,
                              row.device.last_seen, row.metadata_hash, row.device.state_since,
                              row.missed_listings, row.presence, row.device.name,
                              row.online_announced});
   }
-  if (!runs_.empty()) state.last_round_at = runs_.back().finished_at;
-  state.site = site_;
+  for (const auto& run : runs_) {
+    if (run.site == site) state.last_round_at = run.finished_at;
+  }
+  state.site = sites_[site];
   RoundPlan plan = planner(state);
   for (const auto& w : plan.writes) {
     auto [it, inserted] = rows_.try_emplace({device_type, w.device_key});
@@ -62,6 +65,7 @@ Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& devi
       d.id = next_id_++;
       d.device_key = w.device_key;
       d.device_type = device_type;
+      d.site = site;
       d.name = w.device_key;
       d.created_at = now;
     }
@@ -97,9 +101,10 @@ Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& devi
     event.id = next_event_id_++;
     events_.push_back(event);
   }
-  site_ = plan.site;
+  sites_[site] = plan.site;
   SyncRun run = plan.run;
   run.id = next_run_id_++;
+  run.site = site;
   runs_.push_back(std::move(run));
   return plan;
 }
@@ -109,6 +114,7 @@ Result<std::vector<Device>> InMemoryDeviceRepository::list_devices(const DeviceQ
   for (const auto& [id, row] : rows_) {
     const Device& d = row.device;
     if (query.device_type && d.device_type != *query.device_type) continue;
+    if (query.site && d.site != *query.site) continue;
     if (query.active_only && !d.is_active) continue;
     out.push_back(d);
   }
@@ -118,8 +124,37 @@ Result<std::vector<Device>> InMemoryDeviceRepository::list_devices(const DeviceQ
 }
 
 Result<std::vector<SyncRun>> InMemoryDeviceRepository::recent_sync_runs(std::size_t limit) {
-  std::vector<SyncRun> out(
-      runs_.rbegin(), runs_.rbegin() + static_cast<std::ptrdiff_t>(std::min(limit, runs_.size())));
+  std::vector<SyncRun> out;
+  std::map<std::string, std::size_t> taken; // per site
+  for (auto run = runs_.rbegin(); run != runs_.rend(); ++run) {
+    if (taken[run->site]++ < limit) out.push_back(*run);
+  }
+  return out;
+}
+
+Result<std::vector<SiteSummary>> InMemoryDeviceRepository::list_sites() {
+  std::map<std::string, SiteSummary> sites;
+  for (const auto& [name, status] : sites_) {
+    auto& site = sites[name];
+    site.last_success = status.last_success;
+    site.unreachable_announced = status.unreachable_announced;
+  }
+  std::map<std::pair<std::string, std::string>, std::size_t> by_state;
+  for (const auto& [id, row] : rows_) {
+    auto& site = sites[row.device.site];
+    ++site.devices;
+    if (row.device.is_active) ++site.active;
+    ++by_state[{row.device.site,
+                row.state ? std::string(to_string(*row.state)) : std::string("unknown")}];
+  }
+  std::vector<SiteSummary> out;
+  for (auto& [name, site] : sites) {
+    site.site = name;
+    for (const auto& [key, n] : by_state) {
+      if (key.first == name) site.by_state.emplace_back(key.second, n);
+    }
+    out.push_back(std::move(site));
+  }
   return out;
 }
 
@@ -129,6 +164,7 @@ Result<std::vector<PresenceInterval>> InMemoryDeviceRepository::presence_history
   for (const auto& [id, row] : rows_) { // ordered by (type, key)
     if (id.first != query.device_type) continue;
     if (query.device_key && id.second != *query.device_key) continue;
+    if (query.site && row.device.site != *query.site) continue;
     for (const auto& interval : row.ledger) {
       if (interval.from < query.to && (!interval.to || *interval.to > query.from))
         out.push_back(interval);

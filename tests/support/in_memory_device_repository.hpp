@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,13 +15,14 @@ namespace camreg::testing {
 // core's plan_round), so the core's rounds run without a database. Not thread-safe.
 class InMemoryDeviceRepository final : public DeviceRepository {
  public:
-  Result<RoundPlan> commit_round(const std::string& device_type, std::optional<TimePoint> at,
-                                 const RoundPlanner& planner) override;
+  Result<RoundPlan> commit_round(const std::string& device_type, const std::string& site,
+                                 std::optional<TimePoint> at, const RoundPlanner& planner) override;
   Result<std::vector<PresenceInterval>> presence_history(const HistoryQuery& query) override;
   Result<std::size_t> prune(TimePoint ledger_before, TimePoint runs_before,
                             std::size_t batch) override;
   Result<std::vector<Device>> list_devices(const DeviceQuery& query) override;
   Result<std::vector<SyncRun>> recent_sync_runs(std::size_t limit) override;
+  Result<std::vector<SiteSummary>> list_sites() override;
   Result<void> check_ready() override { return {}; }
 
   // Makes the next commit_round fail with a database error, writing nothing.
@@ -46,7 +48,7 @@ class InMemoryDeviceRepository final : public DeviceRepository {
   std::map<std::pair<std::string, std::string>, Row> rows_; // (type, key)
   std::vector<SyncRun> runs_;
   std::vector<Event> events_;
-  SiteStatus site_;
+  std::map<std::string, SiteStatus> sites_;
   std::int64_t next_event_id_ = 1;
   std::int64_t next_id_ = 1;
   std::int64_t next_run_id_ = 1;

@@ -110,6 +110,7 @@ TEST_CASE("sync-worker options default to the documented values", "[options][syn
   CHECK(config.min_trigger_interval == 1s);
   CHECK(config.sync.stale_after == 5min);
   CHECK(config.sync.online_after == 0s);
+  CHECK(config.sync.site == "default");
   CHECK(config.sync.webrtc_base.redacted() == "http://localhost:8889");
   CHECK_FALSE(config.once);
   const auto mtx = sync_worker::mediamtx_options(options);
@@ -136,6 +137,7 @@ TEST_CASE("a sync-worker option comes from its variable unless the command line 
       {"--min-trigger-interval", "CAMREG_MIN_TRIGGER_INTERVAL",
        [](auto& o) { return o.min_trigger_interval; }},
       {"--metrics-listen", "CAMREG_METRICS_LISTEN", [](auto& o) { return o.metrics_listen; }},
+      {"--site", "CAMREG_SITE", [](auto& o) { return o.site; }},
   }));
   CAPTURE(option, variable);
   // Values every one of these options accepts at parse time.
@@ -199,6 +201,19 @@ TEST_CASE("sync-worker refuses bad values at parse time naming the option",
   CleanEnvironment env;
   if (variable) env.set(variable, value);
   REQUIRE_THROWS_WITH(worker_options(args), Catch::Contains(words));
+}
+
+TEST_CASE("sync-worker syncs the site it is given, and refuses a name that is not one",
+          "[options][sync-worker][sites]") {
+  CleanEnvironment env;
+  const auto north = worker_options({"--site", "north-2"});
+  REQUIRE_FALSE(refusal(north));
+  CHECK(sync_worker::worker_config(north).sync.site == "north-2");
+  for (const std::string bad : {"north@1", "a b", "", "a.b"}) {
+    const auto why = refusal(worker_options({"--site", bad}));
+    REQUIRE(why.has_value());
+    CHECK(why->rfind("--site: ", 0) == 0);
+  }
 }
 
 TEST_CASE("sync-worker's stale window may not be shorter than its interval",

@@ -10,6 +10,7 @@
 #include "camreg/event_store.hpp"
 #include "camreg/history.hpp"
 #include "camreg/json_writer.hpp"
+#include "camreg/site.hpp"
 #include "camreg/url.hpp"
 #include "devices_snapshot.hpp"
 #include "event_stream.hpp"
@@ -97,17 +98,71 @@ void readyz(const Call& call, Responder& done) {
   done(json_reply(bhttp::status::ok, std::move(body), version));
 }
 
+bool parse_query(std::string_view query, QueryParams& params);
+
+// ?site=NAME of /api/sync/status, the only parameter it takes; or the 400 to answer.
+Result<std::optional<std::string>> sync_status_site(std::string_view raw_query) {
+  QueryParams params;
+  if (!parse_query(raw_query, params))
+    return fail(ErrorKind::invalid_argument, "malformed percent-encoding in the query");
+  std::optional<std::string> site;
+  for (auto& [name, value] : params) {
+    if (name != "site")
+      return fail(ErrorKind::invalid_argument,
+                  name.substr(0, 64) + ": unknown query parameter (expected site)");
+    if (site) return fail(ErrorKind::invalid_argument, "site: given more than once");
+    if (!valid_site_name(value))
+      return fail(ErrorKind::invalid_argument,
+                  "site: must be 1-64 characters of letters, digits, '_' or '-'");
+    site = std::move(value);
+  }
+  return site;
+}
+
+// GET /api/sync/status[?site=]: the recent rounds of every site, or of one.
+constexpr std::size_t shown_runs = 20;
 void sync_status(const Call& call, Responder& done) {
+  const auto version = call.req.version();
+  const auto site = sync_status_site(call.query);
+  if (!site) {
+    return done(
+        error_reply(bhttp::status::bad_request, "bad_request", site.error().message, version));
+  }
   const auto runs = call.ctx.view->recent_runs();
   if (!runs) {
     return done(error_reply(bhttp::status::service_unavailable, "database_unavailable",
-                            call.ctx.view->readiness().reason, call.req.version()));
+                            call.ctx.view->readiness().reason, version));
+  }
+  std::vector<SyncRun> chosen;
+  for (const auto& run : *runs) {
+    if (chosen.size() == shown_runs) break;
+    if (!*site || run.site == **site) chosen.push_back(run);
   }
   done(json_reply(
       bhttp::status::ok,
-      render_sync_status_json(*runs, SystemClock().now(),
+      render_sync_status_json(chosen, SystemClock().now(),
                               std::chrono::duration_cast<Duration>(call.ctx.options.stale_after)),
-      call.req.version()));
+      version));
+}
+
+// GET /api/sites: every site with its last round, reachability and devices by state.
+void sites(const Call& call, Responder& done) {
+  const auto version = call.req.version();
+  if (!call.query.empty()) {
+    return done(error_reply(bhttp::status::bad_request, "bad_request",
+                            "/api/sites takes no query parameters", version));
+  }
+  const auto runs = call.ctx.view->recent_runs();
+  const auto found = call.ctx.view->sites();
+  if (!runs || !found) {
+    return done(error_reply(bhttp::status::service_unavailable, "database_unavailable",
+                            call.ctx.view->readiness().reason, version));
+  }
+  done(json_reply(
+      bhttp::status::ok,
+      render_sites_json(*found, *runs, SystemClock().now(),
+                        std::chrono::duration_cast<Duration>(call.ctx.options.stale_after)),
+      version));
 }
 
 bool parse_query(std::string_view query, QueryParams& params) {
@@ -413,6 +468,7 @@ constexpr Route routes[] = {
     {bhttp::verb::get, "/healthz", healthz},
     {bhttp::verb::get, "/readyz", readyz},
     {bhttp::verb::get, "/api/sync/status", sync_status},
+    {bhttp::verb::get, "/api/sites", sites},
     {bhttp::verb::get, "/api/devices", devices},
     {bhttp::verb::get, "/api/devices/{key...}/history", history},
     {bhttp::verb::get, "/api/devices/{key...}", devices},

@@ -11,21 +11,31 @@ namespace camreg::postgres {
 
 namespace {
 
-// The stored presence of every device of a type: what the core plans a round from.
-// state is a column of its own so this never detoasts metadata.
+// The stored presence of every device of a type in a site: what the core plans a round
+// from. state is a column of its own so this never detoasts metadata.
 constexpr const char* load_sql = R"SQL(
 SELECT device_key, state, is_active, CAST(extract(epoch FROM last_seen) * 1000000 AS bigint),
        metadata_hash, CAST(extract(epoch FROM state_since) * 1000000 AS bigint), missed_listings,
        presence, name, online_announced
-FROM devices WHERE device_type = $1
+FROM devices WHERE device_type = $1 AND site = $2
 )SQL";
 
 // The store's clock (the transaction's start, after the round lock was taken) and when
-// the latest recorded round finished.
+// the site's latest recorded round finished.
 constexpr const char* clock_sql = R"SQL(
 SELECT CAST(extract(epoch FROM now()) * 1000000 AS bigint),
-       (SELECT CAST(extract(epoch FROM max(finished_at)) * 1000000 AS bigint) FROM sync_runs)
+       (SELECT CAST(extract(epoch FROM max(finished_at)) * 1000000 AS bigint) FROM sync_runs
+        WHERE site = $1)
 )SQL";
+
+// One round of a site at a time; sites sync in parallel. The default site keeps the
+// lock of the releases before sites, so an old and a new worker never overlap.
+constexpr const char* round_lock_sql =
+    "SELECT CAST(pg_try_advisory_xact_lock(hashtext(current_schema() || CAST(:lock AS text)))"
+    " AS integer)";
+std::string round_lock_name(const std::string& site) {
+  return site == "default" ? ".camreg.sync" : ".camreg.sync." + site;
+}
 
 // A round's writes, exactly as the core decided them, go up by COPY (libpq; SOCI has
 // no COPY) into a session-local table: one stream for any number of cameras, and a
@@ -115,11 +125,12 @@ constexpr const char* copy_ledger_sql =
 // would run in no set order, and the exclusion constraint is checked row by row): a
 // device's open interval goes if the next would begin at or before its start, else ends
 // where the next begins; then the next opens.
-#define CAMREG_LEDGER_STEP                                                     \
-  "WITH e AS (SELECT d.id, l.presence,"                                        \
-  "  timestamptz 'epoch' + l.from_us * interval '1 microsecond' AS at"         \
-  "  FROM camreg_round_ledger l JOIN devices d ON d.device_key = l.device_key" \
-  "  WHERE d.device_type = CAST(:type AS text) AND l.seq = CAST(:seq AS integer)) "
+#define CAMREG_LEDGER_STEP                                                       \
+  "WITH e AS (SELECT d.id, l.presence,"                                          \
+  "  timestamptz 'epoch' + l.from_us * interval '1 microsecond' AS at"           \
+  "  FROM camreg_round_ledger l JOIN devices d ON d.device_key = l.device_key"   \
+  "  WHERE d.device_type = CAST(:type AS text) AND d.site = CAST(:site AS text)" \
+  "    AND l.seq = CAST(:seq AS integer)) "
 constexpr const char* ledger_drop_sql = CAMREG_LEDGER_STEP
     "DELETE FROM device_presence x USING e"
     " WHERE x.device_id = e.id AND upper_inf(x.period) AND lower(x.period) >= e.at";
@@ -136,7 +147,7 @@ constexpr const char* ledger_open_sql = CAMREG_LEDGER_STEP
 // parameter once, because SOCI binds each :name to one position.
 constexpr const char* update_sql = R"SQL(
 WITH p AS (
-  SELECT CAST(:type AS text) AS type,
+  SELECT CAST(:type AS text) AS type, CAST(:site AS text) AS site,
          timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now
 )
 UPDATE devices d SET
@@ -154,19 +165,20 @@ UPDATE devices d SET
   presence = i.presence,
   online_announced = i.online_announced
 FROM camreg_round_writes i, p
-WHERE NOT i.ins AND d.device_type = p.type AND d.device_key = i.device_key
+WHERE NOT i.ins AND d.device_type = p.type AND d.site = p.site AND d.device_key = i.device_key
 )SQL";
 
 // New devices: name starts as the path name and is never overwritten by a sync.
 constexpr const char* insert_sql = R"SQL(
 WITH p AS (
-  SELECT CAST(:type AS text) AS type,
+  SELECT CAST(:type AS text) AS type, CAST(:site AS text) AS site,
          timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now
 )
-INSERT INTO devices (device_key, device_type, name, device_metadata, metadata_hash, state,
+INSERT INTO devices (device_key, device_type, site, name, device_metadata, metadata_hash, state,
                      last_seen, is_active, created_at, updated_at, state_since,
                      missed_listings, presence, online_announced)
-SELECT i.device_key, p.type, i.device_key, CAST(i.metadata AS jsonb), i.metadata_hash, i.state,
+SELECT i.device_key, p.type, p.site, i.device_key, CAST(i.metadata AS jsonb), i.metadata_hash,
+       i.state,
        timestamptz 'epoch' + i.last_seen * interval '1 microsecond', i.is_active, p.now, p.now,
        timestamptz 'epoch' + i.state_since * interval '1 microsecond', i.missed_listings,
        i.presence, i.online_announced
@@ -175,9 +187,9 @@ WHERE i.ins
 )SQL";
 
 constexpr const char* record_run_sql = R"SQL(
-INSERT INTO sync_runs (started_at, finished_at, ok, error, paths_seen, upserted, expired, source,
-                       skipped, skipped_reasons)
-SELECT timestamptz 'epoch' + CAST(:started AS bigint) * interval '1 microsecond',
+INSERT INTO sync_runs (site, started_at, finished_at, ok, error, paths_seen, upserted, expired,
+                       source, skipped, skipped_reasons)
+SELECT CAST(:site AS text), timestamptz 'epoch' + CAST(:started AS bigint) * interval '1 microsecond',
        timestamptz 'epoch' + CAST(:finished AS bigint) * interval '1 microsecond',
        CAST(:ok AS integer) = 1, NULLIF(CAST(:error AS text), ''),
        CAST(:seen AS integer), CAST(:upserted AS integer), CAST(:expired AS integer),
@@ -185,9 +197,9 @@ SELECT timestamptz 'epoch' + CAST(:started AS bigint) * interval '1 microsecond'
 )SQL";
 
 // The ledger's intervals overlapping [$2, $3) (microseconds), of one device ($4) or of
-// every device of the type ($4 empty). Per device, two range scans of the
-// (device_id, lower(period)) index: the interval that began last at or before the
-// window (intervals tile, so it covers the window's start), then those that begin in it.
+// every device of the type ($4 empty), in one site ($5) or every one ($5 empty). Per device, two
+// range scans of the (device_id, lower(period)) index: the interval that began last at or before
+// the window (intervals tile, so it covers the window's start), then those that begin in it.
 constexpr const char* history_sql = R"SQL(
 WITH w AS (
   SELECT timestamptz 'epoch' + CAST($2 AS bigint) * interval '1 microsecond' AS from_ts,
@@ -207,8 +219,22 @@ CROSS JOIN LATERAL (
     AND (upper_inf(y.period) OR upper(y.period) > w.from_ts)
   OFFSET 0 -- a fence: kept per device (an index range), never flattened into a scan of all
 ) x
-WHERE d.device_type = $1 AND ($4 = '' OR d.device_key = $4)
+WHERE d.device_type = $1 AND ($4 = '' OR d.device_key = $4) AND ($5 = '' OR d.site = $5)
 ORDER BY d.device_key, x.lo
+)SQL";
+
+// Every site with its status and its devices by state: one row per (site, state), a
+// site without devices once with a NULL state.
+constexpr const char* sites_sql = R"SQL(
+WITH c AS (
+  SELECT site, coalesce(state, 'unknown') AS state, count(*) AS n,
+         count(*) FILTER (WHERE is_active) AS active
+  FROM devices GROUP BY 1, 2
+)
+SELECT coalesce(s.name, c.site), CAST(extract(epoch FROM s.last_success_at) * 1000000 AS bigint),
+       coalesce(s.unreachable_announced, false), c.state, coalesce(c.n, 0), coalesce(c.active, 0)
+FROM sites s FULL JOIN c ON c.site = s.name
+ORDER BY 1, 4
 )SQL";
 
 // Retention, a batch at a time so no statement holds locks for long.
@@ -375,11 +401,12 @@ void append_event(std::string& buffer, const SequencedEvent& e) {
   buffer += '\n';
 }
 
-// Reads the stored presence of every device of the type, inside the caller's
-// transaction; throws on failure.
-std::vector<StoredPresence> load_presence(PGconn* conn, const std::string& device_type) {
-  const char* params[] = {device_type.c_str()};
-  PGresult* res = PQexecParams(conn, load_sql, 1, nullptr, params, nullptr, nullptr, 0);
+// Reads the stored presence of every device of the type in the site, inside the
+// caller's transaction; throws on failure.
+std::vector<StoredPresence> load_presence(PGconn* conn, const std::string& device_type,
+                                          const std::string& site) {
+  const char* params[] = {device_type.c_str(), site.c_str()};
+  PGresult* res = PQexecParams(conn, load_sql, 2, nullptr, params, nullptr, nullptr, 0);
   if (PQresultStatus(res) != PGRES_TUPLES_OK) {
     std::string error = PQresultErrorMessage(res);
     PQclear(res);
@@ -405,9 +432,10 @@ std::vector<StoredPresence> load_presence(PGconn* conn, const std::string& devic
   return out;
 }
 
-// The store's now and the latest round's end, inside the caller's transaction.
-void read_clock(PGconn* conn, RegistryState& state, bool use_store_now) {
-  PGresult* res = PQexec(conn, clock_sql);
+// The store's now and the site's latest round's end, inside the caller's transaction.
+void read_clock(PGconn* conn, const std::string& site, RegistryState& state, bool use_store_now) {
+  const char* params[] = {site.c_str()};
+  PGresult* res = PQexecParams(conn, clock_sql, 1, nullptr, params, nullptr, nullptr, 0);
   if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
     std::string error = PQresultErrorMessage(res);
     PQclear(res);
@@ -458,22 +486,22 @@ class PostgresDeviceRepository final : public DeviceRepository {
  public:
   explicit PostgresDeviceRepository(Options options) : connection_(std::move(options)) {}
 
-  Result<RoundPlan> commit_round(const std::string& device_type, std::optional<TimePoint> at,
+  Result<RoundPlan> commit_round(const std::string& device_type, const std::string& site_name,
+                                 std::optional<TimePoint> at,
                                  const RoundPlanner& planner) override {
     return connection_.run<RoundPlan>("sync round", [&](soci::session& sql) -> Result<RoundPlan> {
       soci::transaction tx(sql);
-      const std::string site_name = "default"; // one site until sync-workers take --site
       int locked = 0;
-      sql << "SELECT CAST(pg_try_advisory_xact_lock(hashtext(current_schema() || '.camreg.sync'))"
-             " AS integer)",
-          soci::into(locked);
+      const std::string lock = round_lock_name(site_name);
+      sql << round_lock_sql, soci::use(lock, "lock"), soci::into(locked);
       if (locked != 1) {
-        return fail(ErrorKind::busy, "another process is applying a sync round; skipped");
+        return fail(ErrorKind::busy,
+                    "another process is applying a sync round of site " + site_name + "; skipped");
       }
       RegistryState state;
       if (at) state.now = *at;
-      read_clock(connection_.native(), state, !at);
-      state.devices = load_presence(connection_.native(), device_type);
+      read_clock(connection_.native(), site_name, state, !at);
+      state.devices = load_presence(connection_.native(), device_type, site_name);
       state.site = read_site(connection_.native(), site_name);
       RoundPlan plan = planner(state);
       state.devices = {};
@@ -485,8 +513,10 @@ class PostgresDeviceRepository final : public DeviceRepository {
       }
       if (!plan.writes.empty()) {
         copy_in(connection_.native(), copy_sql, plan.writes, append_write);
-        sql << update_sql, soci::use(device_type, "type"), soci::use(now_us, "now");
-        sql << insert_sql, soci::use(device_type, "type"), soci::use(now_us, "now");
+        sql << update_sql, soci::use(device_type, "type"), soci::use(site_name, "site"),
+            soci::use(now_us, "now");
+        sql << insert_sql, soci::use(device_type, "type"), soci::use(site_name, "site"),
+            soci::use(now_us, "now");
       }
       if (!plan.ledger.empty()) {
         std::vector<SequencedEntry> entries;
@@ -501,7 +531,8 @@ class PostgresDeviceRepository final : public DeviceRepository {
         copy_in(connection_.native(), copy_ledger_sql, entries, append_ledger);
         for (int seq = 0; seq < steps; ++seq) {
           for (const char* step : {ledger_drop_sql, ledger_close_sql, ledger_open_sql})
-            sql << step, soci::use(device_type, "type"), soci::use(seq, "seq");
+            sql << step, soci::use(device_type, "type"), soci::use(site_name, "site"),
+                soci::use(seq, "seq");
         }
       }
       if (!plan.events.empty()) {
@@ -520,9 +551,9 @@ class PostgresDeviceRepository final : public DeviceRepository {
       const int upserted = static_cast<int>(run.upserted);
       const int expired = static_cast<int>(run.expired);
       const int skipped = static_cast<int>(run.skipped);
-      sql << record_run_sql, soci::use(started, "started"), soci::use(finished, "finished"),
-          soci::use(ok, "ok"), soci::use(run.error, "error"), soci::use(seen, "seen"),
-          soci::use(upserted, "upserted"), soci::use(expired, "expired"),
+      sql << record_run_sql, soci::use(site_name, "site"), soci::use(started, "started"),
+          soci::use(finished, "finished"), soci::use(ok, "ok"), soci::use(run.error, "error"),
+          soci::use(seen, "seen"), soci::use(upserted, "upserted"), soci::use(expired, "expired"),
           soci::use(run.source, "source"), soci::use(skipped, "skipped"),
           soci::use(run.skipped_reasons, "reasons");
       tx.commit();
@@ -533,30 +564,34 @@ class PostgresDeviceRepository final : public DeviceRepository {
   Result<std::vector<Device>> list_devices(const DeviceQuery& query) override {
     return connection_.run<std::vector<Device>>(
         "list devices", [&](soci::session& sql) -> Result<std::vector<Device>> {
-          std::string text = "SELECT id, device_key, device_type, name, " + as_micros("last_seen") +
-                             ", CAST(is_active AS integer), " + as_micros("created_at") + ", " +
-                             as_micros("updated_at") + ", CAST(device_metadata AS text), " +
-                             as_micros("state_since") + " FROM devices WHERE true";
+          std::string text = "SELECT id, device_key, device_type, site, name, " +
+                             as_micros("last_seen") + ", CAST(is_active AS integer), " +
+                             as_micros("created_at") + ", " + as_micros("updated_at") +
+                             ", CAST(device_metadata AS text), " + as_micros("state_since") +
+                             " FROM devices WHERE true";
+          // Unused filters compare with themselves, so every parameter is always bound.
           const std::string type = query.device_type.value_or("");
-          if (query.device_type) text += " AND device_type = :type";
+          const std::string site = query.site.value_or("");
+          text += query.device_type ? " AND device_type = :type" : " AND :type = ''";
+          text += query.site ? " AND site = :site" : " AND :site = ''";
           if (query.active_only) text += " AND is_active";
           text += " ORDER BY device_key, device_type";
-          soci::rowset<soci::row> rows = query.device_type
-                                             ? (sql.prepare << text, soci::use(type, "type"))
-                                             : (sql.prepare << text);
+          soci::rowset<soci::row> rows =
+              (sql.prepare << text, soci::use(type, "type"), soci::use(site, "site"));
           std::vector<Device> out;
           for (const auto& r : rows) {
             Device d;
             d.id = r.get<long long>(0);
             d.device_key = r.get<std::string>(1);
             d.device_type = r.get<std::string>(2);
-            d.name = r.get<std::string>(3);
-            if (r.get_indicator(4) == soci::i_ok) d.last_seen = time_of(r.get<long long>(4));
-            d.is_active = r.get<int>(5) != 0;
-            d.created_at = time_of(r.get<long long>(6));
-            d.updated_at = time_of(r.get<long long>(7));
-            d.metadata_json = r.get<std::string>(8);
-            if (r.get_indicator(9) == soci::i_ok) d.state_since = time_of(r.get<long long>(9));
+            d.site = r.get<std::string>(3);
+            d.name = r.get<std::string>(4);
+            if (r.get_indicator(5) == soci::i_ok) d.last_seen = time_of(r.get<long long>(5));
+            d.is_active = r.get<int>(6) != 0;
+            d.created_at = time_of(r.get<long long>(7));
+            d.updated_at = time_of(r.get<long long>(8));
+            d.metadata_json = r.get<std::string>(9);
+            if (r.get_indicator(10) == soci::i_ok) d.state_since = time_of(r.get<long long>(10));
             out.push_back(std::move(d));
           }
           return out;
@@ -569,10 +604,15 @@ class PostgresDeviceRepository final : public DeviceRepository {
           const long long n = static_cast<long long>(limit);
           soci::rowset<soci::row> rows =
               (sql.prepare
-                   << "SELECT id, " + as_micros("started_at") + ", " + as_micros("finished_at") +
-                          ", CAST(ok AS integer), COALESCE(error, ''), paths_seen, upserted,"
-                          " expired, source, skipped, COALESCE(skipped_reasons, '')"
-                          " FROM sync_runs ORDER BY id DESC LIMIT :n",
+                   << "SELECT r.id, " + as_micros("r.started_at") + ", " +
+                          as_micros("r.finished_at") +
+                          ", CAST(r.ok AS integer), COALESCE(r.error, ''), r.paths_seen,"
+                          " r.upserted, r.expired, r.source, r.skipped,"
+                          " COALESCE(r.skipped_reasons, ''), r.site"
+                          " FROM (SELECT name FROM sites UNION SELECT 'default') s"
+                          " CROSS JOIN LATERAL (SELECT * FROM sync_runs x WHERE x.site = s.name"
+                          "   ORDER BY x.id DESC LIMIT :n) r"
+                          " ORDER BY r.id DESC",
                soci::use(n, "n"));
           std::vector<SyncRun> out;
           for (const auto& r : rows) {
@@ -588,6 +628,7 @@ class PostgresDeviceRepository final : public DeviceRepository {
             run.source = r.get<std::string>(8);
             run.skipped = static_cast<std::size_t>(r.get<int>(9));
             run.skipped_reasons = r.get<std::string>(10);
+            run.site = r.get<std::string>(11);
             out.push_back(std::move(run));
           }
           return out;
@@ -600,8 +641,10 @@ class PostgresDeviceRepository final : public DeviceRepository {
           const std::string from = std::to_string(micros_of(query.from));
           const std::string to = std::to_string(micros_of(query.to));
           const std::string key = query.device_key.value_or("");
-          const char* params[] = {query.device_type.c_str(), from.c_str(), to.c_str(), key.c_str()};
-          PGresult* res = PQexecParams(connection_.native(), history_sql, 4, nullptr, params,
+          const std::string site = query.site.value_or("");
+          const char* params[] = {query.device_type.c_str(), from.c_str(), to.c_str(), key.c_str(),
+                                  site.c_str()};
+          PGresult* res = PQexecParams(connection_.native(), history_sql, 5, nullptr, params,
                                        nullptr, nullptr, 0);
           if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             std::string error = PQresultErrorMessage(res);
@@ -636,6 +679,38 @@ class PostgresDeviceRepository final : public DeviceRepository {
           soci::into(events);
       return static_cast<std::size_t>(intervals + runs + events);
     });
+  }
+
+  Result<std::vector<SiteSummary>> list_sites() override {
+    return connection_.run<std::vector<SiteSummary>>(
+        "list sites", [&](soci::session&) -> Result<std::vector<SiteSummary>> {
+          PGresult* res = PQexec(connection_.native(), sites_sql);
+          if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            std::string error = PQresultErrorMessage(res);
+            PQclear(res);
+            throw std::runtime_error(error);
+          }
+          std::vector<SiteSummary> out;
+          for (int r = 0; r < PQntuples(res); ++r) {
+            const std::string_view name(PQgetvalue(res, r, 0),
+                                        static_cast<std::size_t>(PQgetlength(res, r, 0)));
+            if (out.empty() || out.back().site != name) {
+              auto& site = out.emplace_back();
+              site.site = name;
+              if (!PQgetisnull(res, r, 1))
+                site.last_success = time_of(std::atoll(PQgetvalue(res, r, 1)));
+              site.unreachable_announced = PQgetvalue(res, r, 2)[0] == 't';
+            }
+            if (PQgetisnull(res, r, 3)) continue;
+            auto& site = out.back();
+            const auto n = static_cast<std::size_t>(std::atoll(PQgetvalue(res, r, 4)));
+            site.devices += n;
+            site.active += static_cast<std::size_t>(std::atoll(PQgetvalue(res, r, 5)));
+            site.by_state.emplace_back(PQgetvalue(res, r, 3), n);
+          }
+          PQclear(res);
+          return out;
+        });
   }
 
   Result<void> check_ready() override {

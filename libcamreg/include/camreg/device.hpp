@@ -29,6 +29,7 @@ struct Device {
   std::int64_t id = 0;
   std::string device_key;
   std::string device_type;
+  std::string site = "default"; // the MediaMTX server that lists it
   std::string name;
   std::optional<TimePoint> last_seen; // absent: never seen healthy
   bool is_active = false;
@@ -42,11 +43,13 @@ struct Device {
 struct DeviceQuery {
   std::optional<std::string> device_type;
   bool active_only = false;
+  std::optional<std::string> site = std::nullopt; // absent: every site
 };
 
 // One sync round as recorded in sync_runs.
 struct SyncRun {
   std::int64_t id = 0;
+  std::string site = "default"; // whose MediaMTX the round listed
   TimePoint started_at;
   TimePoint finished_at;
   bool ok = false;

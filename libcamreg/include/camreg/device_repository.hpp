@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "camreg/device.hpp"
@@ -37,12 +38,12 @@ struct StoredPresence {
   bool online_announced = false;    // the last of device.online / device.offline was online
 };
 
-// The stored state of one device type at the start of a round, read inside the
-// round's transaction.
+// The stored state of one device type in one site at the start of a round, read inside
+// the round's transaction.
 struct RegistryState {
   TimePoint now;                       // the round's commit time: every timestamp the round writes
-  std::vector<StoredPresence> devices; // every device of the type, in no particular order
-  std::optional<TimePoint> last_round_at; // when the latest recorded round finished
+  std::vector<StoredPresence> devices; // every device of the type and site, in no set order
+  std::optional<TimePoint> last_round_at; // when the site's latest recorded round finished
   SiteStatus site;                        // of the site the round lists
 };
 
@@ -55,7 +56,7 @@ struct DeviceWrite {
     mark_removed, // "state" becomes "removed" and "ready" false, the rest kept; no hash
   };
   std::string device_key;
-  bool insert = false; // a new row: name = device_key, created_at = now
+  bool insert = false; // a new row of the round's site: name = device_key, created_at = now
   Metadata metadata = Metadata::keep;
   std::string metadata_json;
   std::uint64_t metadata_hash = 0;
@@ -124,6 +125,17 @@ struct HistoryQuery {
   std::optional<std::string> device_key; // absent: every device of the type
   TimePoint from;
   TimePoint to;
+  std::optional<std::string> site = std::nullopt; // absent: every site
+};
+
+// One site as the registry knows it: its status and its devices by state.
+struct SiteSummary {
+  std::string site;
+  std::optional<TimePoint> last_success; // its listing last worked (database clock)
+  bool unreachable_announced = false;    // site.unreachable was the last said of it
+  std::size_t devices = 0;
+  std::size_t active = 0;
+  std::vector<std::pair<std::string, std::size_t>> by_state; // state text, count; by state
 };
 
 // Decides a round's writes from the stored state; called inside the round's
@@ -136,23 +148,28 @@ class DeviceRepository {
  public:
   virtual ~DeviceRepository() = default;
 
-  // Applies one round atomically: takes the round lock, reads the stored presence of
-  // every device of device_type, asks planner for the plan (RegistryState::now = at, or
+  // Applies one round of one site atomically: takes the site's round lock (sites sync in
+  // parallel), reads the stored presence of every device of device_type in the site and
+  // when the site's last round finished, asks planner for the plan (RegistryState::now = at, or
   // the store's own clock when at is absent, so that every process writing the registry
   // agrees on time), writes it, its ledger entries, its events (ids assigned in commit
   // order, each with a pending delivery to every enabled webhook endpoint of its type),
   // the site's status and its run record, and returns it with the event ids filled in.
-  // Fails with ErrorKind::busy when another process is applying a round,
+  // Rows of other sites are neither read nor written.
+  // Fails with ErrorKind::busy when another process is applying a round of the site,
   // ErrorKind::database (or unavailable) on any other failure; then nothing was written.
-  virtual Result<RoundPlan> commit_round(const std::string& device_type,
+  virtual Result<RoundPlan> commit_round(const std::string& device_type, const std::string& site,
                                          std::optional<TimePoint> at,
                                          const RoundPlanner& planner) = 0;
 
   // Devices matching the query, ordered by device_key.
   virtual Result<std::vector<Device>> list_devices(const DeviceQuery& query) = 0;
 
-  // The most recent sync runs, newest first.
+  // The most recent sync runs of each site, up to limit each, newest first.
   virtual Result<std::vector<SyncRun>> recent_sync_runs(std::size_t limit) = 0;
+
+  // Every site that ever ran a round or holds a device, ordered by name.
+  virtual Result<std::vector<SiteSummary>> list_sites() { return std::vector<SiteSummary>{}; }
 
   // Whether the store is reachable and its schema current; the error says why not.
   virtual Result<void> check_ready() = 0;

@@ -31,8 +31,8 @@ struct EventStreamRequest {
 
 // Reads GET /api/events' query: types (a comma list of event types), device_type and
 // site (1-64 characters of [A-Za-z0-9_.-]), after (an event id, 0 or more). The
-// Last-Event-ID header, when given and not empty, wins over after: an EventSource reconnecting keeps
-// its URL. An unknown, repeated or malformed parameter (or header) fails with
+// Last-Event-ID header, when given and not empty, wins over after: an EventSource reconnecting
+// keeps its URL. An unknown, repeated or malformed parameter (or header) fails with
 // invalid_argument whose message starts with its name.
 Result<EventStreamRequest> parse_event_stream_query(const QueryParams& params,
                                                     std::optional<std::string_view> last_event_id);

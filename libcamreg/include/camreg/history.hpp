@@ -16,7 +16,8 @@ inline constexpr Duration max_history_window = std::chrono::hours(24 * 400);
 
 // Reads GET /api/devices/{key}/history and GET /api/history: from and to (RFC 3339,
 // default the 24 hours before now; from before to; at most max_history_window apart)
-// and, for the bulk form (allow_type), device_type (default "camera"). An unknown,
+// and, for the bulk form (allow_type), device_type (default "camera") and site (default
+// every site). An unknown,
 // repeated or malformed parameter fails with invalid_argument naming it.
 Result<HistoryQuery> parse_history_query(const QueryParams& params, TimePoint now, bool allow_type);
 

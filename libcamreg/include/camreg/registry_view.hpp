@@ -40,7 +40,7 @@ struct ViewOptions {
   // it, when every kept one has requests waiting, is refused.
   std::size_t max_queries = 64;
   Duration readiness_interval = std::chrono::seconds(1);
-  std::size_t recent_runs = 20; // sync runs kept for recent_runs()
+  std::size_t recent_runs = 20; // sync runs kept for recent_runs(), per site
   // Rebuilds on a timer too, in case the feed is silently dead.
   Duration refresh_interval = std::chrono::seconds(30);
   // A snapshot older than this is rebuilt before it is served: never served as fresh.
@@ -79,8 +79,11 @@ class RegistryView {
   Readiness readiness() const;
   // Blocks until readiness was checked once, or the timeout passes; true when checked.
   bool wait_first_check(Duration timeout) const;
-  // The most recent sync runs (newest first), or null while not ready or not yet read.
+  // The most recent sync runs of every site (newest first), or null while not ready or
+  // not yet read.
   std::shared_ptr<const std::vector<SyncRun>> recent_runs() const;
+  // Every site as last read (with the runs, on every change), or null likewise.
+  std::shared_ptr<const std::vector<SiteSummary>> sites() const;
   // When the newest successful round among recent_runs() finished (database clock);
   // nullopt when none succeeded, or the runs are not known.
   std::optional<TimePoint> last_ok_round() const;
@@ -113,6 +116,7 @@ class RegistryView {
   std::map<std::string, Entry> entries_;
   std::list<std::string> lru_; // most recently asked first
   std::shared_ptr<const std::vector<SyncRun>> runs_;
+  std::shared_ptr<const std::vector<SiteSummary>> sites_;
   Readiness readiness_;
   bool checked_ = false; // until the first readiness check, requests wait instead of failing
   mutable std::condition_variable checked_cv_;
