@@ -12,6 +12,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -88,6 +89,47 @@ def round_ms(process, site):
     raise RuntimeError(f"site {site}: no round in the log (exit {process.returncode}):\n{output}")
 
 
+class LockWaits:
+    """Samples pg_stat_activity every 50 ms from one psql session while running: how long
+    backends of this database waited on a lock, by lock type (advisory: the round and
+    events locks), summed over backends, in ms."""
+    PERIOD = 0.05
+
+    def __init__(self, database_url):
+        self.psql = subprocess.Popen(["psql", database_url, "-qAt", "-v", "ON_ERROR_STOP=1"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.waits = {}
+        self.running = False
+        self.thread = None
+
+    def sample(self):
+        self.psql.stdin.write("SELECT coalesce(string_agg(wait_event, ','), '') FROM pg_stat_activity"
+                              " WHERE datname = current_database() AND wait_event_type = 'Lock';\n")
+        self.psql.stdin.flush()
+        for event in filter(None, self.psql.stdout.readline().strip().split(",")):
+            self.waits[event] = self.waits.get(event, 0) + self.PERIOD * 1000
+
+    def __enter__(self):
+        self.running = True
+
+        def loop():
+            while self.running:
+                self.sample()
+                time.sleep(self.PERIOD)
+
+        self.thread = threading.Thread(target=loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.thread.join()
+
+    def close(self):
+        self.psql.stdin.close()
+        self.psql.wait(timeout=10)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("build")
@@ -122,6 +164,7 @@ def main():
         together = {s: [] for s in sites}
         cpu = {s: [] for s in sites}  # a round alone: CPU ms of its worker, its MediaMTX, PostgreSQL
         walls = []
+        lock_waits = LockWaits(args.database_url)
         for rep in range(1, args.reps + 1):
             for site in sites:
                 change(site, rep)
@@ -135,9 +178,10 @@ def main():
             for site in sites:
                 change(site, rep + args.reps)
             began = time.monotonic()
-            running = {s: worker(args.build, args.database_url, s, fakes[s][1]) for s in sites}
-            for site, process in running.items():
-                together[site].append(round_ms(process, site)[0])
+            with lock_waits:
+                running = {s: worker(args.build, args.database_url, s, fakes[s][1]) for s in sites}
+                for site, process in running.items():
+                    together[site].append(round_ms(process, site)[0])
             walls.append((time.monotonic() - began) * 1000)
             print(f"rep {rep}: alone " + ", ".join(f"{s} {alone[s][-1]} ms" for s in sites)
                   + "; together " + ", ".join(f"{s} {together[s][-1]} ms" for s in sites), flush=True)
@@ -157,6 +201,10 @@ def main():
         serial = sum(statistics.median(alone[s]) for s in sites)
         print(f"  the {args.sites} rounds one after another would take {serial:.0f} ms; together they took "
               f"{statistics.median(walls):.0f} ms from start to last exit (processes included)")
+        lock_waits.close()
+        waited = ", ".join(f"{event} {ms / args.reps:.0f} ms" for event, ms in sorted(lock_waits.waits.items()))
+        print(f"  time backends waited on locks while the {args.sites} ran together, per repetition "
+              f"(sampled every 50 ms): {waited or 'none seen'}")
         demand = sum(statistics.median(sum(c) for c in cpu[s]) for s in sites)
         print(f"  CPU the {args.sites} rounds need: {demand:.0f} ms; on {os.cpu_count()} cores "
               f"no schedule finishes them in under {demand / os.cpu_count():.0f} ms")
