@@ -111,6 +111,40 @@ test('a failing WHEP endpoint shows the retry UI and recovers when it comes back
   await card('site-a/building.2/cam_1').and(page.locator('[data-status="playing"]')).waitFor({ timeout: 20000 });
 });
 
+test('a WHEP server that never answers: the card gives up after 10 s, says so, and recovers', async () => {
+  await fake.control('whep', { mode: 'hang', drop: true });
+  const lobby = card('cam-lobby');
+  // Dropped, the card retries; its POST then hangs until whep.js gives up on it.
+  await lobby.locator('.overlay-message').filter({ hasText: 'no answer within 10 s' }).waitFor({ timeout: 30000 });
+  assert.equal(await lobby.getAttribute('data-status'), 'failed');
+  assert.match(await lobby.locator('.overlay-message').textContent(), /Stream unavailable \(no answer within 10 s\)\. Retrying in \d+ s\./);
+  assert.equal(await lobby.locator('button.retry').isVisible(), true);
+  assert.ok((await fake.control('whep')).hung >= 1, 'the POST reached the server and hung there');
+  await fake.control('whep', { mode: 'ok' });
+  await lobby.locator('button.retry').click();
+  await lobby.and(page.locator('[data-status="playing"]')).waitFor({ timeout: 20000 });
+  await card('site-a/building.2/cam_1').and(page.locator('[data-status="playing"]')).waitFor({ timeout: 40000 });
+});
+
+test('the browser trickles its ICE candidates to the session it opened (RFC 9725 PATCH)', async () => {
+  // Only where the browser has an address to offer (it gathers none on loopback alone).
+  const candidates = await page.evaluate(async () => {
+    const pc = new RTCPeerConnection();
+    pc.createDataChannel('probe');
+    await pc.setLocalDescription(await pc.createOffer());
+    for (let i = 0; i < 50 && pc.iceGatheringState !== 'complete'; i++) await new Promise((r) => setTimeout(r, 100));
+    const n = pc.localDescription.sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:')).length;
+    pc.close();
+    return n;
+  });
+  const whep = await fake.control('whep');
+  if (candidates === 0) return;
+  // The fake refuses a PATCH without the offer's ICE credentials or a candidate under an
+  // m= line (as MediaMTX would), and counts the others.
+  assert.ok(whep.patches >= 1, `sessions PATCHed their candidates (${JSON.stringify(whep)})`);
+  assert.ok(whep.trickled >= whep.patches);
+});
+
 test('a camera that goes away is torn down and its WHEP session deleted', async () => {
   const before = await fake.control('whep');
   psql(db, "DELETE FROM devices WHERE device_key = 'site-a/building.2/cam_1'");

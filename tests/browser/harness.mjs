@@ -130,3 +130,97 @@ export function countPeerConnections() {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// An init script (page.addInitScript) timing the first 64 WHEP sessions the page opens, in
+// window.__whep: per peer connection the milliseconds since navigation at which it was
+// made, its offer created, its local description set, its first ICE candidate, ICE
+// gathering complete, the POST sent and answered, the answer applied, connected, its
+// video track's first packet (unmute) and its video's first frame.
+export function timeWhepSessions() {
+  const Native = window.RTCPeerConnection;
+  const sessions = [];
+  window.__whep = sessions;
+  const byTrack = new WeakMap();
+  const KEPT = 64; // the first sessions only: the heap of a long run stays the page's own
+  const now = () => performance.now();
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      if (sessions.length >= KEPT) return;
+      const t = { made: now() };
+      this.timing = t;
+      sessions.push(t);
+      this.addEventListener('icegatheringstatechange', () => {
+        if (this.iceGatheringState === 'complete' && !t.gathered) t.gathered = now();
+      });
+      this.addEventListener('icecandidate', (e) => {
+        if (e.candidate && !t.candidate) t.candidate = now();
+      });
+      this.addEventListener('connectionstatechange', () => {
+        if (this.connectionState === 'connected' && !t.connected) t.connected = now();
+      });
+      this.addEventListener('track', (e) => {
+        byTrack.set(e.track, t);
+        if (e.track.kind === 'video') e.track.addEventListener('unmute', () => { t.unmuted ??= now(); });
+      });
+    }
+
+    async createOffer(...args) {
+      const offer = await super.createOffer(...args);
+      if (this.timing) this.timing.offer ??= now();
+      return offer;
+    }
+
+    async setLocalDescription(...args) {
+      await super.setLocalDescription(...args);
+      if (this.timing) this.timing.local ??= now();
+    }
+
+    async setRemoteDescription(...args) {
+      if (this.timing) this.timing.answered ??= now();
+      await super.setRemoteDescription(...args);
+      if (this.timing) this.timing.applied ??= now();
+    }
+  };
+  const nativeFetch = window.fetch;
+  const peers = sessions;
+  window.fetch = async function (input, init) {
+    const url = String(input?.url ?? input);
+    const posting = init?.method === 'POST' && /\/whep$/.test(url);
+    // The POST of a session follows its gathering: the latest peer without a POST.
+    const t = posting ? [...peers].reverse().find((p) => p.local && !p.posted) : null;
+    if (t) {
+      t.posted = now();
+      t.url = url;
+    }
+    const response = await nativeFetch.call(this, input, init);
+    if (t) t.response = now();
+    return response;
+  };
+  const play = HTMLMediaElement.prototype.play;
+  HTMLMediaElement.prototype.play = function (...args) {
+    const track = this.srcObject?.getVideoTracks?.()[0];
+    const t = track && byTrack.get(track);
+    if (t && this.requestVideoFrameCallback) {
+      this.requestVideoFrameCallback(() => { t.frame ??= now(); });
+    }
+    return play.apply(this, args);
+  };
+}
+
+// Summarises window.__whep: for each step, its median, p95 and max over the sessions
+// that reached it, in ms from the step before; and the sessions' start times.
+export function summariseWhepTimings(sessions) {
+  const steps = [['made', 'offer'], ['offer', 'local'], ['local', 'candidate'], ['local', 'gathered'],
+    ['local', 'posted'], ['posted', 'response'], ['response', 'applied'], ['applied', 'connected'],
+    ['connected', 'unmuted'], ['unmuted', 'frame'], ['made', 'frame']];
+  const q = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  const lines = [];
+  for (const [from, to] of steps) {
+    const d = sessions.filter((s) => s[from] !== undefined && s[to] !== undefined).map((s) => s[to] - s[from]).sort((a, b) => a - b);
+    if (d.length === 0) continue;
+    lines.push(`  ${`${from} -> ${to}`.padEnd(22)} n=${String(d.length).padStart(3)}  median ${q(d, 0.5).toFixed(0).padStart(5)} ms` +
+      `  p95 ${q(d, 0.95).toFixed(0).padStart(5)} ms  max ${d[d.length - 1].toFixed(0).padStart(5)} ms`);
+  }
+  return lines;
+}

@@ -3,7 +3,10 @@
 // Prints the time to the first frames, the most peer connections held at once (in the
 // page and on the WHEP server) and the JS heap (after a forced GC) over S seconds of
 // scrolling down and back up. Asserts nothing.
-import { apiServer, browser, countPeerConnections, fakeMediamtx, pathItem, schemaUrl, sleep, syncOnce } from './harness.mjs';
+import {
+  apiServer, browser, countPeerConnections, fakeMediamtx, pathItem, schemaUrl, sleep, summariseWhepTimings, syncOnce,
+  timeWhepSessions,
+} from './harness.mjs';
 
 const cameras = Number(process.argv[2] ?? 500);
 const seconds = Number(process.argv[3] ?? 300);
@@ -21,6 +24,7 @@ try {
   chrome = await browser();
   const page = await chrome.newPage({ viewport: { width: 1600, height: 1000 } });
   await page.addInitScript(countPeerConnections);
+  await page.addInitScript(timeWhepSessions);
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Performance.enable');
   const metrics = async () => {
@@ -47,6 +51,25 @@ try {
   const full = performance.now() - started;
   console.log(`first frame on the wall:            ${first.toFixed(0)} ms after navigation`);
   console.log(`every playable card on screen framing: ${full.toFixed(0)} ms`);
+  // Where the time to the full screen went: each session's steps (page clock, ms).
+  const timings = (await page.evaluate(() => window.__whep)).filter((t) => t.made <= full);
+  const made = timings.map((t) => t.made).sort((a, b) => a - b);
+  const framed = timings.filter((t) => t.frame !== undefined).map((t) => t.frame).sort((a, b) => a - b);
+  console.log(`sessions made before then: ${timings.length}; first made at ${made[0]?.toFixed(0)} ms, ` +
+    `${Math.min(cap, made.length)}th at ${made[Math.min(cap, made.length) - 1]?.toFixed(0)} ms; ` +
+    `first frames at ${framed[0]?.toFixed(0)} .. ${framed[Math.min(cap, framed.length) - 1]?.toFixed(0)} ms (page clock)`);
+  const page0 = await page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const list = performance.getEntriesByType('resource').find((e) => /\/api\/devices/.test(e.name));
+    return { dom: nav?.domContentLoadedEventEnd, list: list?.responseEnd };
+  });
+  console.log(`page: DOMContentLoaded at ${page0.dom?.toFixed(0)} ms, /api/devices read at ${page0.list?.toFixed(0)} ms`);
+  for (const line of summariseWhepTimings(timings)) console.log(line);
+  const server = await fake.control('whep');
+  if (server.post_ms?.length) {
+    const d = [...server.post_ms].sort((a, b) => a - b);
+    console.log(`  WHEP server's POST handling (fake, aiortc): n=${d.length} median ${d[d.length >> 1].toFixed(0)} ms, max ${d[d.length - 1].toFixed(0)} ms`);
+  }
 
   const base = await metrics();
   console.log(`heap after first frames: ${mib(base.JSHeapUsedSize)} MiB used, ${base.Nodes} DOM nodes, ${base.JSEventListeners} listeners`);
@@ -74,6 +97,12 @@ try {
         `  peer connections open ${pc.open}, max ${pc.max}, made ${pc.created}`);
       nextSample += 30000;
     }
+  }
+  // Sessions opened while scrolling (a few at a time, not a screenful at once).
+  const later = (await page.evaluate(() => window.__whep)).filter((t) => t.made > full);
+  if (later.length > 0) {
+    console.log(`sessions opened while scrolling (the next ${later.length} timed):`);
+    for (const line of summariseWhepTimings(later)) console.log(line);
   }
   const last = await metrics();
   const pc = await page.evaluate(() => ({ ...window.__pc }));

@@ -136,7 +136,8 @@ TEST_CASE("devices come back with every field of the contract", "[e2e][api]") {
   const auto list = json::parse(reply.body).as_array();
   REQUIRE(list.size() == 2);
   const auto& cam = list[0].as_object();
-  CHECK(cam.size() == 10);
+  CHECK(cam.size() == 11);
+  CHECK(cam.at("site") == "default");
   CHECK(cam.at("id").is_int64());
   CHECK(cam.at("device_key") == "cam1");
   CHECK(cam.at("device_type") == "camera");

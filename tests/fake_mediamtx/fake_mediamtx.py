@@ -54,9 +54,11 @@ Test controls (not MediaMTX), under /_fake/:
                        "times": t repeats it on the next t-1 walks too (default 1);
                        "endpoint": "paths" (default) or "config": the list that triggers it
   GET /_fake/requests  the list requests seen so far: [{"page", "itemsPerPage", "auth"}]
-  PUT /_fake/whep      body: {"mode": "ok"|"fail", "drop": true}: WHEP answers 503 while
-                       failing; drop closes every playing session
-  GET /_fake/whep      {"mode", "sessions", "posts", "deletes"}
+  PUT /_fake/whep      body: {"mode": "ok"|"fail"|"hang", "drop": true}: WHEP answers 503
+                       while failing, and nothing while hanging (up to a minute, then
+                       503); drop closes every playing session
+  GET /_fake/whep      {"mode", "sessions", "posts", "deletes", "patches", "trickled",
+                       "hung", "post_ms"}: PATCHes are trickle ICE, checked and counted
   PUT /_fake/hook      body: {"url": "http://…/api/sync/trigger", "token": "…", "events":
                        ["available", "unavailable"] (default; also "online", "offline")}:
                        when a control above changes a path's available (or online) state,

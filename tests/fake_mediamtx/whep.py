@@ -79,6 +79,10 @@ class Whep:
         self.mode = "ok"
         self.posts = 0
         self.deletes = 0
+        self.post_ms = []  # how long each answered POST took here, for the wall bench
+        self.patches = 0
+        self.hung = 0
+        self.trickled = 0
 
     def path_ready(self, name):
         for item in self.fake.runtime_items():
@@ -91,16 +95,28 @@ class Whep:
 
     async def post(self, request):
         self.posts += 1
+        began = time.monotonic()
         name = request.match_info["path"]
         if self.mode == "fail":
             return web.Response(status=503, text="stream unavailable (test fault)", headers=CORS)
+        if self.mode == "hang":
+            # Says nothing while hanging (at most a minute), then refuses: a client that
+            # gave up meanwhile must not leave a session behind.
+            self.hung += 1
+            for _ in range(600):
+                if self.mode != "hang":
+                    break
+                await asyncio.sleep(0.1)
+            return web.Response(status=503, text="stream unavailable (hung)", headers=CORS)
         if not self.path_ready(name):
             return web.json_response({"status": "error", "error": "no stream is available on path '%s'" % name},
                                      status=404, headers=CORS)
         if request.content_type != "application/sdp":
             return web.Response(status=400, text="expected application/sdp", headers=CORS)
-        offer = RTCSessionDescription(sdp=loopback_only(await request.text()), type="offer")
+        sdp = await request.text()
+        offer = RTCSessionDescription(sdp=loopback_only(sdp), type="offer")
         pc = RTCPeerConnection()
+        pc.offer_ufrag = next((l[len("a=ice-ufrag:"):] for l in sdp.splitlines() if l.startswith("a=ice-ufrag:")), "")
         session = str(uuid.uuid4())
         self.sessions[session] = pc
         seed = sum(name.encode("utf-8"))
@@ -119,9 +135,28 @@ class Whep:
         headers = dict(CORS)
         headers["Location"] = "/%s/whep/%s" % (name, session)
         headers["Content-Type"] = "application/sdp"
+        self.post_ms.append((time.monotonic() - began) * 1000)
         return web.Response(status=201, text=loopback_only(pc.localDescription.sdp), headers=headers)
 
     async def patch(self, request):
+        """Trickle ICE (RFC 9725), checked as MediaMTX does: an SDP fragment whose
+        credentials are the offer's (others would be an ICE restart, which MediaMTX answers
+        with a new fragment and this fake does not do). The candidates are counted, not
+        used: the browser's checks reach the fake's loopback candidate anyway."""
+        session = self.sessions.get(request.match_info["session"])
+        if session is None:
+            return web.Response(status=404, text="session not found", headers=CORS)
+        if request.content_type != "application/trickle-ice-sdpfrag":
+            return web.Response(status=400, text="invalid Content-Type", headers=CORS)
+        lines = (await request.text()).splitlines()
+        ufrag = next((l[len("a=ice-ufrag:"):] for l in lines if l.startswith("a=ice-ufrag:")), "")
+        if ufrag and ufrag != session.offer_ufrag:
+            return web.Response(status=400, text="ICE restart is not supported here", headers=CORS)
+        candidates = [l for l in lines if l.startswith("a=candidate:")]
+        if not candidates or not any(l.startswith("m=") for l in lines):
+            return web.Response(status=400, text="no candidate under an m= line", headers=CORS)
+        self.patches += 1
+        self.trickled += len(candidates)
         return web.Response(status=204, headers=CORS)
 
     async def delete(self, request):
@@ -147,7 +182,9 @@ class Whep:
 
     async def get_control(self, request):
         return web.json_response({"mode": self.mode, "sessions": len(self.sessions),
-                                  "posts": self.posts, "deletes": self.deletes})
+                                  "posts": self.posts, "deletes": self.deletes,
+                                  "patches": self.patches, "trickled": self.trickled, "hung": self.hung,
+                                  "post_ms": self.post_ms[-1000:]})
 
     def app(self):
         app = web.Application()

@@ -46,7 +46,8 @@ class FakePathSource final : public PathSource {
   int calls_ = 0;
 };
 
-// A SyncTrigger that records the paths it is asked for, or fails while told to.
+// A SyncTrigger that records the paths it is asked for and its connect() calls, or
+// fails both while told to.
 class FakeSyncTrigger final : public SyncTrigger {
  public:
   Result<void> request_round(std::string_view path) override {
@@ -54,6 +55,16 @@ class FakeSyncTrigger final : public SyncTrigger {
     if (failure_) return *failure_;
     paths_.emplace_back(path);
     return {};
+  }
+  Result<void> connect() override {
+    const std::lock_guard lock(mutex_);
+    ++connects_;
+    if (failure_) return *failure_;
+    return {};
+  }
+  int connects() const {
+    const std::lock_guard lock(mutex_);
+    return connects_;
   }
   void fail_with(std::optional<Error> failure) {
     const std::lock_guard lock(mutex_);
@@ -68,6 +79,7 @@ class FakeSyncTrigger final : public SyncTrigger {
   mutable std::mutex mutex_;
   std::vector<std::string> paths_;
   std::optional<Error> failure_;
+  int connects_ = 0;
 };
 
 // A path as MediaMTX lists a ready RTSP camera.

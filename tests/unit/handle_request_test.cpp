@@ -448,6 +448,33 @@ TEST_CASE("a trigger the database cannot take is 503", "[http][trigger]") {
   CHECK(status(api.post("/api/sync/trigger?path=cam1")) == 202);
 }
 
+TEST_CASE("the trigger connects from the start and retries while the database is away",
+          "[http][trigger]") {
+  auto owned = std::make_unique<FakeSyncTrigger>();
+  auto* port = owned.get();
+  port->fail_with(fail(ErrorKind::unavailable, "trigger: cannot connect to postgresql://db"));
+  std::mutex mutex;
+  std::vector<std::string> logged;
+  TriggerRelay relay(
+      std::move(owned),
+      [&](camreg::http::LogLevel, std::string_view, std::string_view message) {
+        const std::lock_guard lock(mutex);
+        logged.emplace_back(message);
+      },
+      64, std::chrono::milliseconds(20));
+  REQUIRE(wait_until([&] { return port->connects() >= 3; }, std::chrono::seconds(2), 5ms));
+  CHECK_FALSE(relay.connected());
+  port->fail_with(std::nullopt);
+  REQUIRE(wait_until([&] { return relay.connected(); }, std::chrono::seconds(2), 5ms));
+  const int made = port->connects();
+  std::this_thread::sleep_for(200ms); // connected: no more attempts
+  CHECK(port->connects() == made);
+  const std::lock_guard lock(mutex);
+  REQUIRE(logged.size() == 2); // the first failure, then the success; not every retry
+  CHECK_THAT(logged[0], Catch::Contains("retrying") && Catch::Contains("cannot connect"));
+  CHECK_THAT(logged[1], Catch::Contains("connected"));
+}
+
 TEST_CASE("the trigger takes POST only, and 405 says so", "[http][trigger]") {
   TriggerApi api;
   for (const auto method : {bhttp::verb::get, bhttp::verb::head, bhttp::verb::put}) {

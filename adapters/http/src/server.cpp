@@ -261,7 +261,7 @@ Result<std::unique_ptr<Server>> Server::start(
   (void)view->wait_first_check(std::chrono::seconds(2));
   auto reader = history ? std::make_unique<detail::HistoryReader>(std::move(history)) : nullptr;
   auto relay = trigger && !options.trigger_token.empty()
-                   ? std::make_unique<detail::TriggerRelay>(std::move(trigger))
+                   ? std::make_unique<detail::TriggerRelay>(std::move(trigger), log)
                    : nullptr;
   auto admin =
       webhooks.store ? std::make_unique<detail::WebhookAdmin>(std::move(webhooks)) : nullptr;

@@ -45,8 +45,63 @@ std::string accepted_body(const std::string& path) {
 
 } // namespace
 
-TriggerRelay::TriggerRelay(std::unique_ptr<SyncTrigger> trigger, std::size_t max_pending)
-    : trigger_(std::move(trigger)), thread_(max_pending) {}
+TriggerRelay::TriggerRelay(std::unique_ptr<SyncTrigger> trigger, LogSink log,
+                           std::size_t max_pending, std::chrono::milliseconds first_retry)
+    : trigger_(std::move(trigger)),
+      log_(std::move(log)),
+      first_retry_(first_retry),
+      thread_(max_pending),
+      connector_([this] { connect_until_done(); }) {}
+
+TriggerRelay::~TriggerRelay() {
+  {
+    const std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  connector_.join();
+}
+
+bool TriggerRelay::connected() const {
+  const std::lock_guard lock(mutex_);
+  return connected_;
+}
+
+void TriggerRelay::connect_until_done() {
+  auto delay = first_retry_;
+  bool warned = false;
+  for (;;) {
+    // On the relay's thread: the port has one caller at a time.
+    const bool posted = thread_.post([this] {
+      auto made = trigger_->connect();
+      {
+        const std::lock_guard lock(mutex_);
+        attempt_ = std::move(made);
+      }
+      cv_.notify_all();
+    });
+    if (!posted) return; // requests are queued: they open the connection themselves
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return stopping_ || attempt_.has_value(); });
+    if (stopping_) return;
+    const auto made = std::move(*attempt_);
+    attempt_.reset();
+    connected_ = made.has_value();
+    lock.unlock();
+    if (made) {
+      if (warned && log_) log_(LogLevel::info, "trigger", "connected for round requests");
+      return;
+    }
+    if (!warned && log_) {
+      log_(LogLevel::warn, "trigger",
+           "cannot connect for round requests yet (retrying): " + made.error().message);
+    }
+    warned = true;
+    lock.lock();
+    if (cv_.wait_for(lock, delay, [&] { return stopping_; })) return;
+    delay = std::min<std::chrono::milliseconds>(delay * 2, std::chrono::seconds(30));
+  }
+}
 
 void TriggerRelay::request(std::string path, Callback callback) {
   auto shared = std::make_shared<Callback>(std::move(callback));

@@ -124,13 +124,14 @@ constexpr const char* copy_ledger_sql =
 // The ledger, one step (seq) at a time, in three statements (the sub-statements of one
 // would run in no set order, and the exclusion constraint is checked row by row): a
 // device's open interval goes if the next would begin at or before its start, else ends
-// where the next begins; then the next opens.
-#define CAMREG_LEDGER_STEP                                                       \
-  "WITH e AS (SELECT d.id, l.presence,"                                          \
-  "  timestamptz 'epoch' + l.from_us * interval '1 microsecond' AS at"           \
-  "  FROM camreg_round_ledger l JOIN devices d ON d.device_key = l.device_key"   \
-  "  WHERE d.device_type = CAST(:type AS text) AND d.site = CAST(:site AS text)" \
-  "    AND l.seq = CAST(:seq AS integer)) "
+// where the next begins; then the next opens. The round's keys are its site's (a key
+// names its site), so no site filter: one steers the planner off the (device_type,
+// device_key) index while devices has no statistics yet (a nested loop over 100,000).
+#define CAMREG_LEDGER_STEP                                                     \
+  "WITH e AS (SELECT d.id, l.presence,"                                        \
+  "  timestamptz 'epoch' + l.from_us * interval '1 microsecond' AS at"         \
+  "  FROM camreg_round_ledger l JOIN devices d ON d.device_key = l.device_key" \
+  "  WHERE d.device_type = CAST(:type AS text) AND l.seq = CAST(:seq AS integer)) "
 constexpr const char* ledger_drop_sql = CAMREG_LEDGER_STEP
     "DELETE FROM device_presence x USING e"
     " WHERE x.device_id = e.id AND upper_inf(x.period) AND lower(x.period) >= e.at";
@@ -144,10 +145,11 @@ constexpr const char* ledger_open_sql = CAMREG_LEDGER_STEP
 
 // Storage only: every value comes from the plan. meta: k keep, r replace, x mark
 // removed (the stored metadata with state "removed" and ready false). "p" names every
-// parameter once, because SOCI binds each :name to one position.
+// parameter once, because SOCI binds each :name to one position. Keys name their site:
+// no site filter, as in the ledger's steps.
 constexpr const char* update_sql = R"SQL(
 WITH p AS (
-  SELECT CAST(:type AS text) AS type, CAST(:site AS text) AS site,
+  SELECT CAST(:type AS text) AS type,
          timestamptz 'epoch' + CAST(:now AS bigint) * interval '1 microsecond' AS now
 )
 UPDATE devices d SET
@@ -165,7 +167,7 @@ UPDATE devices d SET
   presence = i.presence,
   online_announced = i.online_announced
 FROM camreg_round_writes i, p
-WHERE NOT i.ins AND d.device_type = p.type AND d.site = p.site AND d.device_key = i.device_key
+WHERE NOT i.ins AND d.device_type = p.type AND d.device_key = i.device_key
 )SQL";
 
 // New devices: name starts as the path name and is never overwritten by a sync.
@@ -513,8 +515,7 @@ class PostgresDeviceRepository final : public DeviceRepository {
       }
       if (!plan.writes.empty()) {
         copy_in(connection_.native(), copy_sql, plan.writes, append_write);
-        sql << update_sql, soci::use(device_type, "type"), soci::use(site_name, "site"),
-            soci::use(now_us, "now");
+        sql << update_sql, soci::use(device_type, "type"), soci::use(now_us, "now");
         sql << insert_sql, soci::use(device_type, "type"), soci::use(site_name, "site"),
             soci::use(now_us, "now");
       }
@@ -531,8 +532,7 @@ class PostgresDeviceRepository final : public DeviceRepository {
         copy_in(connection_.native(), copy_ledger_sql, entries, append_ledger);
         for (int seq = 0; seq < steps; ++seq) {
           for (const char* step : {ledger_drop_sql, ledger_close_sql, ledger_open_sql})
-            sql << step, soci::use(device_type, "type"), soci::use(site_name, "site"),
-                soci::use(seq, "seq");
+            sql << step, soci::use(device_type, "type"), soci::use(seq, "seq");
         }
       }
       if (!plan.events.empty()) {

@@ -20,6 +20,10 @@ class PostgresSyncTrigger final : public SyncTrigger {
     });
   }
 
+  Result<void> connect() override {
+    return connection_.run<void>("trigger", [](soci::session&) -> Result<void> { return {}; });
+  }
+
  private:
   detail::Connection connection_;
 };

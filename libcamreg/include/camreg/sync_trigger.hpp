@@ -19,6 +19,11 @@ class SyncTrigger {
 
   // path: the path that changed, for the workers' logs; may be empty.
   virtual Result<void> request_round(std::string_view path) = 0;
+
+  // Opens what request_round needs (a database connection) ahead of the first request,
+  // so that one is as quick as the rest; request_round opens it anyway when this was
+  // not called or failed. Bounded like request_round; the same one-caller rule.
+  virtual Result<void> connect() { return {}; }
 };
 
 // One request for a round, as a worker receives it.
