@@ -1,7 +1,10 @@
 // The camera wall: loading, error and empty states, a card per camera, the sync status;
 // live updates over SSE with polling as the fallback; only the cards on screen play,
-// at most ?max-sessions=N (16) at once; a filter, and groups when there are 2+ sites.
-import { Registry, ago, groupBySite, matchesFilter, presenceFromEvent, siteOf } from './cameras.js';
+// at most ?max-sessions=N (16) at once; a filter, and groups when there are 2+ sites,
+// each with its site's sync status (GET /api/sites).
+import {
+  Registry, ago, groupBySite, matchesFilter, presenceFromEvent, siteOf, siteSyncOf,
+} from './cameras.js';
 import { CameraCard } from './camera-card.js';
 import { SessionPool, sessionCap } from './sessions.js';
 import { Updates } from './updates.js';
@@ -26,6 +29,10 @@ const patches = new Map(); // device_key -> presence from an event the list may 
 const PATCH_RETRY_MS = 500;
 const PATCH_TRIES = 20;
 const filter = { state: params.get('state') ?? '', text: params.get('q') ?? '' };
+// Each site's sync status (GET /api/sites) while the wall is grouped: a Map site ->
+// entry, or null when the server cannot say (then the page-wide line speaks instead).
+let sites = null;
+let sitesFetchedAt = 0;
 
 const pool = new SessionPool(sessionCap(params.get('max-sessions')), () => {
   const waiting = pool.queued ? ` · ${pool.queued} waiting` : '';
@@ -68,14 +75,40 @@ function groupNode(site) {
     group.className = 'site-group';
     group.dataset.site = site;
     group.dataset.testid = 'site-group';
+    const header = document.createElement('header');
+    header.className = 'site-header';
     const heading = document.createElement('h2');
     heading.className = 'site-name';
+    const sync = document.createElement('p');
+    sync.className = 'site-sync';
+    sync.dataset.testid = 'site-sync';
+    sync.setAttribute('aria-live', 'polite');
+    header.append(heading, sync);
     const cardsNode = document.createElement('div');
     cardsNode.className = 'grid';
-    group.append(heading, cardsNode);
+    group.append(header, cardsNode);
   }
   return group;
 }
+
+// A site's sync status on its group: a stale or unreachable site is flagged there, and
+// only there.
+function renderSiteSync(group) {
+  const sync = group.querySelector('.site-sync');
+  if (!sites) {
+    delete group.dataset.sync;
+    delete group.dataset.flagged;
+    sync.hidden = true;
+    return;
+  }
+  const status = siteSyncOf(sites.get(group.dataset.site));
+  group.dataset.sync = status.state;
+  group.dataset.flagged = String(status.flagged);
+  sync.hidden = false;
+  sync.textContent = status.text;
+}
+
+const isGrouped = () => new Set(cameras.map(siteOf)).size >= 2;
 
 function place(container, nodes) {
   nodes.forEach((node, index) => {
@@ -101,6 +134,7 @@ function layout() {
     group.querySelector('.site-name').textContent =
       `${site} · ${list.length} camera${list.length === 1 ? '' : 's'}${shown === list.length ? '' : ` · ${shown} shown`}`;
     group.hidden = shown === 0;
+    renderSiteSync(group);
     return group;
   });
   place(grid, sections);
@@ -109,7 +143,7 @@ function layout() {
 function applyFilter() {
   for (const camera of cameras) cards.get(camera.device_key)?.setShown(matchesFilter(camera, filter));
   summarise();
-  if (new Set(cameras.map(siteOf)).size >= 2) layout();
+  if (isGrouped()) layout();
 }
 
 function summarise() {
@@ -211,6 +245,8 @@ async function refreshList() {
     $('error').hidden = false;
   }
   listing = false;
+  // Each list (an SSE batch's refetch, a poll) brings the sites' status along.
+  if (isGrouped()) refreshSites(true);
   if (listAgain) {
     listAgain = false;
     refreshList();
@@ -290,11 +326,46 @@ function renderSync(status) {
   }
 }
 
+// With several sites the page-wide line only sums up: each group says its own.
+function renderSitesSummary() {
+  const node = $('sync-status');
+  const shown = groupBySite(cameras).map((g) => siteSyncOf(sites.get(g.site)));
+  const fine = shown.filter((s) => !s.flagged).length;
+  node.dataset.state = 'by-site';
+  node.textContent = `Sync status by site: ${fine} of ${shown.length} up to date`;
+}
+
+// One GET /api/sites at a time. force: asked by a list refresh; else (the timer) skipped
+// when a recent list refresh already brought it.
+let sitesBusy = false;
+async function refreshSites(force) {
+  if (sitesBusy || (!force && Date.now() - sitesFetchedAt < refreshMs / 2)) return;
+  sitesBusy = true;
+  try {
+    sites = await registry.fetchSites();
+  } catch {
+    sites = null; // an older server, or none: the page-wide line says what it can
+  }
+  sitesFetchedAt = Date.now();
+  sitesBusy = false;
+  if (isGrouped()) {
+    for (const group of $('grid').querySelectorAll('.site-group')) renderSiteSync(group);
+    if (sites) renderSitesSummary();
+  }
+}
+
 // The sync status line is read every refresh period in both modes (a small answer): it
-// says how old the registry is, which no event does.
+// says how old the registry is, which no event does. Grouped by site, each group says
+// its site's (GET /api/sites); else the line is the one site's.
 async function refreshSync() {
   try {
-    renderSync(await registry.fetchSyncStatus());
+    if (isGrouped()) await refreshSites(false);
+    if (!isGrouped() || !sites) {
+      const only = cameras.length ? siteOf(cameras[0]) : 'default';
+      renderSync(await registry.fetchSyncStatus(isGrouped() ? 'default' : only));
+    } else {
+      renderSitesSummary();
+    }
   } catch (error) {
     // Never blank a warning for lack of news: say freshness cannot be told.
     $('sync-status').dataset.state = 'unknown';

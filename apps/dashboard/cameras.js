@@ -1,5 +1,5 @@
 // The registry, as the dashboard reads it: GET /api/devices with ETag revalidation,
-// and GET /api/sync/status.
+// GET /api/sync/status and GET /api/sites.
 
 export class Registry {
   constructor(apiBase) {
@@ -30,10 +30,22 @@ export class Registry {
     return { cameras, changed: true };
   }
 
-  async fetchSyncStatus() {
-    const response = await fetch(`${this.apiBase}/api/sync/status`, { cache: 'no-store' });
+  // site: the one site the wall shows, when it is not "default" (the server's default).
+  async fetchSyncStatus(site = 'default') {
+    const query = site === 'default' ? '' : `?site=${encodeURIComponent(site)}`;
+    const response = await fetch(`${this.apiBase}/api/sync/status${query}`, { cache: 'no-store' });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     return response.json();
+  }
+
+  // Each site's sync status (GET /api/sites): a Map site -> entry. Rejects when the
+  // server cannot say (unreachable, an error, or a server without the route: 404).
+  async fetchSites() {
+    const response = await fetch(`${this.apiBase}/api/sites`, { cache: 'no-store' });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const sites = await response.json();
+    if (!Array.isArray(sites)) throw new Error('the API did not answer a list of sites');
+    return new Map(sites.filter((s) => typeof s?.site === 'string').map((s) => [s.site, s]));
   }
 }
 
@@ -145,6 +157,27 @@ export function matchesFilter(camera, { state = '', text = '' } = {}) {
   if (!needle) return true;
   return [camera.name, camera.device_key, siteOf(camera)]
     .some((field) => typeof field === 'string' && field.toLowerCase().includes(needle));
+}
+
+// What a site group's header says of the site's sync, from its GET /api/sites entry
+// (undefined: the server did not list it, null: it could not be asked): {state, text,
+// flagged}. state: ok, failing, stale, unreachable, never or unknown; flagged: the
+// group needs a look (its cameras' status may be out of date). now in ms.
+export function siteSyncOf(entry, now = Date.now()) {
+  if (entry === null) return { state: 'unknown', flagged: false, text: 'Sync status unknown' };
+  if (!entry || !entry.last_run) {
+    return { state: 'never', flagged: true, text: 'No sync has run yet: is its sync-worker running?' };
+  }
+  const since = Date.parse(entry.last_success_at ?? '');
+  const success = Number.isNaN(since) ? 'no sync has succeeded yet' : `last success ${ago((now - since) / 1000)}`;
+  const why = entry.last_run.error ? ` (${entry.last_run.error})` : '';
+  if (entry.reachable === false) {
+    return { state: 'unreachable', flagged: true, text: `MediaMTX unreachable${why}; ${entry.stale ? 'stale: ' : ''}${success}` };
+  }
+  if (entry.stale) return { state: 'stale', flagged: true, text: `Stale: ${success}` };
+  if (!entry.last_run.ok) return { state: 'failing', flagged: true, text: `Last sync failed${why}; ${success}` };
+  const last = Number.isNaN(since) ? Date.parse(entry.last_run.finished_at) : since;
+  return { state: 'ok', flagged: false, text: `Last sync ${ago((now - last) / 1000)}` };
 }
 
 // Cameras by site, sites by name, each keeping the list's order: [{site, cameras}].

@@ -72,6 +72,57 @@ class DeployFiles(unittest.TestCase):
                               "Restart=on-failure", "Type=simple"):
                 self.assertIn(hardening, text, unit)
 
+    def test_site_template_unit_runs_each_example_site(self):
+        text = read("deploy/systemd/camreg-sync-worker@.service")
+        self.assertEqual(re.findall(r"^EnvironmentFile=(.+)$", text, re.M), ["/etc/camreg/sites/%i.env"],
+                         "the site's own file, and no other")
+        exec_start = re.search(r"^ExecStart=(.+)$", text, re.M).group(1)
+        self.assertIn("--site %i", exec_start, "the instance name is the site")
+        for hardening in ("DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes",
+                          "Restart=on-failure", "Type=simple"):
+            self.assertIn(hardening, text)
+        sites = site_env_files()
+        self.assertGreaterEqual(len(sites), 2, "an example per site, two sites at least")
+        self.assertIn("default", sites)
+        for site, relative in sites.items():
+            with self.subTest(site=site):
+                env = env_file(relative)
+                self.assertRegex(site, r"^[A-Za-z0-9_-]{1,64}$")
+                self.assertEqual(env.get("CAMREG_SITE"), site, f"{relative} names its own site")
+                for name in ("CAMREG_DATABASE_URL", "CAMREG_MEDIAMTX_URL", "CAMREG_WEBRTC_URL"):
+                    self.assertIn(name, env, f"{relative} alone runs the worker: {name}")
+                self.assert_accepted(shlex.split(exec_start.replace("%i", site)), env,
+                                     f"camreg-sync-worker@{site}")
+        envs = [env_file(relative) for relative in sites.values()]
+        for name in ("CAMREG_MEDIAMTX_URL", "CAMREG_WEBRTC_URL"):
+            self.assertEqual(len({env[name] for env in envs}), len(envs), f"each site its own {name}")
+
+    def test_systemd_analyze_verifies_the_units(self):
+        if not os.path.exists("/usr/bin/systemd-analyze"):
+            self.skipTest("systemd-analyze is not installed")
+        with tempfile.TemporaryDirectory() as tmp:
+            # verify wants ExecStart's program and the instance's environment file to exist:
+            # point them at the build's binaries and the examples.
+            for site, relative in site_env_files().items():
+                with open(os.path.join(tmp, f"{site}.env"), "w") as f:
+                    f.write(read(relative))
+            names = []
+            for unit in ("camreg-sync-worker.service", "camreg-api-server.service",
+                         "camreg-sync-worker@.service"):
+                text = read(f"deploy/systemd/{unit}")
+                for program, binary in BINARIES.items():
+                    text = text.replace(f"/usr/local/bin/{program}", os.path.abspath(binary))
+                text = text.replace("/etc/camreg/sites/", f"{tmp}/").replace(
+                    "/etc/camreg/camreg.env", os.path.join(ROOT, "deploy/systemd/camreg.env.example"))
+                with open(os.path.join(tmp, unit), "w") as f:
+                    f.write(text)
+                names += [unit] if "@" not in unit else [f"camreg-sync-worker@{s}.service" for s in site_env_files()]
+            result = subprocess.run(["/usr/bin/systemd-analyze", "verify", "--man=no",
+                                     *(os.path.join(tmp, n) for n in names)],
+                                    capture_output=True, text=True, timeout=60, cwd=tmp)
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+            self.assertEqual(result.stderr.strip(), "", "no warning either")
+
     def test_cron_line_runs_once(self):
         line = next(l for l in read("deploy/cron/camreg-sync-worker.cron").splitlines()
                     if l and not l.startswith(("#", "SHELL")))
@@ -83,20 +134,49 @@ class DeployFiles(unittest.TestCase):
     def test_compose_has_the_stack_and_its_commands_parse(self):
         compose = yaml.safe_load(read("deploy/docker-compose.yml"))
         services = compose["services"]
-        self.assertEqual(set(services), {"mediamtx", "postgres", "migrate", "sync-worker", "api-server"})
+        self.assertEqual(set(services), {"mediamtx", "mediamtx-north", "postgres", "migrate", "sync-worker",
+                                         "sync-worker-north", "api-server"})
         self.assertEqual(services["mediamtx"]["network_mode"], "host")
         self.assertTrue(any("postgres-data:" in v for v in services["postgres"]["volumes"]))
         self.assertIn("postgres-data", compose["volumes"])
         self.assertEqual(services["migrate"]["command"][-1], "--migrate-only")
         self.assertEqual(services["migrate"]["build"]["dockerfile"], "deploy/Dockerfile")
         self.assertIn("/readyz", " ".join(services["api-server"]["healthcheck"]["test"]))
-        for name in ("migrate", "sync-worker", "api-server"):
+        for name in ("migrate", "sync-worker", "sync-worker-north", "api-server"):
             service = services[name]
             self.assertEqual(service.get("image"), "camreg:latest", name)
             self.assert_accepted(service["command"], {k: str(v) for k, v in service["environment"].items()},
                                  f"compose {name}")
-        self.assertEqual(services["sync-worker"]["depends_on"]["migrate"]["condition"],
-                         "service_completed_successfully")
+        for name in ("sync-worker", "sync-worker-north"):
+            self.assertEqual(services[name]["depends_on"]["migrate"]["condition"],
+                             "service_completed_successfully", name)
+
+    def test_compose_runs_two_sites_each_with_its_own_mediamtx(self):
+        services = yaml.safe_load(read("deploy/docker-compose.yml"))["services"]
+        config = yaml.safe_load(read("mediamtx.yml"))
+        # Each MediaMTX's listeners: mediamtx.yml's, or the MTX_* variables overriding it.
+        listeners = ("apiAddress", "rtspAddress", "rtpAddress", "rtcpAddress", "webrtcAddress",
+                     "webrtcLocalUDPAddress")
+        defaults = {"rtpAddress": ":8000", "rtcpAddress": ":8001", "webrtcLocalUDPAddress": ":8189"}
+
+        def address(service, key):
+            env = services[service].get("environment", {})
+            return str(env.get(f"MTX_{key.upper()}", config.get(key, defaults.get(key))))
+
+        for key in listeners:
+            self.assertNotEqual(address("mediamtx", key), address("mediamtx-north", key),
+                                f"two MediaMTX on one host network cannot share {key}")
+        for worker, mediamtx, site in (("sync-worker", "mediamtx", "default"),
+                                       ("sync-worker-north", "mediamtx-north", "north")):
+            with self.subTest(worker=worker):
+                service = services[worker]
+                env = service["environment"]
+                self.assertEqual(env.get("CAMREG_SITE", "default"), site)
+                self.assertEqual(env["CAMREG_MEDIAMTX_URL"].rsplit(":", 1)[1],
+                                 address(mediamtx, "apiAddress").lstrip(":"), "its own MediaMTX's API")
+                self.assertEqual(env["CAMREG_WEBRTC_URL"].rsplit(":", 1)[1],
+                                 address(mediamtx, "webrtcAddress").lstrip(":"), "its own MediaMTX's WHEP")
+                self.assertEqual(service["depends_on"][mediamtx]["condition"], "service_started")
 
     def test_dockerfile_is_multi_stage_non_root_and_its_command_parses(self):
         text = read("deploy/Dockerfile")
@@ -190,6 +270,13 @@ class DeployFiles(unittest.TestCase):
                 self.assertEqual(seen["authorization"], "Bearer tok-123")
                 _, refused = run_hook(defaults[hook], "cam-front", "wrong", 401)
                 self.assertNotEqual(refused, 0, "curl -f fails on a refusal, so MediaMTX logs it")
+
+
+def site_env_files():
+    """The example environment file of each site, by site name: {site: relative path}."""
+    folder = "deploy/systemd/sites"
+    return {name.removesuffix(".env.example"): f"{folder}/{name}"
+            for name in sorted(os.listdir(os.path.join(ROOT, folder))) if name.endswith(".env.example")}
 
 
 def run_hook(command, path, token, status):
