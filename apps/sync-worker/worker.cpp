@@ -148,8 +148,9 @@ class RequestedPaths {
 
 // Waits for the next round the schedule asks for, hearing requests meanwhile; false
 // when stopped. A feed that is down is retried every feed_retry, rounds go on meanwhile.
+// Requests for another site's worker are not heard.
 bool wait_for_round(RoundSchedule& schedule, RequestedPaths& paths, TriggerFeed* triggers,
-                    StopSignal& stop, const Logger& log, bool& feed_down) {
+                    const std::string& site, StopSignal& stop, const Logger& log, bool& feed_down) {
   using Steady = std::chrono::steady_clock;
   constexpr auto feed_retry = std::chrono::seconds(5);
   for (;;) {
@@ -174,6 +175,7 @@ bool wait_for_round(RoundSchedule& schedule, RequestedPaths& paths, TriggerFeed*
     if (feed_down) log.log(LogLevel::info, "trigger", "listening for round requests again");
     feed_down = false;
     for (auto& request : *heard) {
+      if (!request.site.empty() && request.site != site) continue;
       schedule.request();
       paths.add(std::move(request.path));
     }
@@ -211,7 +213,8 @@ int run_worker(PathSource& source, DeviceRepository& repository, const Clock& cl
     log_round(log, report, took);
     if (!report.write_error) prune(repository, clock, config, log);
     if (config.once) return exit_code_for(report);
-    if (!wait_for_round(schedule, paths, triggers, stop, log, feed_down)) return exit_ok;
+    if (!wait_for_round(schedule, paths, triggers, config.sync.site, stop, log, feed_down))
+      return exit_ok;
   }
 }
 

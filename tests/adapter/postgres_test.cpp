@@ -441,11 +441,13 @@ TEST_CASE("a round request reaches the trigger feeds of its schema only", "[post
   auto second = postgres::make_trigger_feed(options_for(mine));
   REQUIRE(feed->wait(0s)); // connects and listens; a (re)connection is not a request
   REQUIRE(second->wait(0s));
-  REQUIRE(postgres::make_sync_trigger(options_for(other))->request_round("elsewhere"));
+  REQUIRE(postgres::make_sync_trigger(options_for(other))->request_round("elsewhere", ""));
   auto trigger = postgres::make_sync_trigger(options_for(mine));
-  REQUIRE(trigger->request_round("site-a/dock"));
-  REQUIRE(trigger->request_round(""));
-  // The paths a feed hears until it has n, for up to 2 s.
+  REQUIRE(trigger->request_round("site-a/dock", ""));
+  REQUIRE(trigger->request_round("", ""));
+  REQUIRE(trigger->request_round("lobby/cam_1", "north"));
+  // The requests a feed hears ("<site>@<path>" when one names its site) until it has n,
+  // for up to 2 s.
   const auto collect = [](TriggerFeed& from, std::size_t n) {
     std::vector<std::string> paths;
     const auto until = std::chrono::steady_clock::now() + 2s;
@@ -453,15 +455,16 @@ TEST_CASE("a round request reaches the trigger feeds of its schema only", "[post
       auto got = from.wait(200ms);
       REQUIRE(got);
       for (const auto& request : *got)
-        paths.push_back(request.path);
+        paths.push_back(request.site.empty() ? request.path : request.site + "@" + request.path);
     }
     return paths;
   };
   const auto started = std::chrono::steady_clock::now();
   // Nothing of the other schema; every worker of this one hears it.
-  CHECK(collect(*feed, 2) == std::vector<std::string>{"site-a/dock", ""});
+  const std::vector<std::string> sent{"site-a/dock", "", "north@lobby/cam_1"};
+  CHECK(collect(*feed, 3) == sent);
   CHECK(std::chrono::steady_clock::now() - started < 1s);
-  CHECK(collect(*second, 2) == std::vector<std::string>{"site-a/dock", ""});
+  CHECK(collect(*second, 3) == sent);
   CHECK(feed->wait(200ms)->empty());
 }
 
@@ -486,7 +489,7 @@ TEST_CASE("a round request to an unreachable database fails clearly, naming no p
   postgres::Options options;
   options.database_url = "postgresql://camreg:s3cret@127.0.0.1:1/camreg";
   options.connect_timeout = 1s;
-  const auto sent = postgres::make_sync_trigger(options)->request_round("cam1");
+  const auto sent = postgres::make_sync_trigger(options)->request_round("cam1", "");
   REQUIRE_FALSE(sent);
   CHECK(sent.error().kind == ErrorKind::unavailable);
   CHECK(sent.error().message.find("s3cret") == std::string::npos);

@@ -292,6 +292,33 @@ TEST_CASE("a worker counts only requests for its own schema", "[e2e][trigger]") 
   CHECK(wait_until([&] { return s.runs() == 2; }, 2s));
 }
 
+TEST_CASE("a trigger naming its site wakes that site's worker only", "[e2e][trigger][sites]") {
+  Stack s;
+  s.start_api();
+  s.start_worker({"--interval", "60s"}); // the default site
+  FakeMediamtx north_mediamtx;
+  north_mediamtx.set_paths("[" + path_item_json("cam1", true) + "]");
+  const auto site_runs = [&](const std::string& site) {
+    return std::stoi(s.schema.scalar("SELECT count(*) FROM sync_runs WHERE site = '" + site + "'"));
+  };
+  ChildProcess north({SYNC_WORKER, "--database-url", s.schema.url(), "--mediamtx-url",
+                      north_mediamtx.url(), "--site", "north", "--interval", "60s"});
+  REQUIRE(wait_until([&] { return site_runs("north") == 1; }, 15s));
+
+  REQUIRE(s.trigger("?path=cam1&site=north").status == 202);
+  CHECK(wait_until([&] { return site_runs("north") == 2; }, 2s));
+  std::this_thread::sleep_for(700ms);
+  CHECK(site_runs("default") == 1);
+  CHECK(north.wait_for("round triggered (path cam1)", 1s));
+  CHECK(s.api->wait_for("round requested (path cam1, site north)", 1s));
+
+  std::this_thread::sleep_for(1100ms);            // past --min-trigger-interval
+  REQUIRE(s.trigger("?path=cam1").status == 202); // no site: every site's worker
+  CHECK(wait_until([&] { return site_runs("north") == 3 && site_runs("default") == 2; }, 2s));
+  check_error(s.trigger("?path=cam1&site=a%40b"), 400, "bad_request");
+  check_error(s.trigger("?site=north&site=south"), 400, "bad_request");
+}
+
 TEST_CASE("sync-worker --once ignores requests for a round", "[e2e][trigger]") {
   Stack s;
   s.start_api();

@@ -46,14 +46,15 @@ class FakePathSource final : public PathSource {
   int calls_ = 0;
 };
 
-// A SyncTrigger that records the paths it is asked for and its connect() calls, or
-// fails both while told to.
+// A SyncTrigger that records the paths it is asked for ("<site>@<path>" when a request
+// names its site) and its connect() calls, or fails both while told to.
 class FakeSyncTrigger final : public SyncTrigger {
  public:
-  Result<void> request_round(std::string_view path) override {
+  Result<void> request_round(std::string_view path, std::string_view site) override {
     const std::lock_guard lock(mutex_);
     if (failure_) return *failure_;
-    paths_.emplace_back(path);
+    paths_.push_back(site.empty() ? std::string(path)
+                                  : std::string(site) + '@' + std::string(path));
     return {};
   }
   Result<void> connect() override {

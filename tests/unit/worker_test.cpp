@@ -114,9 +114,9 @@ class ScriptedTriggerFeed final : public TriggerFeed {
     woken_ = true;
     cv_.notify_all();
   }
-  void push(std::string path) {
+  void push(std::string path, std::string site = {}) {
     const std::lock_guard lock(mutex_);
-    queued_.push_back({std::move(path)});
+    queued_.push_back({std::move(path), std::move(site)});
     cv_.notify_all();
   }
   void set_failing(bool failing) {
@@ -200,6 +200,22 @@ TEST_CASE("the worker loop starts a round when its feed hears a request and stop
   loop.feed.wake();
   REQUIRE(loop.exited.wait_for(2s) == std::future_status::ready);
   CHECK(loop.exited.get() == exit_ok);
+}
+
+TEST_CASE("a worker hears the requests for its own site and for every site, not another's",
+          "[worker][trigger][sites]") {
+  Loop loop;
+  loop.config.sync.site = "north";
+  loop.start();
+  REQUIRE(loop.rounds_reach(1, 5s));
+  loop.feed.push("cam1", "south");
+  CHECK_FALSE(loop.rounds_reach(2, 500ms));
+  loop.feed.push("cam2", "north");
+  REQUIRE(loop.rounds_reach(2, 5s));
+  CHECK_THAT(loop.logged(), Catch::Contains("round triggered (path cam2)"));
+  std::this_thread::sleep_for(1100ms); // past --min-trigger-interval
+  loop.feed.push("cam3");
+  REQUIRE(loop.rounds_reach(3, 5s));
 }
 
 TEST_CASE("rounds go on every interval while the trigger feed is down", "[worker][trigger]") {

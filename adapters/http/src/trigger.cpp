@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "camreg/json_writer.hpp"
+#include "camreg/site.hpp"
 
 namespace camreg::http::detail {
 
@@ -103,10 +104,11 @@ void TriggerRelay::connect_until_done() {
   }
 }
 
-void TriggerRelay::request(std::string path, Callback callback) {
+void TriggerRelay::request(std::string path, std::string site, Callback callback) {
   auto shared = std::make_shared<Callback>(std::move(callback));
-  const bool queued = thread_.post(
-      [this, path = std::move(path), shared] { (*shared)(trigger_->request_round(path)); });
+  const bool queued = thread_.post([this, path = std::move(path), site = std::move(site), shared] {
+    (*shared)(trigger_->request_round(path, site));
+  });
   if (!queued) (*shared)(fail(ErrorKind::busy, "too many round requests are waiting; try again"));
 }
 
@@ -124,19 +126,24 @@ void trigger_round(const Request& req, const QueryParams& params, const Context&
         unauthorized("a trigger token is required (Authorization: Bearer)", false, version));
   if (!bearer_matches(authorization, token))
     return done(unauthorized("wrong trigger token", true, version));
-  std::string path;
-  bool seen = false;
+  std::string path, site;
+  bool seen_path = false, seen_site = false;
   for (const auto& [name, value] : params) {
-    if (name != "path") {
-      return done(error_reply(bhttp::status::bad_request, "bad_request",
-                              "unknown parameter " + name.substr(0, 100) + "; only path is known",
-                              version));
+    if (name != "path" && name != "site") {
+      return done(error_reply(
+          bhttp::status::bad_request, "bad_request",
+          "unknown parameter " + name.substr(0, 100) + "; only path and site are known", version));
     }
-    if (std::exchange(seen, true)) {
+    if (std::exchange(name == "path" ? seen_path : seen_site, true)) {
       return done(error_reply(bhttp::status::bad_request, "bad_request",
-                              "path is given more than once", version));
+                              name + " is given more than once", version));
     }
-    path = value;
+    (name == "path" ? path : site) = value;
+  }
+  if (seen_site && !valid_site_name(site)) {
+    return done(error_reply(bhttp::status::bad_request, "bad_request",
+                            "site must be 1-64 characters of letters, digits, '_' or '-'",
+                            version));
   }
   if (path.size() > max_path_bytes || !printable_utf8(path)) {
     return done(error_reply(
@@ -144,21 +151,23 @@ void trigger_round(const Request& req, const QueryParams& params, const Context&
         "path must be printable UTF-8 of at most " + std::to_string(max_path_bytes) + " bytes",
         version));
   }
-  ctx.trigger->request(path, [&ctx, done = std::move(done), path, version](Result<void> sent) {
-    if (!sent) {
-      const bool busy = sent.error().kind == ErrorKind::busy;
-      if (ctx.log)
-        ctx.log(LogLevel::warn, "trigger", "round request failed: " + sent.error().message);
-      return done(error_reply(bhttp::status::service_unavailable,
-                              busy ? "busy" : "database_unavailable", sent.error().message,
-                              version));
-    }
-    if (ctx.log) {
-      ctx.log(LogLevel::info, "trigger",
-              "round requested (" + (path.empty() ? std::string("no path") : "path " + path) + ")");
-    }
-    done(json_reply(bhttp::status::accepted, accepted_body(path), version));
-  });
+  std::string named = path.empty() ? std::string("no path") : "path " + path;
+  if (!site.empty()) named += ", site " + site;
+  ctx.trigger->request(
+      path, site, [&ctx, done = std::move(done), path, named, version](Result<void> sent) {
+        if (!sent) {
+          const bool busy = sent.error().kind == ErrorKind::busy;
+          if (ctx.log)
+            ctx.log(LogLevel::warn, "trigger", "round request failed: " + sent.error().message);
+          return done(error_reply(bhttp::status::service_unavailable,
+                                  busy ? "busy" : "database_unavailable", sent.error().message,
+                                  version));
+        }
+        if (ctx.log) {
+          ctx.log(LogLevel::info, "trigger", "round requested (" + named + ")");
+        }
+        done(json_reply(bhttp::status::accepted, accepted_body(path), version));
+      });
 }
 
 } // namespace camreg::http::detail

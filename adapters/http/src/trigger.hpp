@@ -34,8 +34,9 @@ class TriggerRelay {
   TriggerRelay(const TriggerRelay&) = delete;
   TriggerRelay& operator=(const TriggerRelay&) = delete;
 
-  // Calls back from the relay's thread, or at once with busy when too many wait.
-  void request(std::string path, Callback callback);
+  // Calls back from the relay's thread, or at once with busy when too many wait. site:
+  // the site whose worker should run a round; empty: every site's.
+  void request(std::string path, std::string site, Callback callback);
 
   // Whether the port's connect() has succeeded (a request may have opened it anyway).
   bool connected() const;

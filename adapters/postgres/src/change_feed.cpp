@@ -272,8 +272,14 @@ class PostgresTriggerFeed final : public TriggerFeed {
     auto heard = listener_.wait(timeout);
     if (!heard) return heard.error();
     std::vector<TriggerRequest> requests;
-    for (auto& path : heard->notes)
-      requests.push_back({std::move(path)});
+    for (auto& note : heard->notes) {
+      // "<path>" for every site, "<site>@<path>" for one (as PostgresSyncTrigger sends).
+      const auto at = note.find('@');
+      if (at == std::string::npos)
+        requests.push_back({std::move(note), {}});
+      else
+        requests.push_back({note.substr(at + 1), note.substr(0, at)});
+    }
     return requests;
   }
   void wake() override { listener_.wake(); }

@@ -9,16 +9,17 @@
 
 namespace camreg {
 
-// Port, the asking side: requests a round now from every looping sync-worker of the
-// registry (a MediaMTX hook saw a path change). Blocks until the request is handed
-// over, bounded by the adapter's timeouts; unavailable when it cannot be. Not
+// Port, the asking side: requests a round now from the looping sync-workers of the
+// registry (a MediaMTX hook saw a path change): those of one site, or every one. Blocks until the
+// request is handed over, bounded by the adapter's timeouts; unavailable when it cannot be. Not
 // thread-safe: one caller at a time.
 class SyncTrigger {
  public:
   virtual ~SyncTrigger() = default;
 
-  // path: the path that changed, for the workers' logs; may be empty.
-  virtual Result<void> request_round(std::string_view path) = 0;
+  // path: the path that changed, for the workers' logs; may be empty. site: the site
+  // whose worker should run a round (its MediaMTX saw the change); empty: every site's.
+  virtual Result<void> request_round(std::string_view path, std::string_view site) = 0;
 
   // Opens what request_round needs (a database connection) ahead of the first request,
   // so that one is as quick as the rest; request_round opens it anyway when this was
@@ -29,6 +30,7 @@ class SyncTrigger {
 // One request for a round, as a worker receives it.
 struct TriggerRequest {
   std::string path; // empty when the request named none
+  std::string site; // the site it is for; empty: every site
 };
 
 // Port, the worker's side: the requests made through a SyncTrigger of the same registry.
