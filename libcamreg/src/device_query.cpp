@@ -42,8 +42,7 @@ Result<DeviceQuery> parse_device_query(const QueryParams& params) {
       if (seen_site) return fail(ErrorKind::invalid_argument, "site: given more than once");
       seen_site = true;
       if (!valid_site_name(value)) {
-        return fail(ErrorKind::invalid_argument,
-                    "site: must be 1-64 characters of letters, digits, '_' or '-'");
+        return fail(ErrorKind::invalid_argument, "site: must be " + std::string(site_name_rule));
       }
       query.site = value;
     } else {

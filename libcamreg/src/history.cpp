@@ -82,8 +82,7 @@ Result<HistoryQuery> parse_history_query(const QueryParams& params, TimePoint no
     } else if (allow_type && name == "site") {
       if (query.site) return fail(ErrorKind::invalid_argument, "site: given more than once");
       if (!valid_site_name(value))
-        return fail(ErrorKind::invalid_argument,
-                    "site: must be 1-64 characters of letters, digits, '_' or '-'");
+        return fail(ErrorKind::invalid_argument, "site: must be " + std::string(site_name_rule));
       query.site = value;
     } else {
       return fail(ErrorKind::invalid_argument, name.substr(0, 64) +

@@ -201,7 +201,12 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
   std::vector<Change> changes; // listed devices first, in listing order, then the rest
   std::unordered_set<std::string_view> listed; // understood: observed this round
   std::unordered_set<std::string_view> kept;   // listed but not understood: kept as it was
-  std::deque<std::string> keys; // the listed paths' device keys (stable: the sets view them)
+  std::deque<std::string> keys; // device keys made for another site (the sets view them)
+  // A listed name's device key: the name itself in the default site (no copy per path).
+  const auto key_of = [&](const std::string& name) -> std::string_view {
+    if (options.site == default_site) return name;
+    return keys.emplace_back(device_key_for(options.site, name));
+  };
   std::size_t paths_seen = 0, skipped = 0;
   std::string skipped_reasons;
   if (fetched) {
@@ -213,8 +218,7 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
       const bool foreign = path->name.find(site_separator) != std::string::npos;
       if (!path->unreadable.empty() || foreign) {
         // Kept as it was: listed (so not removed), not refreshed.
-        if (!path->name.empty() && !foreign)
-          kept.insert(keys.emplace_back(device_key_for(options.site, path->name)));
+        if (!path->name.empty() && !foreign) kept.insert(key_of(path->name));
         if (++skipped <= max_skipped_reasons) {
           if (!skipped_reasons.empty()) skipped_reasons += "; ";
           skipped_reasons +=
@@ -223,7 +227,7 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
         }
         continue;
       }
-      const std::string& key = keys.emplace_back(device_key_for(options.site, path->name));
+      const std::string_view key = key_of(path->name);
       ++paths_seen;
       listed.insert(key);
       std::string metadata = render_metadata(*path, whep_url(options.webrtc_base, path->name));
@@ -231,7 +235,7 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
       const auto found = by_key.find(key);
       Change c;
       if (found == by_key.end()) {
-        c.after.device_key = key;
+        c.after.device_key = std::string(key);
         c.after.insert = true;
         c.after.touch = true;
         c.written = true;

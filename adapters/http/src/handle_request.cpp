@@ -112,8 +112,7 @@ Result<std::optional<std::string>> sync_status_site(std::string_view raw_query) 
                   name.substr(0, 64) + ": unknown query parameter (expected site)");
     if (site) return fail(ErrorKind::invalid_argument, "site: given more than once");
     if (!valid_site_name(value))
-      return fail(ErrorKind::invalid_argument,
-                  "site: must be 1-64 characters of letters, digits, '_' or '-'");
+      return fail(ErrorKind::invalid_argument, "site: must be " + std::string(site_name_rule));
     site = std::move(value);
   }
   return site;

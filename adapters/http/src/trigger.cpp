@@ -142,8 +142,7 @@ void trigger_round(const Request& req, const QueryParams& params, const Context&
   }
   if (seen_site && !valid_site_name(site)) {
     return done(error_reply(bhttp::status::bad_request, "bad_request",
-                            "site must be 1-64 characters of letters, digits, '_' or '-'",
-                            version));
+                            "site must be " + std::string(site_name_rule), version));
   }
   if (path.size() > max_path_bytes || !printable_utf8(path)) {
     return done(error_reply(

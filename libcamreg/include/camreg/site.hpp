@@ -10,6 +10,8 @@ inline constexpr std::string_view default_site = "default";
 
 // 1-64 characters of [A-Za-z0-9_-].
 bool valid_site_name(std::string_view name) noexcept;
+// That rule, as error messages state it.
+inline constexpr std::string_view site_name_rule = "1-64 characters of letters, digits, '_' or '-'";
 
 // The separator of a site's device keys. MediaMTX has never allowed '@' in a path name
 // (upstream internal/conf/path.go, every version), nor does a site name hold one.
