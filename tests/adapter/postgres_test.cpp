@@ -309,6 +309,41 @@ TEST_CASE("sites sync in parallel: a round of one site never waits for another's
   PQfinish(other);
 }
 
+TEST_CASE("the database itself refuses a site name outside [A-Za-z0-9_-]{1,64}",
+          "[postgres][sites]") {
+  Db db;
+  PGconn* conn = PQconnectdb(db.schema.url().c_str());
+  REQUIRE(PQstatus(conn) == CONNECTION_OK);
+  const auto accepted = [&](const std::string& table, const std::string& site) {
+    const std::string sql =
+        table == "devices"
+            ? "INSERT INTO devices (device_key, device_type, name, site) VALUES ('k' || "
+              "(SELECT count(*) FROM devices), 'camera', 'n', $1)"
+            : "INSERT INTO sync_runs (site, started_at, finished_at, ok) VALUES ($1, now(), "
+              "now(), true)";
+    const char* params[] = {site.c_str()};
+    PGresult* res = PQexecParams(conn, sql.c_str(), 1, nullptr, params, nullptr, nullptr, 0);
+    const bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok) CHECK_THAT(PQresultErrorMessage(res), Catch::Contains("site_check"));
+    PQclear(res);
+    return ok;
+  };
+  for (const std::string table : {"devices", "sync_runs"}) {
+    INFO(table);
+    for (const std::string& site :
+         std::vector<std::string>{"a", "North_1-b", std::string(64, 'z')}) {
+      INFO(site);
+      CHECK(accepted(table, site));
+    }
+    for (const std::string& site : std::vector<std::string>{"", std::string(65, 'z'), "a b", "x@y",
+                                                            "caf\xc3\xa9", "a\nb", "a/b", "a.b"}) {
+      INFO(site);
+      CHECK_FALSE(accepted(table, site));
+    }
+  }
+  PQfinish(conn);
+}
+
 TEST_CASE("two concurrent rounds leave the state one round would", "[postgres][concurrency]") {
   Db db;
   std::vector<PathState> rows;
