@@ -43,7 +43,12 @@ DeviceState classify(const PathState& path) {
 }
 std::string render_metadata(const PathState& path, std::string_view whep) {
   std::string out;
-  out.reserve(512);
+  render_metadata(path, whep, out);
+  return out;
+}
+
+void render_metadata(const PathState& path, std::string_view whep, std::string& out) {
+  out.clear();
   JsonWriter w(out);
   const auto text = [&](std::string_view value) {
     // Only a URL can carry userinfo: most values are written without a copy.
@@ -137,7 +142,6 @@ std::string render_metadata(const PathState& path, std::string_view whep) {
   w.key("whep_url");
   text(whep);
   w.end_object();
-  return out;
 }
 
 } // namespace camreg

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <deque>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "camreg/hash.hpp"
 #include "camreg/json_writer.hpp"
@@ -189,19 +188,31 @@ std::optional<Presence> parse_presence(std::string_view text) noexcept {
   return std::nullopt;
 }
 
-RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const RegistryState& stored,
-                     const SyncOptions& options, TimePoint started_at, const std::string& source) {
+namespace {
+
+// plan_round; with owned (the listing itself, not const), each path's tracks and readers
+// are released once its metadata is rendered.
+RoundPlan plan(const Result<std::vector<PathState>>& fetched, std::vector<PathState>* owned,
+               const RegistryState& stored, const SyncOptions& options, TimePoint started_at,
+               const std::string& source) {
   const TimePoint now = stored.now;
   RoundPlan plan;
-  std::unordered_map<std::string_view, const StoredPresence*> by_key;
+  // Each stored device by key, with what the listing said of it: observed (listed and
+  // understood) or kept as it was (listed, not understood).
+  struct Stored {
+    const StoredPresence* device;
+    bool listed = false;
+    bool kept = false;
+  };
+  std::unordered_map<std::string_view, Stored> by_key;
   by_key.reserve(stored.devices.size());
   for (const auto& d : stored.devices)
-    by_key.emplace(d.device_key, &d);
+    by_key.emplace(d.device_key, Stored{&d});
 
-  std::vector<Change> changes; // listed devices first, in listing order, then the rest
-  std::unordered_set<std::string_view> listed; // understood: observed this round
-  std::unordered_set<std::string_view> kept;   // listed but not understood: kept as it was
-  std::deque<std::string> keys; // device keys made for another site (the sets view them)
+  std::vector<Change> changes;  // listed devices first, in listing order, then the rest
+  std::vector<char> listed;     // per change: observed this round
+  std::deque<std::string> keys; // device keys made for another site (the map views them)
+  std::string metadata;         // each listed path's, rendered in turn
   // A listed name's device key: the name itself in the default site (no copy per path).
   const auto key_of = [&](const std::string& name) -> std::string_view {
     if (options.site == default_site) return name;
@@ -211,14 +222,18 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
   std::string skipped_reasons;
   if (fetched) {
     const auto paths = unique_paths(fetched.value());
-    listed.reserve(paths.size());
     changes.reserve(stored.devices.size() + paths.size());
+    listed.reserve(stored.devices.size() + paths.size());
+    metadata.reserve(1024);
     for (const PathState* path : paths) {
       // A name MediaMTX never allows could pass for another site's device: not taken.
       const bool foreign = path->name.find(site_separator) != std::string::npos;
       if (!path->unreadable.empty() || foreign) {
         // Kept as it was: listed (so not removed), not refreshed.
-        if (!path->name.empty() && !foreign) kept.insert(key_of(path->name));
+        if (!path->name.empty() && !foreign) {
+          if (const auto found = by_key.find(key_of(path->name)); found != by_key.end())
+            found->second.kept = true;
+        }
         if (++skipped <= max_skipped_reasons) {
           if (!skipped_reasons.empty()) skipped_reasons += "; ";
           skipped_reasons +=
@@ -229,8 +244,7 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
       }
       const std::string_view key = key_of(path->name);
       ++paths_seen;
-      listed.insert(key);
-      std::string metadata = render_metadata(*path, whep_url(options.webrtc_base, path->name));
+      render_metadata(*path, whep_url(options.webrtc_base, path->name), metadata);
       const std::uint64_t hash = fnv1a_64(metadata);
       const auto found = by_key.find(key);
       Change c;
@@ -240,15 +254,21 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
         c.after.touch = true;
         c.written = true;
       } else {
-        c = from_stored(*found->second);
+        found->second.listed = true;
+        c = from_stored(*found->second.device);
       }
       if (c.after.insert || c.before->metadata_hash != hash) {
         c.after.metadata = DeviceWrite::Metadata::replace;
-        c.after.metadata_json = std::move(metadata);
+        c.after.metadata_json = metadata; // a copy of its own size, the buffer stays
         c.after.metadata_hash = hash;
         c.after.touch = c.written = true;
       }
       c.after.state = classify(*path);
+      if (owned) {
+        auto& done = (*owned)[static_cast<std::size_t>(path - owned->data())];
+        std::vector<Track>().swap(done.tracks);
+        std::vector<ReaderRef>().swap(done.readers);
+      }
       if (c.after.missed_listings != 0) {
         c.after.missed_listings = 0;
         c.written = true;
@@ -261,11 +281,13 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
         c.written = true;
       }
       changes.push_back(std::move(c));
+      listed.push_back(true);
     }
   }
   for (const auto& d : stored.devices) {
-    if (fetched && listed.contains(d.device_key)) continue;
-    const bool keep = fetched && kept.contains(d.device_key);
+    const auto& seen = by_key.find(d.device_key)->second;
+    if (fetched && seen.listed) continue;
+    const bool keep = fetched && seen.kept;
     Change c = from_stored(d);
     if (fetched && !keep && d.state != DeviceState::removed) {
       // One absence is not removal: MediaMTX drops a path from a listing while it
@@ -278,6 +300,7 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
       }
     }
     changes.push_back(std::move(c));
+    listed.push_back(false);
   }
 
   const TimePoint stale_before = now - options.stale_after;
@@ -296,7 +319,8 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
   // Carried by the site's event, not one event each: (key, name).
   std::vector<std::pair<std::string, std::string>> site_devices;
   std::size_t inserted = 0, updated = 0, expired = 0;
-  for (auto& c : changes) {
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    auto& c = changes[i];
     auto& after = c.after;
     if (after.is_active && after.state != DeviceState::standby &&
         (!after.last_seen || *after.last_seen < stale_before)) {
@@ -312,7 +336,7 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
     std::optional<Presence> kind;
     if (!fetched)
       kind = Presence::unknown;
-    else if (!c.before || listed.contains(after.device_key) || after.state == DeviceState::removed)
+    else if (!c.before || listed[i] || after.state == DeviceState::removed)
       kind = presence_of(after.state);
     if (gap && after.presence && *after.presence != Presence::unknown) {
       // Nobody observed anything between the last recorded round and now.
@@ -413,6 +437,18 @@ RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const Regist
   return plan;
 }
 
+} // namespace
+
+RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const RegistryState& stored,
+                     const SyncOptions& options, TimePoint started_at, const std::string& source) {
+  return plan(fetched, nullptr, stored, options, started_at, source);
+}
+
+RoundPlan plan_round(Result<std::vector<PathState>>&& fetched, const RegistryState& stored,
+                     const SyncOptions& options, TimePoint started_at, const std::string& source) {
+  return plan(fetched, fetched ? &fetched.value() : nullptr, stored, options, started_at, source);
+}
+
 RoundCounts count(const RoundPlan& plan) {
   RoundCounts counts;
   counts.paths_seen = plan.run.paths_seen;
@@ -447,7 +483,8 @@ RoundReport sync_round(PathSource& source, DeviceRepository& repository, const C
               std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - began);
           report.started_at = stored.now - took;
         }
-        return plan_round(fetched, stored, options, report.started_at, report.source);
+        // The listing is not needed once planned (the planner is asked once).
+        return plan_round(std::move(fetched), stored, options, report.started_at, report.source);
       });
   if (committed) {
     report.counts = count(*committed);

@@ -150,13 +150,12 @@ class DeviceRepository {
 
   // Applies one round of one site atomically: takes the site's round lock (sites sync in
   // parallel), reads the stored presence of every device of device_type in the site and
-  // when the site's last round finished, asks planner for the plan (RegistryState::now = at, or
-  // the store's own clock when at is absent, so that every process writing the registry
-  // agrees on time), writes it, its ledger entries, its events (ids assigned in commit
-  // order, each with a pending delivery to every enabled webhook endpoint of its type),
-  // the site's status and its run record, and returns it with the event ids filled in.
-  // Rows of other sites are neither read nor written.
-  // Fails with ErrorKind::busy when another process is applying a round of the site,
+  // when the site's last round finished, asks planner once for the plan (RegistryState::now = at,
+  // or the store's own clock when at is absent, so that every process writing the registry agrees
+  // on time), writes it, its ledger entries, its events (ids assigned in commit order, each with a
+  // pending delivery to every enabled webhook endpoint of its type), the site's status and its run
+  // record, and returns it with the event ids filled in. Rows of other sites are neither read nor
+  // written. Fails with ErrorKind::busy when another process is applying a round of the site,
   // ErrorKind::database (or unavailable) on any other failure; then nothing was written.
   virtual Result<RoundPlan> commit_round(const std::string& device_type, const std::string& site,
                                          std::optional<TimePoint> at,

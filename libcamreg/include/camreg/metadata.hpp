@@ -27,5 +27,8 @@ inline constexpr std::size_t max_listed_readers = 100;
 // bytes_sent, frames_in_error and whep_url. Every URL inside has its userinfo removed; invalid
 // UTF-8 becomes U+FFFD so the result is always valid JSON.
 std::string render_metadata(const PathState& path, std::string_view whep_url);
+// The same into out (cleared first): a round renders every listed path into one buffer
+// and keeps a copy only of the metadata it writes.
+void render_metadata(const PathState& path, std::string_view whep_url, std::string& out);
 
 } // namespace camreg

@@ -77,6 +77,11 @@ struct RoundReport {
 //   listing that works after it one site.reachable carrying those back online.
 RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const RegistryState& stored,
                      const SyncOptions& options, TimePoint started_at, const std::string& source);
+// The same, consuming the listing: each path's tracks and readers are released as soon as
+// its metadata is rendered, so a round never holds a large listing and the metadata it
+// writes in full at once. The listing is left with every path's other fields.
+RoundPlan plan_round(Result<std::vector<PathState>>&& fetched, const RegistryState& stored,
+                     const SyncOptions& options, TimePoint started_at, const std::string& source);
 
 // One sync round: list every path, then plan and write it, expiry and the run record
 // in one transaction through the repository.
