@@ -12,10 +12,10 @@ namespace camreg::postgres {
 namespace {
 
 // The stored presence of every device of a type in a site: what the core plans a round
-// from. state is a column of its own so this never detoasts metadata.
+// from. state is a column of its own so this never detoasts metadata. Read in binary
+// (see load_presence): no timestamp arithmetic or number text for 100,000 rows.
 constexpr const char* load_sql = R"SQL(
-SELECT device_key, state, is_active, CAST(extract(epoch FROM last_seen) * 1000000 AS bigint),
-       metadata_hash, CAST(extract(epoch FROM state_since) * 1000000 AS bigint), missed_listings,
+SELECT device_key, state, is_active, last_seen, metadata_hash, state_since, missed_listings,
        presence, name, online_announced
 FROM devices WHERE device_type = $1 AND site = $2
 )SQL";
@@ -419,32 +419,50 @@ void append_event(std::string& buffer, const SequencedEvent& e) {
   buffer += '\n';
 }
 
+// A big-endian integer of PostgreSQL's binary format (int4, int8, timestamptz).
+template <class Int>
+Int binary_int(const char* bytes) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < sizeof(Int); ++i)
+    v = (v << 8) | static_cast<unsigned char>(bytes[i]);
+  return static_cast<Int>(v);
+}
+
+// A timestamptz in binary: microseconds since 2000-01-01 UTC.
+TimePoint binary_time(const char* bytes) {
+  constexpr long long unix_to_2000_us = 946'684'800LL * 1'000'000;
+  return time_of(binary_int<long long>(bytes) + unix_to_2000_us);
+}
+
 // Reads the stored presence of every device of the type in the site, inside the
 // caller's transaction; throws on failure.
 std::vector<StoredPresence> load_presence(PGconn* conn, const std::string& device_type,
                                           const std::string& site) {
   const char* params[] = {device_type.c_str(), site.c_str()};
-  PGresult* res = PQexecParams(conn, load_sql, 2, nullptr, params, nullptr, nullptr, 0);
+  PGresult* res = PQexecParams(conn, load_sql, 2, nullptr, params, nullptr, nullptr, 1);
   if (PQresultStatus(res) != PGRES_TUPLES_OK) {
     std::string error = PQresultErrorMessage(res);
     PQclear(res);
     throw std::runtime_error("reading device presence: " + error);
   }
   const int n = PQntuples(res);
+  const auto text = [&](int r, int c) {
+    return std::string_view(PQgetvalue(res, r, c),
+                            static_cast<std::size_t>(PQgetlength(res, r, c)));
+  };
   std::vector<StoredPresence> out(static_cast<std::size_t>(n));
   for (int r = 0; r < n; ++r) {
     auto& d = out[static_cast<std::size_t>(r)];
-    d.device_key.assign(PQgetvalue(res, r, 0), static_cast<std::size_t>(PQgetlength(res, r, 0)));
-    if (!PQgetisnull(res, r, 1)) d.state = parse_device_state(PQgetvalue(res, r, 1));
-    d.is_active = PQgetvalue(res, r, 2)[0] == 't';
-    if (!PQgetisnull(res, r, 3)) d.last_seen = time_of(std::atoll(PQgetvalue(res, r, 3)));
-    if (!PQgetisnull(res, r, 4))
-      d.metadata_hash = static_cast<std::uint64_t>(std::atoll(PQgetvalue(res, r, 4)));
-    if (!PQgetisnull(res, r, 5)) d.state_since = time_of(std::atoll(PQgetvalue(res, r, 5)));
-    d.missed_listings = std::atoi(PQgetvalue(res, r, 6));
-    if (!PQgetisnull(res, r, 7)) d.presence = parse_presence(PQgetvalue(res, r, 7));
-    d.name.assign(PQgetvalue(res, r, 8), static_cast<std::size_t>(PQgetlength(res, r, 8)));
-    d.online_announced = PQgetvalue(res, r, 9)[0] == 't';
+    d.device_key = text(r, 0);
+    if (!PQgetisnull(res, r, 1)) d.state = parse_device_state(text(r, 1));
+    d.is_active = PQgetvalue(res, r, 2)[0] != 0;
+    if (!PQgetisnull(res, r, 3)) d.last_seen = binary_time(PQgetvalue(res, r, 3));
+    if (!PQgetisnull(res, r, 4)) d.metadata_hash = binary_int<std::uint64_t>(PQgetvalue(res, r, 4));
+    if (!PQgetisnull(res, r, 5)) d.state_since = binary_time(PQgetvalue(res, r, 5));
+    d.missed_listings = binary_int<std::int32_t>(PQgetvalue(res, r, 6));
+    if (!PQgetisnull(res, r, 7)) d.presence = parse_presence(text(r, 7));
+    d.name = text(r, 8);
+    d.online_announced = PQgetvalue(res, r, 9)[0] != 0;
   }
   PQclear(res);
   return out;
