@@ -11,6 +11,21 @@ TEST_CASE("times print as RFC 3339 UTC with microseconds when present", "[time]"
   CHECK(format_rfc3339(t + 123456us) == "2026-11-24T21:45:56.123456Z");
   CHECK(format_rfc3339(t + 5us) == "2026-11-24T21:45:56.000005Z");
   CHECK(format_rfc3339(TimePoint{}) == "1970-01-01T00:00:00Z");
+  CHECK(format_rfc3339(TimePoint{} - 1us) == "1969-12-31T23:59:59.999999Z");
+  CHECK(format_rfc3339(sys_days{year{9999} / 12 / 31} + 86399s + 999999us) ==
+        "9999-12-31T23:59:59.999999Z");
+  CHECK(format_rfc3339(sys_days{year{0} / 1 / 1} + 10us) == "0000-01-01T00:00:00.000010Z");
+  // PostgreSQL allows years past 9999 (and before 0): printed whole, never cut.
+  CHECK(format_rfc3339(sys_days{year{12026} / 1 / 2} + 3h) == "12026-01-02T03:00:00Z");
+}
+
+TEST_CASE("every time from 1970 to 2100 prints and parses back to itself", "[time]") {
+  // A walk in steps of a prime number of microseconds: every field takes many values.
+  const TimePoint end = sys_days{year{2100} / 1 / 1};
+  for (TimePoint t{}; t < end; t += 3'155'760'000'017us) {
+    INFO(format_rfc3339(t));
+    CHECK(parse_rfc3339(format_rfc3339(t)).value() == t);
+  }
 }
 
 TEST_CASE("every RFC3339Nano variant Go emits parses to the same instant", "[time]") {

@@ -1,9 +1,11 @@
 #include "devices_snapshot.hpp"
 
 #include <malloc.h>
+#include <sys/mman.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <tuple>
 
@@ -14,6 +16,16 @@
 namespace camreg::http::detail {
 
 namespace {
+
+// Asks for transparent huge pages under a large buffer not yet written: at 100,000
+// cameras the answer's 86 MB were 21,000 page faults of 4 kB each rebuild, a fifth of
+// its time on a virtual machine. Advice only: where THP is off, nothing changes.
+void advise_huge_pages(char* data, std::size_t size) {
+  constexpr std::uintptr_t huge = 2 << 20;
+  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + huge - 1) & ~(huge - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + size) & ~(huge - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
 
 // Builds the snapshot; release(i) is called once device i is rendered.
 template <class Devices, class Release>
@@ -26,6 +38,7 @@ std::shared_ptr<const DevicesSnapshot> build(Devices& devices, Release&& release
     estimate +=
         260 + d.metadata_json.size() + d.device_key.size() + d.device_type.size() + d.name.size();
   snapshot->json.reserve(estimate);
+  advise_huge_pages(snapshot->json.data(), snapshot->json.capacity());
   snapshot->objects.reserve(devices.size());
   snapshot->samples.reserve(devices.size());
   JsonWriter out(snapshot->json);
@@ -113,7 +126,10 @@ std::string gzip(std::string_view data) {
   // deflateBound (the input's size) would be kept, mostly empty, as long as the
   // snapshot (100 MB for 10 MB of gzip at 100,000 cameras).
   z_stream zs{};
-  if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  // Level 2: the whole answer is compressed again after every round. At 100,000 cameras
+  // (86 MB) level 6 took 430-600 ms of a 2 s rebuild for 5.1 MB; level 2 takes 230 ms
+  // for 6.3 MB.
+  if (deflateInit2(&zs, 2, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
   constexpr std::size_t chunk = 256 << 10;
   std::string out;
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
@@ -135,8 +151,8 @@ std::string gzip(std::string_view data) {
 
 std::string etag_of(std::string_view body) {
   char buf[48];
-  std::snprintf(buf, sizeof buf, "\"%016llx-%zx\"", static_cast<unsigned long long>(fnv1a_64(body)),
-                body.size());
+  std::snprintf(buf, sizeof buf, "\"%016llx-%zx\"",
+                static_cast<unsigned long long>(hash_bytes_64(body)), body.size());
   return buf;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace camreg {
@@ -14,6 +15,28 @@ constexpr std::uint64_t fnv1a_64(std::string_view bytes) noexcept {
     h *= 1099511628211ULL;
   }
   return h;
+}
+
+// Eight bytes at a time: for whole answers (ETags of 100 MB at 100,000 cameras), several
+// times faster than fnv1a_64 and as stable on every little-endian machine. Not stored.
+inline std::uint64_t hash_bytes_64(std::string_view bytes) noexcept {
+  constexpr std::uint64_t k = 0x9e3779b97f4a7c15ULL;
+  const auto mix = [](std::uint64_t h) {
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return h ^ (h >> 29);
+  };
+  std::uint64_t h = k ^ bytes.size();
+  std::size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, bytes.data() + i, sizeof word);
+    h = (h ^ word) * k;
+    h ^= h >> 32;
+  }
+  std::uint64_t tail = 0;
+  if (i < bytes.size()) std::memcpy(&tail, bytes.data() + i, bytes.size() - i);
+  return mix((h ^ tail) * k);
 }
 
 } // namespace camreg
