@@ -619,48 +619,73 @@ class PostgresDeviceRepository final : public DeviceRepository {
           const auto literal = [&](std::string_view v) {
             return quote_literal(connection_.native(), v);
           };
-          std::string text = "SELECT id, device_key, device_type, name, " + as_micros("last_seen") +
-                             ", CAST(is_active AS integer), " + as_micros("created_at") + ", " +
-                             as_micros("updated_at") + ", CAST(device_metadata AS text), " +
-                             as_micros("state_since") + ", site FROM devices WHERE true";
+          std::string text =
+              "SELECT id, device_key, device_type, name, last_seen, is_active,"
+              " created_at, updated_at, device_metadata, state_since, site"
+              " FROM devices WHERE true";
           if (query.device_type) text += " AND device_type = " + literal(*query.device_type);
           if (query.site) text += " AND site = " + literal(*query.site);
           if (query.active_only) text += " AND is_active";
           text += " ORDER BY device_key, device_type";
           // Through a cursor, a batch at a time: the whole result at once would be held
-          // twice, as libpq's rows and as devices (~100 MB each at 100,000 cameras).
+          // twice, as libpq's rows and as devices (~100 MB each at 100,000 cameras). In
+          // binary (no timestamp arithmetic or number text), and one batch ahead: the
+          // server reads the next batch while this one is converted.
           soci::transaction tx(sql);
           sql << "DECLARE camreg_list NO SCROLL CURSOR FOR " + text;
-          std::vector<Device> out;
-          for (;;) {
-            PGresult* res = PQexec(connection_.native(), "FETCH 2000 FROM camreg_list");
+          PGconn* conn = connection_.native();
+          const auto send_fetch = [&] {
+            if (PQsendQueryParams(conn, "FETCH 2000 FROM camreg_list", 0, nullptr, nullptr, nullptr,
+                                  nullptr, 1) != 1)
+              throw std::runtime_error(PQerrorMessage(conn));
+          };
+          // The fetch's rows, once the connection is free for the next command.
+          const auto take_batch = [&] {
+            PGresult* res = PQgetResult(conn);
+            while (PGresult* more = PQgetResult(conn))
+              PQclear(more);
             if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-              std::string error = PQresultErrorMessage(res);
+              std::string error = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
               PQclear(res);
               throw std::runtime_error(error);
             }
+            return res;
+          };
+          std::vector<Device> out;
+          send_fetch();
+          for (;;) {
+            PGresult* res = take_batch();
             const int n = PQntuples(res);
-            const auto text_of = [&](int r, int c) {
-              return std::string(PQgetvalue(res, r, c),
-                                 static_cast<std::size_t>(PQgetlength(res, r, c)));
-            };
-            const auto micros_at = [&](int r, int c) {
-              return time_of(std::atoll(PQgetvalue(res, r, c)));
-            };
-            for (int r = 0; r < n; ++r) {
-              Device d;
-              d.id = std::atoll(PQgetvalue(res, r, 0));
-              d.device_key = text_of(r, 1);
-              d.device_type = text_of(r, 2);
-              d.name = text_of(r, 3);
-              if (!PQgetisnull(res, r, 4)) d.last_seen = micros_at(r, 4);
-              d.is_active = std::atoi(PQgetvalue(res, r, 5)) != 0;
-              d.created_at = micros_at(r, 6);
-              d.updated_at = micros_at(r, 7);
-              d.metadata_json = text_of(r, 8);
-              if (!PQgetisnull(res, r, 9)) d.state_since = micros_at(r, 9);
-              d.site = text_of(r, 10);
-              out.push_back(std::move(d));
+            try {
+              if (n > 0) send_fetch();
+              const auto bytes = [&](int r, int c) {
+                return std::string_view(PQgetvalue(res, r, c),
+                                        static_cast<std::size_t>(PQgetlength(res, r, c)));
+              };
+              for (int r = 0; r < n; ++r) {
+                Device d;
+                d.id = binary_int<long long>(PQgetvalue(res, r, 0));
+                d.device_key = bytes(r, 1);
+                d.device_type = bytes(r, 2);
+                d.name = bytes(r, 3);
+                if (!PQgetisnull(res, r, 4)) d.last_seen = binary_time(PQgetvalue(res, r, 4));
+                d.is_active = PQgetvalue(res, r, 5)[0] != 0;
+                d.created_at = binary_time(PQgetvalue(res, r, 6));
+                d.updated_at = binary_time(PQgetvalue(res, r, 7));
+                // jsonb in binary: a version byte (1), then the text.
+                const auto metadata = bytes(r, 8);
+                if (metadata.empty() || metadata[0] != 1)
+                  throw std::runtime_error("device_metadata: unknown jsonb binary version");
+                d.metadata_json = metadata.substr(1);
+                if (!PQgetisnull(res, r, 9)) d.state_since = binary_time(PQgetvalue(res, r, 9));
+                d.site = bytes(r, 10);
+                out.push_back(std::move(d));
+              }
+            } catch (...) {
+              PQclear(res);
+              while (PGresult* pending = PQgetResult(conn)) // the batch sent ahead
+                PQclear(pending);
+              throw;
             }
             PQclear(res);
             if (n == 0) break;
