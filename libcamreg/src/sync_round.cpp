@@ -192,9 +192,9 @@ namespace {
 
 // plan_round; with owned (the listing itself, not const), each path's tracks and readers
 // are released once its metadata is rendered.
-RoundPlan plan(const Result<std::vector<PathState>>& fetched, std::vector<PathState>* owned,
-               const RegistryState& stored, const SyncOptions& options, TimePoint started_at,
-               const std::string& source) {
+RoundPlan plan_of(const Result<std::vector<PathState>>& fetched, std::vector<PathState>* owned,
+                  const RegistryState& stored, const SyncOptions& options, TimePoint started_at,
+                  const std::string& source) {
   const TimePoint now = stored.now;
   RoundPlan plan;
   // Each stored device by key, with what the listing said of it: observed (listed and
@@ -441,12 +441,13 @@ RoundPlan plan(const Result<std::vector<PathState>>& fetched, std::vector<PathSt
 
 RoundPlan plan_round(const Result<std::vector<PathState>>& fetched, const RegistryState& stored,
                      const SyncOptions& options, TimePoint started_at, const std::string& source) {
-  return plan(fetched, nullptr, stored, options, started_at, source);
+  return plan_of(fetched, nullptr, stored, options, started_at, source);
 }
 
 RoundPlan plan_round(Result<std::vector<PathState>>&& fetched, const RegistryState& stored,
                      const SyncOptions& options, TimePoint started_at, const std::string& source) {
-  return plan(fetched, fetched ? &fetched.value() : nullptr, stored, options, started_at, source);
+  return plan_of(fetched, fetched ? &fetched.value() : nullptr, stored, options, started_at,
+                 source);
 }
 
 RoundCounts count(const RoundPlan& plan) {
