@@ -63,6 +63,10 @@ class MediamtxPathSource final : public PathSource {
     auto pages = walk<PathPage>(paths_endpoint, parse_paths_page, deadline);
     if (!pages) return pages.error();
     std::vector<PathState> paths;
+    std::size_t total = 0;
+    for (const auto& page : *pages)
+      total += page.items.size();
+    paths.reserve(total); // moved in once, not again at every growth
     for (auto& page : *pages) {
       paths.insert(paths.end(), std::make_move_iterator(page.items.begin()),
                    std::make_move_iterator(page.items.end()));
