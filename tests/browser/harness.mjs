@@ -105,11 +105,14 @@ export async function browser() {
 }
 
 // An init script (page.addInitScript) counting the page's peer connections in
-// window.__pc: open now, the most open at once, made in all.
+// window.__pc: open now, the most open at once, made in all; the open ones themselves
+// are in window.__peers (a Set).
 export function countPeerConnections() {
   const Native = window.RTCPeerConnection;
   const stats = { open: 0, max: 0, created: 0 };
+  const peers = new Set();
   window.__pc = stats;
+  window.__peers = peers;
   window.RTCPeerConnection = class extends Native {
     constructor(...args) {
       super(...args);
@@ -117,12 +120,14 @@ export function countPeerConnections() {
       stats.open += 1;
       stats.max = Math.max(stats.max, stats.open);
       this.counted = true;
+      peers.add(this);
     }
 
     close() {
       if (this.counted) {
         this.counted = false;
         stats.open -= 1;
+        peers.delete(this);
       }
       return super.close();
     }

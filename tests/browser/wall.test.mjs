@@ -91,6 +91,27 @@ test(`with ${COUNT} cameras and a cap of ${CAP}, only ${CAP} on-screen cards pla
   await page.screenshot({ path: path.join(artifacts, 'wall-many.png') });
 });
 
+test('the cards play the camera\'s own packets, as MediaMTX forwards them: H264 from a keyframe', async () => {
+  await waitPlaying(CAP);
+  // What each open peer connection decoded (the browser's own statistics).
+  const received = await page.evaluate(async () => Promise.all([...window.__peers].map(async (pc) => {
+    const stats = [...(await pc.getStats()).values()];
+    const video = stats.find((s) => s.type === 'inbound-rtp' && s.kind === 'video');
+    const codec = stats.find((s) => s.id === video?.codecId);
+    return { codec: codec?.mimeType, frames: video?.framesDecoded, keyframes: video?.keyFramesDecoded };
+  })));
+  assert.equal(received.length, CAP);
+  for (const r of received) {
+    assert.equal(r.codec, 'video/H264', 'the stream is H264, as most cameras send');
+    assert.ok(r.frames > 0 && r.keyframes >= 1, `decoded from a keyframe on (${JSON.stringify(r)})`);
+  }
+  // The fake answered every session in the codec of the clip it forwards, and holds one
+  // encoded clip per tint, not an encoder per session.
+  const server = await fake.control('whep');
+  assert.ok(server.codecs.H264 >= CAP, JSON.stringify(server.codecs));
+  assert.deepEqual(server.clips, ['H264/0', 'H264/1', 'H264/2']);
+});
+
 test('scrolling plays the newly visible cards and closes the ones scrolled away', async () => {
   const before = await fake.control('whep');
   await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
