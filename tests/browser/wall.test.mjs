@@ -198,6 +198,7 @@ test('cameras of two sites are grouped by site, and the filter applies within', 
   await fresh.goto(`${api.url}/?max-sessions=2`);
   const groups = fresh.locator('[data-testid="site-group"]');
   await groups.nth(1).waitFor();
+  await fresh.locator('[data-testid="camera"]').nth(COUNT - 1).waitFor({ state: 'attached' }); // every card made
   assert.deepEqual(await groups.evaluateAll((nodes) => nodes.map((n) => n.dataset.site)), ['default', 'north']);
   assert.equal(await groups.nth(0).locator('h2.site-name').textContent(), 'default · 40 cameras');
   assert.equal(await groups.nth(1).locator('h2.site-name').textContent(), 'north · 20 cameras');
@@ -211,4 +212,44 @@ test('cameras of two sites are grouped by site, and the filter applies within', 
   assert.equal(await groups.nth(1).locator('h2.site-name').textContent(), 'north · 20 cameras · 10 shown');
   await fresh.screenshot({ path: path.join(artifacts, 'wall-sites.png') });
   await fresh.close();
+});
+
+test('a wall of hundreds plays its first screen before it has made every card', async () => {
+  const many = 300;
+  await fake.control('paths', Array.from({ length: many }, (_, i) => pathItem(key(i))));
+  const db300 = schemaUrl('browser_many_300');
+  syncOnce(db300, fake);
+  const api300 = await apiServer(db300, fake.webrtc);
+  const fresh = await chrome.newPage({ viewport: { width: 1400, height: 900 } });
+  try {
+    // How many cards the page held when it made its first peer connection.
+    await fresh.addInitScript(() => {
+      const Native = window.RTCPeerConnection;
+      window.RTCPeerConnection = class extends Native {
+        constructor(...args) {
+          super(...args);
+          window.__cardsAtFirstSession ??= document.querySelectorAll('[data-testid="camera"]').length;
+        }
+      };
+    });
+    await fresh.goto(`${api300.url}/?max-sessions=16`);
+    // Every card on screen plays (fewer than the cap are on screen) ...
+    await fresh.waitForFunction(() => {
+      const onScreen = [...document.querySelectorAll('[data-testid="camera"]')].filter((n) => {
+        const r = n.getBoundingClientRect();
+        return r.bottom > 0 && r.top < window.innerHeight;
+      });
+      return onScreen.length > 0 && onScreen.every((n) => n.dataset.status === 'playing');
+    }, null, { timeout: 30000 });
+    // ... the wall is whole, in key order ...
+    await fresh.locator('[data-testid="camera"]').nth(many - 1).waitFor({ state: 'attached' });
+    const keys = await fresh.locator('[data-testid="camera"]').evaluateAll((n) => n.map((c) => c.dataset.key));
+    assert.deepEqual(keys, Array.from({ length: many }, (_, i) => key(i)));
+    // ... and its first session did not wait for the last card to be made.
+    const atFirst = await fresh.evaluate(() => window.__cardsAtFirstSession);
+    assert.ok(atFirst > 0 && atFirst < many, `the first session started with ${atFirst} of ${many} cards made`);
+  } finally {
+    await fresh.close();
+    api300.process.kill();
+  }
 });
