@@ -134,6 +134,36 @@ export function countPeerConnections() {
   };
 }
 
+// An init script (page.addInitScript) keeping window.__onScreen, the set of camera cards
+// on screen (any part in the viewport), as an IntersectionObserver reports them: a check
+// run every few milliseconds reads it instead of every card's place, which would force
+// a layout of the whole wall each time while the page is busy starting its sessions.
+export function trackCardsOnScreen() {
+  const onScreen = new Set();
+  window.__onScreen = onScreen;
+  const io = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (e.isIntersecting) onScreen.add(e.target);
+      else onScreen.delete(e.target);
+    }
+  });
+  const watch = (node) => {
+    if (node.nodeType !== 1) return;
+    if (node.matches('[data-testid="camera"]')) io.observe(node);
+    else for (const card of node.querySelectorAll('[data-testid="camera"]')) io.observe(card);
+  };
+  document.addEventListener('DOMContentLoaded', () => {
+    const grid = document.querySelector('[data-testid="grid"]');
+    watch(grid);
+    new MutationObserver((records) => {
+      for (const r of records) {
+        for (const n of r.addedNodes) watch(n);
+        for (const n of r.removedNodes) if (n.nodeType === 1 && !n.isConnected) onScreen.delete(n);
+      }
+    }).observe(grid, { childList: true, subtree: true });
+  });
+}
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // An init script (page.addInitScript) timing the first 64 WHEP sessions the page opens, in
