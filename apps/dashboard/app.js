@@ -155,15 +155,11 @@ function summarise() {
 }
 
 // Cards are made in the order they are shown (by site when grouped, cards the filter
-// shows first): the first screenful at once, and those on screen start playing; the rest
-// a chunk per task at background priority once those sessions have sent their offers
-// (at most a second later), so a wall of hundreds neither holds its first sessions back
-// nor competes with their start, which is the part of a session the page itself works at.
+// shows first): the first screenful at once, then the rest a chunk per task at background
+// priority, so the first sessions start while the rest of a wall of hundreds is built
+// and laid out, instead of after it.
 const CHUNK = 100;
-const OFFERS_WAIT_MS = 1000;
 let filling = false;
-let firstScreenStarted;
-const firstScreen = new Promise((resolve) => { firstScreenStarted = resolve; });
 
 // More than a screenful: cards are at least 320 px wide and 240 px tall.
 const screenful = () => Math.max(24, Math.ceil(window.innerWidth / 320) * Math.ceil(window.innerHeight / 240));
@@ -198,25 +194,18 @@ function makeCards(count) {
 const background = (task) => (globalThis.scheduler?.postTask
   ? globalThis.scheduler.postTask(task, { priority: 'background' }) : setTimeout(task, 0));
 
-// Settles once these cards' sessions have sent their offers, or after OFFERS_WAIT_MS.
-function offersSent(started) {
-  return Promise.race([Promise.all(started.map((card) => card.offered)),
-    new Promise((resolve) => { setTimeout(resolve, OFFERS_WAIT_MS); })]);
-}
-
-function fillLater(after) {
+function fillLater() {
   if (filling) return;
   filling = true;
-  after.then(() => background(function fill() {
+  background(function fill() {
     if (makeCards(CHUNK).length > 0) background(fill);
     else filling = false;
-  }));
+  });
 }
 
 // Cards just made that are on screen play now, rather than at the observer's first
 // report (which waits for a frame): their places are read in one layout, before any of
-// them changes the page. The observer has the last word, with the same margin. Returns
-// them.
+// them changes the page. The observer has the last word, with the same margin.
 function playOnScreen(made) {
   const margin = 100;
   const onScreen = made.filter((card) => {
@@ -225,7 +214,6 @@ function playOnScreen(made) {
     return r.width > 0 && r.bottom > -margin && r.top < window.innerHeight + margin;
   });
   for (const card of onScreen) card.setOnScreen(true);
-  return onScreen;
 }
 
 function render(list) {
@@ -244,9 +232,8 @@ function render(list) {
   }
   layout();
   applyFilter();
-  const started = offersSent(playOnScreen(makeCards(screenful())));
-  firstScreenStarted(started);
-  if (cards.size < cameras.length) fillLater(started);
+  playOnScreen(makeCards(screenful()));
+  if (cards.size < cameras.length) fillLater();
 }
 
 // A camera's presence as an event told it, over what the list says.
@@ -485,6 +472,5 @@ setupFilter();
 onMode('connecting', '');
 refreshList();
 refreshSync();
-// The availability strips wait for the first screen's sessions to be on their way.
-firstScreen.then(refreshHistory);
+refreshHistory();
 updates.start();

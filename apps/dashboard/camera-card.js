@@ -61,8 +61,6 @@ export class CameraCard {
     this.url = null;
     this.generation = 0;
     this.abort = null;
-    // Settles once the session being opened has sent its offer, or stopped trying.
-    this.offered = Promise.resolve();
     this.mode = null; // live | standby | offline | waiting
     this.update(camera);
   }
@@ -228,12 +226,9 @@ export class CameraCard {
     this.connecting = true;
     this.abort = new AbortController();
     this.show('connecting', 'Connecting…', true, false);
-    let offered;
-    this.offered = new Promise((resolve) => { offered = resolve; });
     try {
       const session = await openWhep(this.url, {
         signal: this.abort.signal,
-        onOffer: offered,
         onFailure: (error) => {
           if (generation === this.generation) this.failed(error);
         },
@@ -259,7 +254,6 @@ export class CameraCard {
     } catch (error) {
       if (generation === this.generation) this.failed(error);
     } finally {
-      offered();
       if (generation === this.generation) this.connecting = false;
     }
   }

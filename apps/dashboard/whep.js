@@ -81,13 +81,12 @@ function trickle(pc, offer, gathered, resource, etag) {
   }
 }
 
-// Opens a session; resolves with {stream, close} once the answer is applied. onOffer is
-// called once the offer is on its way (the POST sent). onFailure is called (once) when the
-// connection fails or drops after that. Aborting `signal`
+// Opens a session; resolves with {stream, close} once the answer is applied. onFailure
+// is called (once) when the connection fails or drops after that. Aborting `signal`
 // closes the peer connection at once, even mid-negotiation (the wall's session cap
 // counts on a released slot holding no connection), and rejects. A server that does not
 // answer the POST within answerTimeoutMs rejects it with a timeout error.
-export async function openWhep(url, { onFailure, onOffer, signal, answerTimeoutMs = ANSWER_TIMEOUT_MS } = {}) {
+export async function openWhep(url, { onFailure, signal, answerTimeoutMs = ANSWER_TIMEOUT_MS } = {}) {
   signal?.throwIfAborted();
   const cert = await pageCertificate();
   signal?.throwIfAborted();
@@ -125,14 +124,12 @@ export async function openWhep(url, { onFailure, onOffer, signal, answerTimeoutM
     const offer = pc.localDescription.sdp;
     let response, answer;
     try {
-      const posting = fetch(url, {
+      response = await fetch(url, {
         method: 'POST',
         headers: { 'Content-Type': 'application/sdp' },
         body: offer,
         signal: answering.signal,
       });
-      onOffer?.();
-      response = await posting;
       const location = response.headers.get('Location');
       if (response.status === 201 && location) {
         resource = new URL(location, url).toString();
