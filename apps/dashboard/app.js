@@ -117,19 +117,20 @@ function place(container, nodes) {
   while (container.children.length > nodes.length) container.lastElementChild.remove();
 }
 
+// The cards made so far, in the API's order (by device_key) within each site.
 function layout() {
   const grid = $('grid');
   const groups = groupBySite(cameras);
-  const node = (camera) => cards.get(camera.device_key).root;
+  const nodes = (list) => list.map((camera) => cards.get(camera.device_key)?.root).filter(Boolean);
   if (groups.length < 2) {
     grid.classList.remove('grouped');
-    place(grid, cameras.map(node));
+    place(grid, nodes(cameras));
     return;
   }
   grid.classList.add('grouped');
   const sections = groups.map(({ site, cameras: list }) => {
     const group = groupNode(site);
-    place(group.querySelector('.grid'), list.map(node));
+    place(group.querySelector('.grid'), nodes(list));
     const shown = list.filter((c) => matchesFilter(c, filter)).length;
     group.querySelector('.site-name').textContent =
       `${site} · ${list.length} camera${list.length === 1 ? '' : 's'}${shown === list.length ? '' : ` · ${shown} shown`}`;
@@ -153,32 +154,86 @@ function summarise() {
   $('summary').textContent = `${cameras.length} camera${cameras.length === 1 ? '' : 's'} · ${live} live${filtered}`;
 }
 
+// Cards are made in the order they are shown (by site when grouped, cards the filter
+// shows first): the first screenful at once, then the rest a chunk per task at background
+// priority, so the first sessions start while the rest of a wall of hundreds is built
+// and laid out, instead of after it.
+const CHUNK = 100;
+let filling = false;
+
+// More than a screenful: cards are at least 320 px wide and 240 px tall.
+const screenful = () => Math.max(24, Math.ceil(window.innerWidth / 320) * Math.ceil(window.innerHeight / 240));
+
+function shownOrder() {
+  const ordered = isGrouped() ? groupBySite(cameras).flatMap((g) => g.cameras) : cameras;
+  return [...ordered.filter((c) => matchesFilter(c, filter)), ...ordered.filter((c) => !matchesFilter(c, filter))];
+}
+
+function makeCard(camera) {
+  const created = new CameraCard(camera, pool);
+  created.root.card = created;
+  created.setPageVisible(document.visibilityState !== 'hidden');
+  created.setHistory(histories.get(camera.device_key));
+  created.setShown(matchesFilter(camera, filter));
+  cards.set(camera.device_key, created);
+  observer.observe(created.root);
+  return created;
+}
+
+// Makes up to `count` of the cards not made yet, and lays them out; returns them.
+function makeCards(count) {
+  const made = [];
+  for (const camera of shownOrder()) {
+    if (made.length >= count) break;
+    if (!cards.has(camera.device_key)) made.push(makeCard(camera));
+  }
+  if (made.length > 0) layout();
+  return made;
+}
+
+const background = (task) => (globalThis.scheduler?.postTask
+  ? globalThis.scheduler.postTask(task, { priority: 'background' }) : setTimeout(task, 0));
+
+function fillLater() {
+  if (filling) return;
+  filling = true;
+  background(function fill() {
+    if (makeCards(CHUNK).length > 0) background(fill);
+    else filling = false;
+  });
+}
+
+// Cards just made that are on screen play now, rather than at the observer's first
+// report (which waits for a frame): their places are read in one layout, before any of
+// them changes the page. The observer has the last word, with the same margin.
+function playOnScreen(made) {
+  const margin = 100;
+  const onScreen = made.filter((card) => {
+    if (card.root.hidden) return false;
+    const r = card.root.getBoundingClientRect();
+    return r.width > 0 && r.bottom > -margin && r.top < window.innerHeight + margin;
+  });
+  for (const card of onScreen) card.setOnScreen(true);
+}
+
 function render(list) {
   cameras = list;
-  const seen = new Set();
+  const listed = new Set();
   for (const camera of cameras) {
-    seen.add(camera.device_key);
-    const card = cards.get(camera.device_key);
-    if (card) card.update(camera);
-    else {
-      const created = new CameraCard(camera, pool);
-      created.root.card = created;
-      created.setPageVisible(document.visibilityState !== 'hidden');
-      created.setHistory(histories.get(camera.device_key));
-      cards.set(camera.device_key, created);
-      observer.observe(created.root);
-    }
+    listed.add(camera.device_key);
+    cards.get(camera.device_key)?.update(camera);
   }
   for (const [key, card] of cards) {
-    if (!seen.has(key)) {
+    if (!listed.has(key)) {
       observer.unobserve(card.root);
       card.destroy();
       cards.delete(key);
     }
   }
-  // Keep the API's order (by device_key), within each site.
   layout();
   applyFilter();
+  playOnScreen(makeCards(screenful()));
+  if (cards.size < cameras.length) fillLater();
 }
 
 // A camera's presence as an event told it, over what the list says.

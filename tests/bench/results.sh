@@ -17,6 +17,7 @@ record_results() {
     echo "machine: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
       "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
     echo "preset:  ${CAMREG_PRESET:-ci}"
+    echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, at the start)"
     echo
   } >"$file"
   exec > >(tee -a "$file")

@@ -105,11 +105,14 @@ export async function browser() {
 }
 
 // An init script (page.addInitScript) counting the page's peer connections in
-// window.__pc: open now, the most open at once, made in all.
+// window.__pc: open now, the most open at once, made in all; the open ones themselves
+// are in window.__peers (a Set).
 export function countPeerConnections() {
   const Native = window.RTCPeerConnection;
   const stats = { open: 0, max: 0, created: 0 };
+  const peers = new Set();
   window.__pc = stats;
+  window.__peers = peers;
   window.RTCPeerConnection = class extends Native {
     constructor(...args) {
       super(...args);
@@ -117,16 +120,48 @@ export function countPeerConnections() {
       stats.open += 1;
       stats.max = Math.max(stats.max, stats.open);
       this.counted = true;
+      peers.add(this);
     }
 
     close() {
       if (this.counted) {
         this.counted = false;
         stats.open -= 1;
+        peers.delete(this);
       }
       return super.close();
     }
   };
+}
+
+// An init script (page.addInitScript) keeping window.__onScreen, the set of camera cards
+// on screen (any part in the viewport), as an IntersectionObserver reports them: a check
+// run every few milliseconds reads it instead of every card's place, which would force
+// a layout of the whole wall each time while the page is busy starting its sessions.
+export function trackCardsOnScreen() {
+  const onScreen = new Set();
+  window.__onScreen = onScreen;
+  const io = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (e.isIntersecting) onScreen.add(e.target);
+      else onScreen.delete(e.target);
+    }
+  });
+  const watch = (node) => {
+    if (node.nodeType !== 1) return;
+    if (node.matches('[data-testid="camera"]')) io.observe(node);
+    else for (const card of node.querySelectorAll('[data-testid="camera"]')) io.observe(card);
+  };
+  document.addEventListener('DOMContentLoaded', () => {
+    const grid = document.querySelector('[data-testid="grid"]');
+    watch(grid);
+    new MutationObserver((records) => {
+      for (const r of records) {
+        for (const n of r.addedNodes) watch(n);
+        for (const n of r.removedNodes) if (n.nodeType === 1 && !n.isConnected) onScreen.delete(n);
+      }
+    }).observe(grid, { childList: true, subtree: true });
+  });
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -91,6 +91,27 @@ test(`with ${COUNT} cameras and a cap of ${CAP}, only ${CAP} on-screen cards pla
   await page.screenshot({ path: path.join(artifacts, 'wall-many.png') });
 });
 
+test('the cards play the camera\'s own packets, as MediaMTX forwards them: H264 from a keyframe', async () => {
+  await waitPlaying(CAP);
+  // What each open peer connection decoded (the browser's own statistics).
+  const received = await page.evaluate(async () => Promise.all([...window.__peers].map(async (pc) => {
+    const stats = [...(await pc.getStats()).values()];
+    const video = stats.find((s) => s.type === 'inbound-rtp' && s.kind === 'video');
+    const codec = stats.find((s) => s.id === video?.codecId);
+    return { codec: codec?.mimeType, frames: video?.framesDecoded, keyframes: video?.keyFramesDecoded };
+  })));
+  assert.equal(received.length, CAP);
+  for (const r of received) {
+    assert.equal(r.codec, 'video/H264', 'the stream is H264, as most cameras send');
+    assert.ok(r.frames > 0 && r.keyframes >= 1, `decoded from a keyframe on (${JSON.stringify(r)})`);
+  }
+  // The fake answered every session in the codec of the clip it forwards, and holds one
+  // encoded clip per tint, not an encoder per session.
+  const server = await fake.control('whep');
+  assert.ok(server.codecs.H264 >= CAP, JSON.stringify(server.codecs));
+  assert.deepEqual(server.clips, ['H264/0', 'H264/1', 'H264/2']);
+});
+
 test('scrolling plays the newly visible cards and closes the ones scrolled away', async () => {
   const before = await fake.control('whep');
   await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
@@ -177,6 +198,7 @@ test('cameras of two sites are grouped by site, and the filter applies within', 
   await fresh.goto(`${api.url}/?max-sessions=2`);
   const groups = fresh.locator('[data-testid="site-group"]');
   await groups.nth(1).waitFor();
+  await fresh.locator('[data-testid="camera"]').nth(COUNT - 1).waitFor({ state: 'attached' }); // every card made
   assert.deepEqual(await groups.evaluateAll((nodes) => nodes.map((n) => n.dataset.site)), ['default', 'north']);
   assert.equal(await groups.nth(0).locator('h2.site-name').textContent(), 'default · 40 cameras');
   assert.equal(await groups.nth(1).locator('h2.site-name').textContent(), 'north · 20 cameras');
@@ -190,4 +212,44 @@ test('cameras of two sites are grouped by site, and the filter applies within', 
   assert.equal(await groups.nth(1).locator('h2.site-name').textContent(), 'north · 20 cameras · 10 shown');
   await fresh.screenshot({ path: path.join(artifacts, 'wall-sites.png') });
   await fresh.close();
+});
+
+test('a wall of hundreds plays its first screen before it has made every card', async () => {
+  const many = 300;
+  await fake.control('paths', Array.from({ length: many }, (_, i) => pathItem(key(i))));
+  const db300 = schemaUrl('browser_many_300');
+  syncOnce(db300, fake);
+  const api300 = await apiServer(db300, fake.webrtc);
+  const fresh = await chrome.newPage({ viewport: { width: 1400, height: 900 } });
+  try {
+    // How many cards the page held when it made its first peer connection.
+    await fresh.addInitScript(() => {
+      const Native = window.RTCPeerConnection;
+      window.RTCPeerConnection = class extends Native {
+        constructor(...args) {
+          super(...args);
+          window.__cardsAtFirstSession ??= document.querySelectorAll('[data-testid="camera"]').length;
+        }
+      };
+    });
+    await fresh.goto(`${api300.url}/?max-sessions=16`);
+    // Every card on screen plays (fewer than the cap are on screen) ...
+    await fresh.waitForFunction(() => {
+      const onScreen = [...document.querySelectorAll('[data-testid="camera"]')].filter((n) => {
+        const r = n.getBoundingClientRect();
+        return r.bottom > 0 && r.top < window.innerHeight;
+      });
+      return onScreen.length > 0 && onScreen.every((n) => n.dataset.status === 'playing');
+    }, null, { timeout: 30000 });
+    // ... the wall is whole, in key order ...
+    await fresh.locator('[data-testid="camera"]').nth(many - 1).waitFor({ state: 'attached' });
+    const keys = await fresh.locator('[data-testid="camera"]').evaluateAll((n) => n.map((c) => c.dataset.key));
+    assert.deepEqual(keys, Array.from({ length: many }, (_, i) => key(i)));
+    // ... and its first session did not wait for the last card to be made.
+    const atFirst = await fresh.evaluate(() => window.__cardsAtFirstSession);
+    assert.ok(atFirst > 0 && atFirst < many, `the first session started with ${atFirst} of ${many} cards made`);
+  } finally {
+    await fresh.close();
+    api300.process.kill();
+  }
 });

@@ -58,7 +58,9 @@ Test controls (not MediaMTX), under /_fake/:
                        while failing, and nothing while hanging (up to a minute, then
                        503); drop closes every playing session
   GET /_fake/whep      {"mode", "sessions", "posts", "deletes", "patches", "trickled",
-                       "hung", "post_ms"}: PATCHes are trickle ICE, checked and counted
+                       "hung", "post_ms", "codecs", "clips"}: PATCHes are trickle ICE,
+                       checked and counted; codecs: sessions answered per codec; clips:
+                       the encoded clips held ("H264/0": codec/tint)
   PUT /_fake/hook      body: {"url": "http://…/api/sync/trigger", "token": "…", "events":
                        ["available", "unavailable"] (default; also "online", "offline")}:
                        when a control above changes a path's available (or online) state,
@@ -72,7 +74,8 @@ With --churn each walk of /v3/paths/list (its page 0) grows every available raw 
 byte counters and flips 1% of the items' availability, as a busy MediaMTX would.
 
 With --webrtc-listen it also answers WHEP (whep.py: aiortc, a moving test pattern
-per available path), as MediaMTX does on :8889.
+per available path), as MediaMTX does on :8889: like MediaMTX it forwards packets
+encoded once (a looping clip) to every reader, and encodes nothing per session.
 
 Prints {"port": N} on stdout once listening.
 """
