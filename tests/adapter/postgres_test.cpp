@@ -26,6 +26,21 @@ postgres::Options options_for(const TestSchema& schema) {
   return options;
 }
 
+// What an earlier release left in the schema: migrations 1 to up_to applied and recorded
+// in its table of applied migrations (release 0.1 named it schema_migrations).
+void install_release(const TestSchema& schema, int up_to,
+                     const std::string& table = "camreg_schema_migrations") {
+  schema.exec("CREATE TABLE " + table +
+              " (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT "
+              "NULL DEFAULT now())");
+  for (const auto& m : postgres::migrations()) {
+    if (m.version > up_to) break;
+    schema.exec(std::string(m.sql));
+    schema.exec("INSERT INTO " + table + " (version, name) VALUES (" + std::to_string(m.version) +
+                ", '" + std::string(m.name) + "')");
+  }
+}
+
 // A migrated schema with a repository on it.
 struct Db {
   TestSchema schema;
@@ -554,15 +569,7 @@ TEST_CASE("a database of the previous release upgrades in place and keeps its ro
   TestSchema schema;
   // What release 0.1 left: migrations 0001 and 0002, recorded in schema_migrations, and
   // rows its rounds wrote (metadata state in jsonb only, no state column, no ledger).
-  schema.exec(
-      "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT "
-      "NULL, applied_at timestamptz NOT NULL DEFAULT now())");
-  for (const auto& m : postgres::migrations()) {
-    if (m.version > 2) break;
-    schema.exec(std::string(m.sql));
-    schema.exec("INSERT INTO schema_migrations (version, name) VALUES (" +
-                std::to_string(m.version) + ", '" + std::string(m.name) + "')");
-  }
+  install_release(schema, 2, "schema_migrations");
   schema.exec(
       "INSERT INTO devices (device_key, device_type, name, last_seen, is_active, "
       "device_metadata, updated_at) VALUES "
@@ -619,15 +626,7 @@ TEST_CASE("a single-site database upgrades to sites: keys, ids and history uncha
   TestSchema schema;
   // The release before sites: every migration up to 0005, and a history its rounds wrote.
   postgres::Options options = options_for(schema);
-  schema.exec(
-      "CREATE TABLE camreg_schema_migrations (version integer PRIMARY KEY, name text NOT "
-      "NULL, applied_at timestamptz NOT NULL DEFAULT now())");
-  for (const auto& m : postgres::migrations()) {
-    if (m.version > 5) break;
-    schema.exec(std::string(m.sql));
-    schema.exec("INSERT INTO camreg_schema_migrations (version, name) VALUES (" +
-                std::to_string(m.version) + ", '" + std::string(m.name) + "')");
-  }
+  install_release(schema, 5);
   schema.exec(
       "INSERT INTO devices (device_key, device_type, name, state, is_active, last_seen, "
       "presence, online_announced) VALUES "
@@ -682,4 +681,50 @@ TEST_CASE("a single-site database upgrades to sites: keys, ids and history uncha
   REQUIRE(listed.size() == 2);
   CHECK(listed[0].name == "Front door");
   CHECK(listed[0].site == "default");
+}
+
+TEST_CASE("a database with sites upgrades to the cheaper site checks and keeps every row",
+          "[postgres][migrate][sites]") {
+  TestSchema schema;
+  // The release with sites (0006): rows of several sites, names at both ends of the rule.
+  install_release(schema, 6);
+  const std::string longest(64, 'z');
+  schema.exec(
+      "INSERT INTO devices (device_key, device_type, name, site) VALUES "
+      "('cam1', 'camera', 'cam1', 'default'), ('north@cam1', 'camera', 'cam1', 'north'), "
+      "('" +
+      longest + "@cam1', 'camera', 'cam1', '" + longest +
+      "'), "
+      "('a@cam1', 'camera', 'cam1', 'a');"
+      "INSERT INTO sync_runs (site, started_at, finished_at, ok) VALUES "
+      "('north', now(), now(), true), ('" +
+      longest + "', now(), now(), true)");
+  const auto rows = [&] {
+    return schema.scalar(
+               "SELECT string_agg(id || ' ' || device_key || ' ' || site, ',' "
+               "ORDER BY id) FROM devices") +
+           " | " + schema.scalar("SELECT string_agg(site, ',' ORDER BY id) FROM sync_runs");
+  };
+  const auto before = rows();
+
+  const auto upgraded = postgres::migrate(options_for(schema));
+  REQUIRE(upgraded);
+  CHECK(upgraded->applied.size() == postgres::migrations().size() - 6);
+  CHECK(rows() == before);
+  // The new checks hold the same rule: a round of another site still writes, a bad name
+  // is still refused.
+  auto repo = postgres::make_device_repository(options_for(schema));
+  REQUIRE(repo->check_ready());
+  const auto now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+  REQUIRE(commit_listing(*repo, std::vector{camera("cam2", true)}, now, "camera", "north"));
+  CHECK(schema.scalar("SELECT count(*) FROM devices WHERE site = 'north'") == "2");
+  PGconn* conn = PQconnectdb(schema.url().c_str());
+  REQUIRE(PQstatus(conn) == CONNECTION_OK);
+  PGresult* res = PQexec(conn,
+                         "INSERT INTO devices (device_key, device_type, name, site) "
+                         "VALUES ('x', 'camera', 'x', 'no such site!')");
+  CHECK(PQresultStatus(res) == PGRES_FATAL_ERROR);
+  CHECK_THAT(PQresultErrorMessage(res), Catch::Contains("devices_site_check"));
+  PQclear(res);
+  PQfinish(conn);
 }
