@@ -428,6 +428,11 @@ Int binary_int(const char* bytes) {
   return static_cast<Int>(v);
 }
 
+// A value's bytes as the server sent them (text, or a binary result's raw value).
+std::string_view bytes_at(const PGresult* res, int row, int column) {
+  return {PQgetvalue(res, row, column), static_cast<std::size_t>(PQgetlength(res, row, column))};
+}
+
 // A timestamptz in binary: microseconds since 2000-01-01 UTC.
 TimePoint binary_time(const char* bytes) {
   constexpr long long unix_to_2000_us = 946'684'800LL * 1'000'000;
@@ -446,22 +451,18 @@ std::vector<StoredPresence> load_presence(PGconn* conn, const std::string& devic
     throw std::runtime_error("reading device presence: " + error);
   }
   const int n = PQntuples(res);
-  const auto text = [&](int r, int c) {
-    return std::string_view(PQgetvalue(res, r, c),
-                            static_cast<std::size_t>(PQgetlength(res, r, c)));
-  };
   std::vector<StoredPresence> out(static_cast<std::size_t>(n));
   for (int r = 0; r < n; ++r) {
     auto& d = out[static_cast<std::size_t>(r)];
-    d.device_key = text(r, 0);
-    if (!PQgetisnull(res, r, 1)) d.state = parse_device_state(text(r, 1));
+    d.device_key = bytes_at(res, r, 0);
+    if (!PQgetisnull(res, r, 1)) d.state = parse_device_state(bytes_at(res, r, 1));
     d.is_active = PQgetvalue(res, r, 2)[0] != 0;
     if (!PQgetisnull(res, r, 3)) d.last_seen = binary_time(PQgetvalue(res, r, 3));
     if (!PQgetisnull(res, r, 4)) d.metadata_hash = binary_int<std::uint64_t>(PQgetvalue(res, r, 4));
     if (!PQgetisnull(res, r, 5)) d.state_since = binary_time(PQgetvalue(res, r, 5));
     d.missed_listings = binary_int<std::int32_t>(PQgetvalue(res, r, 6));
-    if (!PQgetisnull(res, r, 7)) d.presence = parse_presence(text(r, 7));
-    d.name = text(r, 8);
+    if (!PQgetisnull(res, r, 7)) d.presence = parse_presence(bytes_at(res, r, 7));
+    d.name = bytes_at(res, r, 8);
     d.online_announced = PQgetvalue(res, r, 9)[0] != 0;
   }
   PQclear(res);
@@ -658,27 +659,23 @@ class PostgresDeviceRepository final : public DeviceRepository {
             const int n = PQntuples(res);
             try {
               if (n > 0) send_fetch();
-              const auto bytes = [&](int r, int c) {
-                return std::string_view(PQgetvalue(res, r, c),
-                                        static_cast<std::size_t>(PQgetlength(res, r, c)));
-              };
               for (int r = 0; r < n; ++r) {
                 Device d;
                 d.id = binary_int<long long>(PQgetvalue(res, r, 0));
-                d.device_key = bytes(r, 1);
-                d.device_type = bytes(r, 2);
-                d.name = bytes(r, 3);
+                d.device_key = bytes_at(res, r, 1);
+                d.device_type = bytes_at(res, r, 2);
+                d.name = bytes_at(res, r, 3);
                 if (!PQgetisnull(res, r, 4)) d.last_seen = binary_time(PQgetvalue(res, r, 4));
                 d.is_active = PQgetvalue(res, r, 5)[0] != 0;
                 d.created_at = binary_time(PQgetvalue(res, r, 6));
                 d.updated_at = binary_time(PQgetvalue(res, r, 7));
                 // jsonb in binary: a version byte (1), then the text.
-                const auto metadata = bytes(r, 8);
+                const auto metadata = bytes_at(res, r, 8);
                 if (metadata.empty() || metadata[0] != 1)
                   throw std::runtime_error("device_metadata: unknown jsonb binary version");
                 d.metadata_json = metadata.substr(1);
                 if (!PQgetisnull(res, r, 9)) d.state_since = binary_time(PQgetvalue(res, r, 9));
-                d.site = bytes(r, 10);
+                d.site = bytes_at(res, r, 10);
                 out.push_back(std::move(d));
               }
             } catch (...) {
@@ -751,8 +748,7 @@ class PostgresDeviceRepository final : public DeviceRepository {
           std::vector<PresenceInterval> out(static_cast<std::size_t>(PQntuples(res)));
           for (int r = 0; r < PQntuples(res); ++r) {
             auto& i = out[static_cast<std::size_t>(r)];
-            i.device_key.assign(PQgetvalue(res, r, 0),
-                                static_cast<std::size_t>(PQgetlength(res, r, 0)));
+            i.device_key = bytes_at(res, r, 0);
             i.presence = parse_presence(PQgetvalue(res, r, 1)).value_or(Presence::unknown);
             i.from = time_of(std::atoll(PQgetvalue(res, r, 2)));
             if (!PQgetisnull(res, r, 3)) i.to = time_of(std::atoll(PQgetvalue(res, r, 3)));
@@ -789,8 +785,7 @@ class PostgresDeviceRepository final : public DeviceRepository {
           }
           std::vector<SiteSummary> out;
           for (int r = 0; r < PQntuples(res); ++r) {
-            const std::string_view name(PQgetvalue(res, r, 0),
-                                        static_cast<std::size_t>(PQgetlength(res, r, 0)));
+            const std::string_view name = bytes_at(res, r, 0);
             if (out.empty() || out.back().site != name) {
               auto& site = out.emplace_back();
               site.site = name;
