@@ -3,14 +3,13 @@
 #include <algorithm>
 
 #include "camreg/json_writer.hpp"
+#include "json_time.hpp"
 
 namespace camreg {
 
-namespace {
+using detail::write_time;
 
-void time_value(JsonWriter& w, TimePoint t) {
-  w.string(format_rfc3339(t));
-}
+namespace {
 
 void run_object(JsonWriter& w, const SyncRun& run) {
   w.begin_object();
@@ -19,9 +18,9 @@ void run_object(JsonWriter& w, const SyncRun& run) {
   w.key("site");
   w.string(run.site);
   w.key("started_at");
-  time_value(w, run.started_at);
+  write_time(w, run.started_at);
   w.key("finished_at");
-  time_value(w, run.finished_at);
+  write_time(w, run.finished_at);
   w.key("ok");
   w.boolean(run.ok);
   w.key("error");
@@ -63,21 +62,15 @@ void append_device_json(std::string& out, const Device& d) {
   w.key("name");
   w.string(d.name);
   w.key("last_seen");
-  if (d.last_seen)
-    time_value(w, *d.last_seen);
-  else
-    w.null();
+  write_time(w, d.last_seen);
   w.key("is_active");
   w.boolean(d.is_active);
   w.key("created_at");
-  time_value(w, d.created_at);
+  write_time(w, d.created_at);
   w.key("updated_at");
-  time_value(w, d.updated_at);
+  write_time(w, d.updated_at);
   w.key("state_since");
-  if (d.state_since)
-    time_value(w, *d.state_since);
-  else
-    w.null();
+  write_time(w, d.state_since);
   w.key("device_metadata");
   const std::string_view metadata =
       d.metadata_json.empty() ? std::string_view("{}") : std::string_view(d.metadata_json);
@@ -107,7 +100,7 @@ std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint 
   JsonWriter w(out);
   w.begin_object();
   w.key("now");
-  time_value(w, now);
+  write_time(w, now);
   w.key("last_run");
   if (runs.empty())
     w.null();
@@ -157,10 +150,7 @@ std::string render_sites_json(const std::vector<SiteSummary>& sites,
     w.key("unreachable_announced");
     w.boolean(site.unreachable_announced);
     w.key("last_success_at");
-    if (site.last_success)
-      time_value(w, *site.last_success);
-    else
-      w.null();
+    write_time(w, site.last_success);
     w.key("last_run");
     if (last_run == runs.end())
       w.null();

@@ -4,8 +4,11 @@
 
 #include "camreg/json_writer.hpp"
 #include "camreg/site.hpp"
+#include "json_time.hpp"
 
 namespace camreg {
+
+using detail::write_time;
 
 namespace {
 
@@ -18,9 +21,9 @@ void write_history(JsonWriter& w, const DeviceHistory& h, TimePoint from, TimePo
   w.key("device_key");
   w.string(h.device_key);
   w.key("from");
-  w.string(format_rfc3339(from));
+  write_time(w, from);
   w.key("to");
-  w.string(format_rfc3339(to));
+  write_time(w, to);
   w.key("availability");
   if (h.availability)
     w.number(*h.availability);
@@ -44,12 +47,9 @@ void write_history(JsonWriter& w, const DeviceHistory& h, TimePoint from, TimePo
     w.key("presence");
     w.string(to_string(i.presence));
     w.key("from");
-    w.string(format_rfc3339(i.from));
+    write_time(w, i.from);
     w.key("to");
-    if (i.to)
-      w.string(format_rfc3339(*i.to));
-    else
-      w.null(); // still open: until now
+    write_time(w, i.to); // null: still open, until now
     w.end_object();
   }
   w.end_array();
@@ -140,9 +140,9 @@ std::string render_histories_json(const std::vector<DeviceHistory>& histories, T
   JsonWriter w(out);
   w.begin_object();
   w.key("from");
-  w.string(format_rfc3339(from));
+  write_time(w, from);
   w.key("to");
-  w.string(format_rfc3339(to));
+  write_time(w, to);
   w.key("devices");
   w.begin_array();
   for (const auto& h : histories)

@@ -9,8 +9,11 @@
 #include "camreg/metadata.hpp"
 #include "camreg/site.hpp"
 #include "camreg/time.hpp"
+#include "json_time.hpp"
 
 namespace camreg {
+
+using detail::write_time;
 
 std::string_view to_string(TransitionReason reason) noexcept {
   switch (reason) {
@@ -74,13 +77,6 @@ void add_transition(RoundPlan& plan, const Change& change, TimePoint now) {
   plan.transitions.push_back(std::move(t));
 }
 
-void optional_time(JsonWriter& json, const std::optional<TimePoint>& t) {
-  if (t)
-    json.string(format_rfc3339(*t));
-  else
-    json.null();
-}
-
 // An event's Standard Webhooks body: {"type", "timestamp", "data": {...}}; data_fields
 // writes the members of data.
 template <class DataFields>
@@ -96,7 +92,7 @@ Event make_event(EventType type, const std::string& device_type, const std::stri
   json.key("type");
   json.string(to_string(type));
   json.key("timestamp");
-  json.string(format_rfc3339(at));
+  write_time(json, at);
   json.key("data");
   json.begin_object();
   data_fields(json);
@@ -136,9 +132,9 @@ Event device_event(EventType type, const std::string& site, const std::string& d
     json.key("is_active");
     json.boolean(c.after.is_active);
     json.key("last_seen");
-    optional_time(json, c.after.last_seen);
+    write_time(json, c.after.last_seen);
     json.key("state_since");
-    optional_time(json, c.after.state_since);
+    write_time(json, c.after.state_since);
     json.key("reason");
     json.string(to_string(reason_of(c)));
   });
@@ -408,7 +404,7 @@ RoundPlan plan_of(const Result<std::vector<PathState>>& fetched, std::vector<Pat
         json.string(fetched.error().message);
       }
       json.key("last_success");
-      optional_time(json, site.last_success);
+      write_time(json, site.last_success);
       json.key("devices");
       json.begin_array();
       for (const auto& [key, name] : site_devices) {
