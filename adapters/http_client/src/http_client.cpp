@@ -1,5 +1,6 @@
 #include "camreg/http_client/http_client.hpp"
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -109,7 +110,11 @@ class Exchange {
     http::response_parser<http::string_body> parser;
     parser.body_limit(options_.max_response_bytes);
     parser.header_limit(max_header_bytes);
+    // Beast reads at most what the buffer can hold, and no less than 512 bytes: as the
+    // parser empties the buffer into the body after every read, an unreserved buffer would
+    // read a 700 kB page 500 bytes (one syscall and one timer update) at a time.
     beast::flat_buffer buffer;
+    buffer.reserve(64 * 1024);
 
     std::optional<Error> error;
     bool done = false;
@@ -153,21 +158,32 @@ class Exchange {
         http::async_write(*tls_stream, request, on_write);
       });
     };
-    resolver.async_resolve(
-        url_.host, std::to_string(url_.port),
-        [&](beast::error_code ec, const tcp::resolver::results_type& results) {
-          resolve_timer.cancel();
-          if (ec) {
-            if (ec == net::error::operation_aborted) {
-              return stop(fail(ErrorKind::timeout, "resolving " + url_.host + ": timed out"));
+    const auto connect = [&](const auto& endpoints) {
+      tcp_stream.expires_at(
+          std::min(deadline, std::chrono::steady_clock::now() + options_.connect_timeout));
+      tcp_stream.async_connect(endpoints, on_connect);
+    };
+    // An address needs no resolver (whose asynchronous form starts a thread per io_context).
+    beast::error_code literal_ec;
+    const auto literal = net::ip::make_address(url_.host, literal_ec);
+    if (!literal_ec) {
+      resolve_timer.cancel();
+      connect(std::array{tcp::endpoint(literal, url_.port)});
+    } else {
+      resolver.async_resolve(
+          url_.host, std::to_string(url_.port),
+          [&](beast::error_code ec, const tcp::resolver::results_type& results) {
+            resolve_timer.cancel();
+            if (ec) {
+              if (ec == net::error::operation_aborted) {
+                return stop(fail(ErrorKind::timeout, "resolving " + url_.host + ": timed out"));
+              }
+              return stop(
+                  fail(ErrorKind::unavailable, "resolving " + url_.host + ": " + ec.message()));
             }
-            return stop(
-                fail(ErrorKind::unavailable, "resolving " + url_.host + ": " + ec.message()));
-          }
-          tcp_stream.expires_at(
-              std::min(deadline, std::chrono::steady_clock::now() + options_.connect_timeout));
-          tcp_stream.async_connect(results, on_connect);
-        });
+            connect(results);
+          });
+    }
     ioc.run();
     if (error) return *error;
     if (!done) return fail(ErrorKind::protocol, "no reply");
