@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <future>
 #include <unordered_map>
 
 #include "camreg/hash.hpp"
@@ -468,12 +469,21 @@ RoundReport sync_round(PathSource& source, DeviceRepository& repository, const C
   const auto began = std::chrono::steady_clock::now();
   report.started_at = clock.now();
   report.source = source.describe();
-  auto fetched = source.list_paths();
-  if (!fetched) report.fetch_error = fetched.error();
+  // The listing is fetched while the repository takes the round's lock and reads what it
+  // stores (at 100,000 cameras each takes about half a second, in different processes);
+  // the repository waits for it before reading its clock. The wait is bounded by the
+  // source's own timeouts.
+  auto listing = std::async(std::launch::async, [&source] { return source.list_paths(); });
+  std::optional<Result<std::vector<PathState>>> fetched;
+  const auto await_listing = [&] {
+    fetched.emplace(listing.get());
+    if (!*fetched) report.fetch_error = fetched->error();
+  };
   std::optional<TimePoint> at;
   if (!options.store_clock) at = clock.now();
   auto committed = repository.commit_round(
-      options.device_type, options.site, at, [&](const RegistryState& stored) {
+      options.device_type, options.site, at,
+      [&](const RegistryState& stored) {
         if (options.store_clock) {
           // The round began this long before the store's now.
           const auto took =
@@ -481,8 +491,11 @@ RoundReport sync_round(PathSource& source, DeviceRepository& repository, const C
           report.started_at = stored.now - took;
         }
         // The listing is not needed once planned (the planner is asked once).
-        return plan_round(std::move(fetched), stored, options, report.started_at, report.source);
-      });
+        if (!fetched) await_listing(); // a store that never called await_input
+        return plan_round(std::move(*fetched), stored, options, report.started_at, report.source);
+      },
+      await_listing);
+  if (!fetched) await_listing(); // the store failed or was busy before asking for it
   if (committed) {
     report.counts = count(*committed);
     report.transitions = std::move(committed->transitions);

@@ -425,6 +425,44 @@ TEST_CASE("a round that moves every camera's counters rewrites each row on its o
                          "WHERE device_key = 'site/cam7'") == "3000007");
 }
 
+TEST_CASE("a round reads what it stores while its listing is fetched, and ends after the listing",
+          "[postgres][sync]") {
+  Db db;
+  // A source that answers only once the round holds its site's lock (the store being
+  // read), then takes 300 ms more: a round that fetched before locking never gets a list.
+  class AnswersDuringTheRound final : public PathSource {
+   public:
+    explicit AnswersDuringTheRound(const TestSchema& schema) : schema_(schema) {}
+    Result<std::vector<PathState>> list_paths() override {
+      const auto deadline = std::chrono::steady_clock::now() + 10s;
+      while (schema_.scalar(
+                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                 " AND objsubid = 1 AND database = (SELECT oid FROM pg_database"
+                 " WHERE datname = current_database()) AND (classid::bigint << 32 | objid::bigint)"
+                 " = hashtext(current_schema() || '.camreg.sync')::bigint") == "0") {
+        if (std::chrono::steady_clock::now() > deadline)
+          return fail(ErrorKind::timeout, "the round never held its lock during the listing");
+        std::this_thread::sleep_for(5ms);
+      }
+      std::this_thread::sleep_for(300ms);
+      return std::vector{camera("cam1", true)};
+    }
+    std::string describe() const override { return "http://127.0.0.1:9997"; }
+
+   private:
+    const TestSchema& schema_;
+  } source(db.schema);
+  SyncOptions options;
+  options.webrtc_base = parse_http_url("http://localhost:8889").value();
+  const auto report = sync_round(source, *db.repo, SystemClock(), options);
+  REQUIRE_FALSE(report.fetch_error);
+  REQUIRE_FALSE(report.write_error);
+  CHECK(report.counts.inserted == 1);
+  // The round's time is read after the listing: its run spans the 300 ms.
+  CHECK(std::stod(db.schema.scalar(
+            "SELECT extract(epoch FROM finished_at - started_at) FROM sync_runs")) >= 0.3);
+}
+
 TEST_CASE("a lost connection fails one call clearly and the next reconnects",
           "[postgres][faults]") {
   Db db;

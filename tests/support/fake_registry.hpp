@@ -93,8 +93,9 @@ class ScriptedReadRepository final : public DeviceRepository {
     return listings_;
   }
 
+  using DeviceRepository::commit_round;
   Result<RoundPlan> commit_round(const std::string&, const std::string&, std::optional<TimePoint>,
-                                 const RoundPlanner&) override {
+                                 const RoundPlanner&, const RoundInput&) override {
     return fail(ErrorKind::database, "ScriptedReadRepository is read-only");
   }
   Result<std::vector<Device>> list_devices(const DeviceQuery& query) override {

@@ -23,7 +23,7 @@ FROM devices WHERE device_type = $1 AND site = $2
 // The store's clock (the transaction's start, after the round lock was taken) and when
 // the site's latest recorded round finished.
 constexpr const char* clock_sql = R"SQL(
-SELECT CAST(extract(epoch FROM now()) * 1000000 AS bigint),
+SELECT CAST(extract(epoch FROM statement_timestamp()) * 1000000 AS bigint),
        (SELECT CAST(extract(epoch FROM max(finished_at)) * 1000000 AS bigint) FROM sync_runs
         WHERE site = $1)
 )SQL";
@@ -541,9 +541,10 @@ class PostgresDeviceRepository final : public DeviceRepository {
  public:
   explicit PostgresDeviceRepository(Options options) : connection_(std::move(options)) {}
 
+  using DeviceRepository::commit_round;
   Result<RoundPlan> commit_round(const std::string& device_type, const std::string& site_name,
-                                 std::optional<TimePoint> at,
-                                 const RoundPlanner& planner) override {
+                                 std::optional<TimePoint> at, const RoundPlanner& planner,
+                                 const RoundInput& await_input) override {
     return connection_.run<RoundPlan>("sync round", [&](soci::session& sql) -> Result<RoundPlan> {
       soci::transaction tx(sql);
       int locked = 0;
@@ -554,10 +555,11 @@ class PostgresDeviceRepository final : public DeviceRepository {
                     "another process is applying a sync round of site " + site_name + "; skipped");
       }
       RegistryState state;
-      if (at) state.now = *at;
-      read_clock(connection_.native(), site_name, state, !at);
       state.devices = load_presence(connection_.native(), device_type, site_name);
       state.site = read_site(connection_.native(), site_name);
+      if (await_input) await_input();
+      if (at) state.now = *at;
+      read_clock(connection_.native(), site_name, state, !at);
       RoundPlan plan = planner(state);
       state.devices = {};
       const auto now_us = micros_of(state.now);
