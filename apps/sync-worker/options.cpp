@@ -98,6 +98,15 @@ Result<void> validate(const Options& options) {
   if (const auto d = duration_option("--online-after", options.online_after); !d) return d.error();
   if (auto ok = positive("--connect-timeout", options.connect_timeout); !ok) return ok;
   if (auto ok = positive("--timeout", options.timeout); !ok) return ok;
+  // A round's transaction opens while its listing is fetched and waits for it (less than
+  // --timeout): a shorter idle-in-transaction timeout would end it first.
+  const auto& idle_text = options.common.db_idle_in_transaction_timeout;
+  if (const auto idle = duration_option("--db-idle-in-transaction-timeout", idle_text);
+      idle && idle->count() > 0 && *duration_option("--timeout", options.timeout) > *idle) {
+    return fail(ErrorKind::invalid_argument, "--timeout: " + options.timeout + " is longer than " +
+                                                 "--db-idle-in-transaction-timeout " + idle_text +
+                                                 "; a round's transaction waits for the listing");
+  }
   if (const auto url = parse_http_url(options.mediamtx.api_url); !url) {
     return fail(ErrorKind::invalid_argument, "--mediamtx-url: " + url.error().message);
   }

@@ -470,17 +470,24 @@ RoundReport sync_round(PathSource& source, DeviceRepository& repository, const C
   report.started_at = clock.now();
   report.source = source.describe();
   // The listing is fetched while the repository takes the round's lock and reads what it
-  // stores (at 100,000 cameras each takes about half a second, in different processes);
-  // the repository waits for it before reading its clock. The wait is bounded by the
-  // source's own timeouts.
+  // stores (at 100,000 cameras ~1 s and ~0.5 s, in different processes); the repository
+  // waits for it before reading its clock. The wait is bounded by the source's timeouts.
   auto listing = std::async(std::launch::async, [&source] { return source.list_paths(); });
   std::optional<Result<std::vector<PathState>>> fetched;
   const auto await_listing = [&] {
-    fetched.emplace(listing.get());
+    if (fetched) return;
+    try {
+      fetched.emplace(listing.get());
+    } catch (const std::exception& e) { // a source that throws (out of memory) failed to list
+      fetched.emplace(fail(ErrorKind::unavailable, std::string("listing the paths: ") + e.what()));
+    }
     if (!*fetched) report.fetch_error = fetched->error();
   };
   std::optional<TimePoint> at;
-  if (!options.store_clock) at = clock.now();
+  if (!options.store_clock) { // the caller's clock: read once the listing is in
+    await_listing();
+    at = clock.now();
+  }
   auto committed = repository.commit_round(
       options.device_type, options.site, at,
       [&](const RegistryState& stored) {
@@ -491,11 +498,11 @@ RoundReport sync_round(PathSource& source, DeviceRepository& repository, const C
           report.started_at = stored.now - took;
         }
         // The listing is not needed once planned (the planner is asked once).
-        if (!fetched) await_listing(); // a store that never called await_input
+        await_listing(); // in case the store did not
         return plan_round(std::move(*fetched), stored, options, report.started_at, report.source);
       },
       await_listing);
-  if (!fetched) await_listing(); // the store failed or was busy before asking for it
+  await_listing(); // in case the store failed or was busy before asking for it
   if (committed) {
     report.counts = count(*committed);
     report.transitions = std::move(committed->transitions);

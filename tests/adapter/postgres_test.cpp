@@ -445,8 +445,10 @@ TEST_CASE("a round reads what it stores while its listing is fetched, and ends a
         std::this_thread::sleep_for(5ms);
       }
       std::this_thread::sleep_for(300ms);
+      answered_at = schema_.scalar("SELECT clock_timestamp()");
       return std::vector{camera("cam1", true)};
     }
+    std::string answered_at; // the database's clock as the listing was returned
     std::string describe() const override { return "http://127.0.0.1:9997"; }
 
    private:
@@ -458,9 +460,13 @@ TEST_CASE("a round reads what it stores while its listing is fetched, and ends a
   REQUIRE_FALSE(report.fetch_error);
   REQUIRE_FALSE(report.write_error);
   CHECK(report.counts.inserted == 1);
-  // The round's time is read after the listing: its run spans the 300 ms.
-  CHECK(std::stod(db.schema.scalar(
-            "SELECT extract(epoch FROM finished_at - started_at) FROM sync_runs")) >= 0.3);
+  // The round's time is read after the listing: its run ends, and the camera is seen,
+  // no earlier than the listing's answer.
+  CHECK(db.schema.scalar("SELECT finished_at >= '" + source.answered_at +
+                         "' AND started_at <= finished_at - interval '300 ms' FROM sync_runs") ==
+        "t");
+  CHECK(db.schema.scalar("SELECT last_seen >= '" + source.answered_at +
+                         "' FROM devices WHERE device_key = 'cam1'") == "t");
 }
 
 TEST_CASE("a lost connection fails one call clearly and the next reconnects",

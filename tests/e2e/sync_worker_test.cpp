@@ -275,6 +275,7 @@ TEST_CASE("invalid options are refused at start naming the option", "[e2e][sync-
           {{"--interval", "-1s"}, {}, "--interval"},
           {{"--interval", "0s"}, {}, "--interval: must be longer than 0s"},
           {{"--interval", "10m"}, {}, "--stale-after: 5m is shorter than --interval 10m"},
+          {{"--timeout", "2m"}, {}, "--timeout: 2m is longer than --db-idle-in-transaction"},
           {{"--stale-after", "soon"}, {}, "--stale-after"},
           {{"--mediamtx-url", "localhost:9997"}, {}, "--mediamtx-url"},
           {{"--webrtc-url", "ftp://x"}, {}, "--webrtc-url"},

@@ -95,7 +95,7 @@ class ScriptedReadRepository final : public DeviceRepository {
 
   using DeviceRepository::commit_round;
   Result<RoundPlan> commit_round(const std::string&, const std::string&, std::optional<TimePoint>,
-                                 const RoundPlanner&, const RoundInput&) override {
+                                 const RoundPlanner&) override {
     return fail(ErrorKind::database, "ScriptedReadRepository is read-only");
   }
   Result<std::vector<Device>> list_devices(const DeviceQuery& query) override {

@@ -37,14 +37,12 @@ std::string metadata_as_removed(std::string_view rendered) {
 Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& device_type,
                                                          const std::string& site,
                                                          std::optional<TimePoint> at,
-                                                         const RoundPlanner& planner,
-                                                         const RoundInput& await_input) {
+                                                         const RoundPlanner& planner) {
+  const TimePoint now = at.value_or(SystemClock().now());
   if (fail_next_) {
     fail_next_ = false;
     return fail(ErrorKind::database, "injected failure");
   }
-  if (await_input) await_input();
-  const TimePoint now = at.value_or(SystemClock().now());
   RegistryState state;
   state.now = now;
   for (const auto& [id, row] : rows_) {

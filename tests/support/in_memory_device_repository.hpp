@@ -17,8 +17,7 @@ class InMemoryDeviceRepository final : public DeviceRepository {
  public:
   using DeviceRepository::commit_round;
   Result<RoundPlan> commit_round(const std::string& device_type, const std::string& site,
-                                 std::optional<TimePoint> at, const RoundPlanner& planner,
-                                 const RoundInput& await_input) override;
+                                 std::optional<TimePoint> at, const RoundPlanner& planner) override;
   Result<std::vector<PresenceInterval>> presence_history(const HistoryQuery& query) override;
   Result<std::size_t> prune(TimePoint ledger_before, TimePoint runs_before,
                             std::size_t batch) override;

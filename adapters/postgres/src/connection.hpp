@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -63,16 +64,30 @@ class Connection {
   template <class T, class Body>
   Result<T> run(std::string_view what, Body&& body, Bound bound = Bound::client) {
     if (auto opened = open(); !opened) return opened.error();
-    if (bound == Bound::client) arm();
+    bounded_ = bound == Bound::client;
+    cut_ = false;
+    if (bounded_) arm();
     try {
       configure();
       Result<T> result = body(*session_);
-      if (watchdog_.disarm()) return cut(what);
+      if (watchdog_.disarm() || cut_) return cut(what);
       return result;
     } catch (const std::exception& e) {
-      if (watchdog_.disarm()) return cut(what);
+      if (watchdog_.disarm() || cut_) return cut(what);
       return failure(what, e);
     }
+  }
+
+  // Inside run's body: calls wait() (no database call in flight) with the client-side
+  // bound paused; the bound starts again after it, as for a new call.
+  template <class Wait>
+  void paused(Wait&& wait) {
+    if (bounded_ && watchdog_.disarm()) {
+      cut_ = true;
+      throw std::runtime_error("the connection was cut before the wait");
+    }
+    wait();
+    if (bounded_) arm();
   }
 
   // The libpq connection behind the session; valid while open.
@@ -92,6 +107,8 @@ class Connection {
   std::string redacted_url_;
   std::unique_ptr<soci::session> session_;
   bool configured_ = false;
+  bool bounded_ = false; // the call in run is bounded on the client side
+  bool cut_ = false;     // its connection was cut before a paused wait
   Watchdog watchdog_;
 };
 

@@ -20,8 +20,9 @@ SELECT device_key, state, is_active, last_seen, metadata_hash, state_since, miss
 FROM devices WHERE device_type = $1 AND site = $2
 )SQL";
 
-// The store's clock (the transaction's start, after the round lock was taken) and when
-// the site's latest recorded round finished.
+// The store's clock (read once the round's input is in: the start of this statement, not
+// of the transaction, which began before the listing was awaited) and when the site's
+// latest recorded round finished.
 constexpr const char* clock_sql = R"SQL(
 SELECT CAST(extract(epoch FROM statement_timestamp()) * 1000000 AS bigint),
        (SELECT CAST(extract(epoch FROM max(finished_at)) * 1000000 AS bigint) FROM sync_runs
@@ -541,7 +542,12 @@ class PostgresDeviceRepository final : public DeviceRepository {
  public:
   explicit PostgresDeviceRepository(Options options) : connection_(std::move(options)) {}
 
-  using DeviceRepository::commit_round;
+  Result<RoundPlan> commit_round(const std::string& device_type, const std::string& site_name,
+                                 std::optional<TimePoint> at,
+                                 const RoundPlanner& planner) override {
+    return commit_round(device_type, site_name, at, planner, {});
+  }
+
   Result<RoundPlan> commit_round(const std::string& device_type, const std::string& site_name,
                                  std::optional<TimePoint> at, const RoundPlanner& planner,
                                  const RoundInput& await_input) override {
@@ -557,7 +563,9 @@ class PostgresDeviceRepository final : public DeviceRepository {
       RegistryState state;
       state.devices = load_presence(connection_.native(), device_type, site_name);
       state.site = read_site(connection_.native(), site_name);
-      if (await_input) await_input();
+      // No database call is in flight while the input is awaited: the client-side bound
+      // (statement timeout + grace) is paused and starts again after it.
+      if (await_input) connection_.paused(await_input);
       if (at) state.now = *at;
       read_clock(connection_.native(), site_name, state, !at);
       RoundPlan plan = planner(state);

@@ -142,9 +142,10 @@ struct SiteSummary {
 // transaction, once.
 using RoundPlanner = std::function<RoundPlan(const RegistryState&)>;
 
-// Called once inside the round's transaction, before the planner: after the store has
-// read what it holds and before it reads its clock, so that a caller can fetch the
-// round's input meanwhile and the round's now still comes after it.
+// Awaits a round's input (its listing). A store calls it once, before the planner: after
+// it has read what it holds and before it reads its clock, so that the caller fetches the
+// input meanwhile and the round's now still comes after it. Runs on the caller's thread,
+// with no database call in flight; it may take as long as the input's own timeouts.
 using RoundInput = std::function<void()>;
 
 // Port: the devices table and its sync history. Storage only: the rules of a round
@@ -162,15 +163,18 @@ class DeviceRepository {
   // record, and returns it with the event ids filled in. Rows of other sites are neither read nor
   // written. Fails with ErrorKind::busy when another process is applying a round of the site,
   // ErrorKind::database (or unavailable) on any other failure; then nothing was written.
-  // await_input (may be empty) is called before the planner, as RoundInput says; when the
-  // round fails or is busy before that, it is not called at all.
+  virtual Result<RoundPlan> commit_round(const std::string& device_type, const std::string& site,
+                                         std::optional<TimePoint> at,
+                                         const RoundPlanner& planner) = 0;
+  // The same, calling await_input (may be empty) before the planner as RoundInput says; a
+  // round that fails or is busy before that does not call it. This default awaits the
+  // input first, then runs the round: a store that overlaps its reads with the wait
+  // overrides it.
   virtual Result<RoundPlan> commit_round(const std::string& device_type, const std::string& site,
                                          std::optional<TimePoint> at, const RoundPlanner& planner,
-                                         const RoundInput& await_input) = 0;
-  // The same with no input to wait for.
-  Result<RoundPlan> commit_round(const std::string& device_type, const std::string& site,
-                                 std::optional<TimePoint> at, const RoundPlanner& planner) {
-    return commit_round(device_type, site, at, planner, {});
+                                         const RoundInput& await_input) {
+    if (await_input) await_input();
+    return commit_round(device_type, site, at, planner);
   }
 
   // Devices matching the query, ordered by device_key.

@@ -14,7 +14,8 @@ class PathSource {
   virtual ~PathSource() = default;
 
   // Every path the source knows, each name once, or the reason the list could not
-  // be had completely. A partial list is never returned. Blocks; not thread-safe.
+  // be had completely. A partial list is never returned. Blocks; not thread-safe:
+  // sync_round calls it on a thread of its own, one call at a time.
   virtual Result<std::vector<PathState>> list_paths() = 0;
 
   // Where the paths come from, safe to log and store (credentials removed).
