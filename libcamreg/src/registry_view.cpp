@@ -177,14 +177,6 @@ void RegistryView::refresh(bool everything) {
       ++it;
     }
   }
-  std::shared_ptr<const std::vector<SyncRun>> runs;
-  std::shared_ptr<const std::vector<SiteSummary>> sites;
-  if (everything) {
-    auto listed = repository_->recent_sync_runs(options_.recent_runs);
-    if (listed) runs = std::make_shared<const std::vector<SyncRun>>(std::move(*listed));
-    auto found = repository_->list_sites();
-    if (found) sites = std::make_shared<const std::vector<SiteSummary>>(std::move(*found));
-  }
   for (const auto& [key, query] : wanted) {
     auto devices = repository_->list_devices(query);
     SnapshotPtr snapshot;
@@ -210,9 +202,14 @@ void RegistryView::refresh(bool everything) {
     for (auto& cb : callbacks)
       cb(snapshot, error);
   }
+  // After the devices, which readers wait for: the runs and sites (tens of ms, up to
+  // 0.2 s under a round's load at 20,000 cameras) no longer delay every change's answer.
+  if (!everything) return;
+  auto listed = repository_->recent_sync_runs(options_.recent_runs);
+  auto found = repository_->list_sites();
   const std::lock_guard lock(mutex_);
-  if (runs) runs_ = std::move(runs);
-  if (sites) sites_ = std::move(sites);
+  if (listed) runs_ = std::make_shared<const std::vector<SyncRun>>(std::move(*listed));
+  if (found) sites_ = std::make_shared<const std::vector<SiteSummary>>(std::move(*found));
 }
 
 void RegistryView::loop() {

@@ -130,6 +130,22 @@ TEST_CASE("a change reported by the feed rebuilds the snapshots, and nothing els
   CHECK(keys(changed) == std::vector<std::string>{"cam1", "cam2"});
 }
 
+TEST_CASE("a change's devices are served before the runs and sites are read again", "[view]") {
+  World world(checking_every(1h));
+  CHECK(keys(world.get()) == std::vector<std::string>{"cam1"});
+  CHECK(world.get().from_cache); // asked since built: rebuilt on a change
+  world.repo->hold_runs();
+  struct Release {
+    ScriptedReadRepository* repo;
+    ~Release() { repo->release(); } // the view's thread may be held: let it go first
+  } release{world.repo};
+  world.repo->set_devices({camera("cam1"), camera("cam2")});
+  world.feed->announce();
+  const auto changed = world.get_until(
+      [](const World::Answer& a) { return a.snapshot && a.snapshot->keys.size() == 2; });
+  CHECK(keys(changed) == std::vector<std::string>{"cam1", "cam2"});
+}
+
 TEST_CASE("while the change feed is down the view polls once per readiness check", "[view]") {
   World world(checking_every(20ms));
   CHECK(keys(world.get()) == std::vector<std::string>{"cam1"});
