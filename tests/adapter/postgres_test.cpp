@@ -441,6 +441,31 @@ TEST_CASE("ten thousand cameras go up in one round", "[postgres][scale]") {
   CHECK(again.paths_seen == 10'000);
 }
 
+TEST_CASE("a scan hands the listing over in batches, in order, as list_devices has it",
+          "[postgres][scale]") {
+  Db db;
+  std::vector<PathState> rows;
+  for (int i = 0; i < 4'500; ++i)
+    rows.push_back(camera("site/cam" + std::to_string(i), i % 4 != 0));
+  db.commit(rows, t0);
+  const auto listed = db.repo->list_devices(DeviceQuery{"camera", false}).value();
+  std::vector<std::size_t> sizes;
+  std::vector<Device> scanned;
+  REQUIRE(db.repo->scan_devices(DeviceQuery{"camera", false}, [&](std::vector<Device>& batch) {
+    sizes.push_back(batch.size());
+    scanned.insert(scanned.end(), batch.begin(), batch.end());
+  }));
+  CHECK(sizes == std::vector<std::size_t>{2'000, 2'000, 500});
+  REQUIRE(scanned.size() == listed.size());
+  for (std::size_t i = 0; i < listed.size(); ++i) {
+    CAPTURE(i);
+    CHECK(scanned[i].device_key == listed[i].device_key);
+    CHECK(scanned[i].metadata_json == listed[i].metadata_json);
+    CHECK(scanned[i].last_seen == listed[i].last_seen);
+    CHECK(scanned[i].state_since == listed[i].state_since);
+  }
+}
+
 TEST_CASE("a lost connection fails one call clearly and the next reconnects",
           "[postgres][faults]") {
   Db db;

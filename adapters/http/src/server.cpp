@@ -253,11 +253,7 @@ Result<std::unique_ptr<Server>> Server::start(
   view_options.refresh_interval = options.refresh_interval;
   view_options.max_snapshot_age = options.refresh_interval + options.refresh_interval / 2;
   auto view = std::make_unique<RegistryView>(
-      std::move(repository), std::move(feed),
-      [](std::vector<Device> devices) {
-        return detail::build_devices_snapshot(std::move(devices));
-      },
-      view_options,
+      std::move(repository), std::move(feed), detail::devices_snapshot_builder(), view_options,
       [log](ViewNotice notice, std::string_view message) { log_notice(log, notice, message); });
   // Start ready when the database is: /readyz then never reports a transient "starting".
   (void)view->wait_first_check(std::chrono::seconds(2));

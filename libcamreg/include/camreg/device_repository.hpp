@@ -171,6 +171,18 @@ class DeviceRepository {
   // Devices matching the query, ordered by device_key.
   virtual Result<std::vector<Device>> list_devices(const DeviceQuery& query) = 0;
 
+  // The same devices in the same order, read in one snapshot of the store but handed to
+  // batch a few thousand at a time as they arrive, so the caller works while the store
+  // reads on. The vector and its devices' storage are reused for the next batch: move
+  // out what is kept. On failure batch may have been called for the devices before it.
+  virtual Result<void> scan_devices(const DeviceQuery& query,
+                                    const std::function<void(std::vector<Device>&)>& batch) {
+    auto devices = list_devices(query);
+    if (!devices) return devices.error();
+    batch(*devices);
+    return {};
+  }
+
   // Devices matching the query that sort after page.after, up to page.limit, ordered by
   // device_key then device_type byte by byte; read in one statement, so a page is one
   // state of the store, as fresh as the store. A store that cannot page fails with
