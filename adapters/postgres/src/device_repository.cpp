@@ -719,8 +719,9 @@ class PostgresDeviceRepository final : public DeviceRepository {
     return connection_.run<std::vector<Device>>(
         "list a page of devices", [&](soci::session&) -> Result<std::vector<Device>> {
           PGconn* conn = connection_.native();
-          // Keyset: an index scan of devices_by_key from the position on, whatever the
-          // page's depth. Types compare byte by byte ("C"), as the cursor promises.
+          // Keyset: an index scan from the position on (devices_type_key for a type,
+          // devices_by_key without), whatever the page's depth. Types compare byte by byte ("C"),
+          // as the cursor promises.
           std::string text = list_sql(conn, query);
           std::vector<const char*> params;
           if (page.after) {
