@@ -1,6 +1,7 @@
 #include "camreg/registry_view.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace camreg {
 
@@ -12,7 +13,30 @@ std::string query_key(const DeviceQuery& query) {
          (query.active_only ? "|active" : "|all");
 }
 
+// Keeps every batch, then builds from them all.
+class WholeListing final : public RegistryView::SnapshotBuilder {
+ public:
+  explicit WholeListing(const std::function<RegistryView::SnapshotPtr(std::vector<Device>)>& build)
+      : build_(build) {}
+  void add(std::vector<Device>& batch) override {
+    devices_.insert(devices_.end(), std::make_move_iterator(batch.begin()),
+                    std::make_move_iterator(batch.end()));
+  }
+  RegistryView::SnapshotPtr finish() override { return build_(std::move(devices_)); }
+
+ private:
+  const std::function<RegistryView::SnapshotPtr(std::vector<Device>)>& build_;
+  std::vector<Device> devices_;
+};
+
 } // namespace
+
+RegistryView::Builder RegistryView::whole_listing(
+    std::function<SnapshotPtr(std::vector<Device> devices)> build) {
+  return [build = std::move(build)](const SnapshotPtr&) -> std::unique_ptr<SnapshotBuilder> {
+    return std::make_unique<WholeListing>(build);
+  };
+}
 
 RegistryView::RegistryView(std::unique_ptr<DeviceRepository> repository,
                            std::unique_ptr<ChangeFeed> feed, Builder builder, ViewOptions options,
@@ -158,7 +182,12 @@ bool RegistryView::check_readiness() {
 }
 
 void RegistryView::refresh(bool everything) {
-  std::vector<std::pair<std::string, DeviceQuery>> wanted;
+  struct Wanted {
+    std::string key;
+    DeviceQuery query;
+    SnapshotPtr previous;
+  };
+  std::vector<Wanted> wanted;
   {
     const std::lock_guard lock(mutex_);
     for (auto it = entries_.begin(); it != entries_.end();) {
@@ -173,26 +202,24 @@ void RegistryView::refresh(bool everything) {
         }
         entry.needs_refresh = true;
       }
-      if (entry.needs_refresh || !entry.snapshot) wanted.emplace_back(it->first, entry.query);
+      if (entry.needs_refresh || !entry.snapshot)
+        wanted.push_back({it->first, entry.query, entry.snapshot});
       ++it;
     }
   }
-  std::shared_ptr<const std::vector<SyncRun>> runs;
-  std::shared_ptr<const std::vector<SiteSummary>> sites;
-  if (everything) {
-    auto listed = repository_->recent_sync_runs(options_.recent_runs);
-    if (listed) runs = std::make_shared<const std::vector<SyncRun>>(std::move(*listed));
-    auto found = repository_->list_sites();
-    if (found) sites = std::make_shared<const std::vector<SiteSummary>>(std::move(*found));
-  }
-  for (const auto& [key, query] : wanted) {
-    auto devices = repository_->list_devices(query);
+  for (auto& [key, query, previous] : wanted) {
+    // Rendered as the rows arrive: the answer is ready soon after the last batch.
+    auto building = builder_(previous);
+    previous.reset();
+    const auto scanned =
+        repository_->scan_devices(query, [&](std::vector<Device>& batch) { building->add(batch); });
     SnapshotPtr snapshot;
     std::string error;
-    if (devices)
-      snapshot = builder_(std::move(*devices));
+    if (scanned)
+      snapshot = building->finish();
     else
-      error = devices.error().message;
+      error = scanned.error().message;
+    building.reset();
     std::vector<Callback> callbacks;
     {
       const std::lock_guard lock(mutex_);
@@ -210,9 +237,14 @@ void RegistryView::refresh(bool everything) {
     for (auto& cb : callbacks)
       cb(snapshot, error);
   }
+  // After the devices, which readers wait for: the runs and sites (tens of ms, up to
+  // 0.2 s under a round's load at 20,000 cameras) no longer delay every change's answer.
+  if (!everything) return;
+  auto listed = repository_->recent_sync_runs(options_.recent_runs);
+  auto found = repository_->list_sites();
   const std::lock_guard lock(mutex_);
-  if (runs) runs_ = std::move(runs);
-  if (sites) sites_ = std::move(sites);
+  if (listed) runs_ = std::make_shared<const std::vector<SyncRun>>(std::move(*listed));
+  if (found) sites_ = std::make_shared<const std::vector<SiteSummary>>(std::move(*found));
 }
 
 void RegistryView::loop() {

@@ -251,6 +251,51 @@ TEST_CASE("devices are listed in byte order of device_key, filtered as asked", "
   CHECK(db.repo->list_devices(DeviceQuery{"nothing", false}).value().empty());
 }
 
+TEST_CASE("a page of devices starts after a key and type, both in byte order",
+          "[postgres][paging]") {
+  Db db;
+  db.commit({camera("b", true), camera("B", false), camera("a/2", true), camera("a.1", false),
+             camera("_z", true)},
+            t0);
+  REQUIRE(db.apply({camera("s1", true)}, t0, "sensor"));
+  REQUIRE(db.apply({camera("b", true)}, t0, "Zeta"));
+  REQUIRE(db.apply({camera("b", true)}, t0, "a-b"));
+  using Position = std::pair<std::string, std::string>;
+  const auto page = [&](DeviceQuery query, std::size_t limit, std::optional<Position> after) {
+    std::vector<Position> got;
+    const auto listed = db.repo->list_device_page(query, DevicePage{limit, after});
+    if (!listed) FAIL(listed.error().message);
+    for (const auto& d : listed.value())
+      got.emplace_back(d.device_key, d.device_type);
+    return got;
+  };
+  // A walk of pages of 3, each after the last of the one before.
+  std::vector<Position> walked;
+  std::optional<Position> after;
+  for (int pages = 0; pages < 10; ++pages) {
+    const auto got = page(DeviceQuery{}, 3, after);
+    walked.insert(walked.end(), got.begin(), got.end());
+    if (got.size() < 3) break;
+    after = got.back();
+  }
+  CHECK(walked == std::vector<Position>{{"B", "camera"},
+                                        {"_z", "camera"},
+                                        {"a.1", "camera"},
+                                        {"a/2", "camera"},
+                                        {"b", "Zeta"},
+                                        {"b", "a-b"},
+                                        {"b", "camera"},
+                                        {"s1", "sensor"}});
+  CHECK(page(DeviceQuery{}, 2, Position{"b", "Zeta"}) ==
+        std::vector<Position>{{"b", "a-b"}, {"b", "camera"}});
+  CHECK(page(DeviceQuery{"camera", true}, 10, Position{"a.1", "camera"}) ==
+        std::vector<Position>{{"a/2", "camera"}, {"b", "camera"}});
+  CHECK(page(DeviceQuery{}, 5, Position{"s1", "sensor"}).empty());
+  const auto full = db.repo->list_device_page(DeviceQuery{"camera", false}, DevicePage{1, {}});
+  REQUIRE(full.value().size() == 1);
+  CHECK(full.value()[0].metadata_json == db.one("B").metadata_json);
+}
+
 TEST_CASE("a round that fails part-way changes nothing", "[postgres][atomicity]") {
   Db db;
   db.commit({camera("cam1", true), camera("cam2", false)}, t0);
@@ -467,6 +512,31 @@ TEST_CASE("a round reads what it stores while its listing is fetched, and ends a
         "t");
   CHECK(db.schema.scalar("SELECT last_seen >= '" + source.answered_at +
                          "' FROM devices WHERE device_key = 'cam1'") == "t");
+}
+
+TEST_CASE("a scan hands the listing over in batches, in order, as list_devices has it",
+          "[postgres][scale]") {
+  Db db;
+  std::vector<PathState> rows;
+  for (int i = 0; i < 4'500; ++i)
+    rows.push_back(camera("site/cam" + std::to_string(i), i % 4 != 0));
+  db.commit(rows, t0);
+  const auto listed = db.repo->list_devices(DeviceQuery{"camera", false}).value();
+  std::vector<std::size_t> sizes;
+  std::vector<Device> scanned;
+  REQUIRE(db.repo->scan_devices(DeviceQuery{"camera", false}, [&](std::vector<Device>& batch) {
+    sizes.push_back(batch.size());
+    scanned.insert(scanned.end(), batch.begin(), batch.end());
+  }));
+  CHECK(sizes == std::vector<std::size_t>{2'000, 2'000, 500});
+  REQUIRE(scanned.size() == listed.size());
+  for (std::size_t i = 0; i < listed.size(); ++i) {
+    CAPTURE(i);
+    CHECK(scanned[i].device_key == listed[i].device_key);
+    CHECK(scanned[i].metadata_json == listed[i].metadata_json);
+    CHECK(scanned[i].last_seen == listed[i].last_seen);
+    CHECK(scanned[i].state_since == listed[i].state_since);
+  }
 }
 
 TEST_CASE("a lost connection fails one call clearly and the next reconnects",

@@ -52,7 +52,8 @@ class FakeChangeFeed final : public ChangeFeed {
 };
 
 // The read side of a DeviceRepository, scripted by the test: the devices it lists, the
-// runs it returns, whether it is ready; hold() makes listings block until release().
+// runs it returns, whether it is ready; hold() makes listings block until release(),
+// hold_runs() likewise the reads of the runs.
 // Thread-safe. It writes nothing: commit_round fails.
 class ScriptedReadRepository final : public DeviceRepository {
  public:
@@ -78,9 +79,15 @@ class ScriptedReadRepository final : public DeviceRepository {
     const std::lock_guard lock(mutex_);
     held_ = true;
   }
+  // Makes reads of the runs block until release().
+  void hold_runs() {
+    const std::lock_guard lock(mutex_);
+    runs_held_ = true;
+  }
   void release() {
     const std::lock_guard lock(mutex_);
     held_ = false;
+    runs_held_ = false;
     cv_.notify_all();
   }
   // Waits until a listing is blocked by hold().
@@ -116,7 +123,8 @@ class ScriptedReadRepository final : public DeviceRepository {
     return out;
   }
   Result<std::vector<SyncRun>> recent_sync_runs(std::size_t limit) override {
-    const std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return !runs_held_; });
     if (not_ready_) return fail(ErrorKind::database, *not_ready_);
     return std::vector<SyncRun>(
         runs_.begin(), runs_.begin() + static_cast<std::ptrdiff_t>(std::min(limit, runs_.size())));
@@ -134,6 +142,7 @@ class ScriptedReadRepository final : public DeviceRepository {
   std::vector<SyncRun> runs_;
   std::optional<std::string> not_ready_;
   bool held_ = false;
+  bool runs_held_ = false;
   bool fail_listings_ = false;
   int blocked_ = 0;
   int listings_ = 0;

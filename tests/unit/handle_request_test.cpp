@@ -42,8 +42,10 @@ struct Api {
     ViewOptions options;
     options.readiness_interval = 20ms;
     view = std::make_unique<RegistryView>(
-        std::move(r), std::move(f),
-        [](const std::vector<Device>& d) { return build_devices_snapshot(d); }, options);
+        std::move(r), std::move(f), RegistryView::whole_listing([](const std::vector<Device>& d) {
+          return build_devices_snapshot(d);
+        }),
+        options);
     REQUIRE(view->wait_first_check(5s));
     ctx.view = view.get();
     ctx.web_root = std::filesystem::canonical(CAMREG_SOURCE_DIR "/tests/data/web");
@@ -120,6 +122,37 @@ TEST_CASE("the device list is the snapshot's array with an ETag, and 304 when it
                          {{bhttp::field::accept_encoding, "gzip;q=0"}}),
                  bhttp::field::content_encoding)
               .empty());
+  }
+}
+
+TEST_CASE("a snapshot built batch by batch is the one built at once, whatever it expected",
+          "[http]") {
+  std::vector<Device> devices;
+  for (int i = 0; i < 50; ++i) {
+    devices.push_back(camera("cam" + std::to_string(100 + i)));
+    devices.back().metadata_json = R"({"state":"live","n":)" + std::to_string(i) + "}";
+  }
+  const auto at_once = build_devices_snapshot(devices);
+  // No previous snapshot (nothing reserved), then one twice the size: batches of 7 grow
+  // the array, or fill what was reserved.
+  std::shared_ptr<const DevicesSnapshot> bigger = at_once;
+  for (auto previous : {RegistryView::SnapshotPtr(), RegistryView::SnapshotPtr(bigger)}) {
+    auto builder = devices_snapshot_builder()(previous);
+    for (std::size_t first = 0; first < devices.size(); first += 7) {
+      std::vector<Device> batch(
+          devices.begin() + static_cast<std::ptrdiff_t>(first),
+          devices.begin() + static_cast<std::ptrdiff_t>(std::min(first + 7, devices.size())));
+      builder->add(batch);
+    }
+    const auto built = std::static_pointer_cast<const DevicesSnapshot>(builder->finish());
+    CHECK(built->json == at_once->json);
+    CHECK(built->etag == at_once->etag);
+    CHECK(built->gzip == at_once->gzip);
+    REQUIRE(built->objects.size() == devices.size());
+    CHECK(built->objects[49].device_key == "cam149");
+    CHECK(built->json.substr(built->objects[49].offset, built->objects[49].size) ==
+          at_once->json.substr(at_once->objects[49].offset, at_once->objects[49].size));
+    CHECK(built->samples.size() == devices.size());
   }
 }
 

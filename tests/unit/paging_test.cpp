@@ -34,8 +34,10 @@ struct Api {
     ViewOptions options;
     options.readiness_interval = 20ms;
     view = std::make_unique<RegistryView>(
-        std::move(r), std::move(f),
-        [](const std::vector<Device>& d) { return build_devices_snapshot(d); }, options);
+        std::move(r), std::move(f), RegistryView::whole_listing([](const std::vector<Device>& d) {
+          return build_devices_snapshot(d);
+        }),
+        options);
     REQUIRE(view->wait_first_check(5s));
     ctx.view = view.get();
   }

@@ -35,14 +35,13 @@ struct World {
     repo->set_devices(std::move(devices));
     view = std::make_unique<RegistryView>(
         std::move(r), std::move(f),
-        [](const std::vector<Device>& devices) {
+        RegistryView::whole_listing([](const std::vector<Device>& devices) {
           auto snapshot = std::make_shared<Keys>();
           for (const auto& d : devices)
             snapshot->keys.push_back(d.device_key);
           return snapshot;
-        },
-        options,
-        [this](ViewNotice notice, std::string_view message) {
+        }),
+        options, [this](ViewNotice notice, std::string_view message) {
           const std::lock_guard lock(notices_mutex);
           notices.emplace_back(notice, std::string(message));
           notices_cv.notify_all();
@@ -128,6 +127,52 @@ TEST_CASE("a change reported by the feed rebuilds the snapshots, and nothing els
   const auto changed = world.get_until(
       [](const World::Answer& a) { return a.snapshot && a.snapshot->keys.size() == 2; }, cameras);
   CHECK(keys(changed) == std::vector<std::string>{"cam1", "cam2"});
+}
+
+TEST_CASE("a change's devices are served before the runs and sites are read again", "[view]") {
+  World world(checking_every(1h));
+  CHECK(keys(world.get()) == std::vector<std::string>{"cam1"});
+  CHECK(world.get().from_cache); // asked since built: rebuilt on a change
+  world.repo->hold_runs();
+  struct Release {
+    ScriptedReadRepository* repo;
+    ~Release() { repo->release(); } // the view's thread may be held: let it go first
+  } release{world.repo};
+  world.repo->set_devices({camera("cam1"), camera("cam2")});
+  world.feed->announce();
+  const auto changed = world.get_until(
+      [](const World::Answer& a) { return a.snapshot && a.snapshot->keys.size() == 2; });
+  CHECK(keys(changed) == std::vector<std::string>{"cam1", "cam2"});
+}
+
+TEST_CASE("a rebuild's builder is handed the snapshot it replaces", "[view]") {
+  std::mutex mutex;
+  std::vector<RegistryView::SnapshotPtr> handed;
+  auto feed = std::make_unique<FakeChangeFeed>();
+  auto* announcer = feed.get();
+  RegistryView view(
+      std::make_unique<ScriptedReadRepository>(), std::move(feed),
+      [&, inner = RegistryView::whole_listing([](std::vector<Device>) {
+            return std::make_shared<Keys>();
+          })](const RegistryView::SnapshotPtr& previous) {
+        const std::lock_guard lock(mutex);
+        handed.push_back(previous);
+        return inner(previous);
+      },
+      checking_every(1h));
+  const auto get = [&] {
+    std::promise<RegistryView::SnapshotPtr> got;
+    view.get({}, [&](RegistryView::SnapshotPtr s, const std::string&) { got.set_value(s); });
+    return got.get_future().get();
+  };
+  const auto first = get();
+  CHECK(get() == first); // asked since built: rebuilt on a change
+  announcer->announce();
+  REQUIRE(wait_until([&] { return get() != first; }, 5000ms));
+  const std::lock_guard lock(mutex);
+  REQUIRE(handed.size() == 2);
+  CHECK(handed[0] == nullptr);
+  CHECK(handed[1] == first);
 }
 
 TEST_CASE("while the change feed is down the view polls once per readiness check", "[view]") {

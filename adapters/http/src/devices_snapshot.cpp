@@ -1,6 +1,5 @@
 #include "devices_snapshot.hpp"
 
-#include <malloc.h>
 #include <sys/mman.h>
 #include <zlib.h>
 
@@ -27,65 +26,94 @@ void advise_huge_pages(char* data, std::size_t size) {
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
 }
 
-// Builds the snapshot; release(i) is called once device i is rendered.
-template <class Devices, class Release>
-std::shared_ptr<const DevicesSnapshot> build(Devices& devices, Release&& release) {
-  auto snapshot = std::make_shared<DevicesSnapshot>();
-  // The array's size, nearly: reserving too little would double the buffer (and copy
-  // it) near the end, too much would keep the excess as long as the snapshot.
-  std::size_t estimate = 2;
+// The size of devices' objects in the array, nearly.
+std::size_t estimate_json(const std::vector<Device>& devices) {
+  std::size_t estimate = 0;
   for (const auto& d : devices)
     estimate +=
         260 + d.metadata_json.size() + d.device_key.size() + d.device_type.size() + d.name.size();
-  snapshot->json.reserve(estimate);
-  advise_huge_pages(snapshot->json.data(), snapshot->json.capacity());
-  snapshot->objects.reserve(devices.size());
-  snapshot->samples.reserve(devices.size());
-  JsonWriter out(snapshot->json);
-  std::string object;
-  out.begin_array();
-  for (std::size_t i = 0; i < devices.size(); ++i) {
-    const auto& d = devices[i];
-    object.clear();
-    append_device_json(object, d);
-    out.raw(object);
-    snapshot->objects.push_back(
-        {d.device_key, d.device_type, snapshot->json.size() - object.size(), object.size()});
-    snapshot->samples.push_back(sample_of(d));
-    release(i);
-  }
-  out.end_array();
-  if (snapshot->json.capacity() > snapshot->json.size() + snapshot->json.size() / 8)
-    snapshot->json.shrink_to_fit();
-  // The repository lists by device_key (COLLATE "C") then device_type; should a type's
-  // collation ever order differently, the index is sorted here, never searched unsorted.
-  const auto by_position = [](const DevicesSnapshot::Object& a, const DevicesSnapshot::Object& b) {
-    return std::tie(a.device_key, a.device_type) < std::tie(b.device_key, b.device_type);
-  };
-  if (!std::is_sorted(snapshot->objects.begin(), snapshot->objects.end(), by_position))
-    std::sort(snapshot->objects.begin(), snapshot->objects.end(), by_position);
-  snapshot->gzip = gzip(snapshot->json);
-  snapshot->etag = etag_of(snapshot->json);
-  return snapshot;
+  return estimate;
 }
+
+// Renders devices into the array as they come, batch by batch; the index, gzip and ETag
+// when the last has come.
+class DevicesSnapshotBuilder final : public RegistryView::SnapshotBuilder {
+ public:
+  // expected: the devices and JSON size to reserve for (the previous snapshot's): a
+  // buffer that grows doubles and copies itself, and keeps the excess.
+  DevicesSnapshotBuilder(std::size_t expected_devices, std::size_t expected_json)
+      : snapshot_(std::make_shared<DevicesSnapshot>()), out_(snapshot_->json) {
+    reserve(expected_json + expected_json / 64 + 2);
+    snapshot_->objects.reserve(expected_devices);
+    snapshot_->samples.reserve(expected_devices);
+    out_.begin_array();
+  }
+
+  void add(std::vector<Device>& batch) override { render(batch); }
+
+  void render(const std::vector<Device>& batch) {
+    if (const auto needed = snapshot_->json.size() + estimate_json(batch) + 1;
+        needed > snapshot_->json.capacity())
+      reserve(std::max(needed, snapshot_->json.capacity() + snapshot_->json.capacity() / 2));
+    for (const auto& d : batch) {
+      object_.clear();
+      append_device_json(object_, d);
+      out_.raw(object_);
+      snapshot_->objects.push_back(
+          {d.device_key, d.device_type, snapshot_->json.size() - object_.size(), object_.size()});
+      snapshot_->samples.push_back(sample_of(d));
+    }
+  }
+
+  RegistryView::SnapshotPtr finish() override {
+    out_.end_array();
+    auto& json = snapshot_->json;
+    if (json.capacity() > json.size() + json.size() / 8) json.shrink_to_fit();
+    // The repository lists by device_key (COLLATE "C") then device_type; should a type's
+    // collation ever order differently, the index is sorted here, never searched unsorted.
+    const auto by_position = [](const DevicesSnapshot::Object& a,
+                                const DevicesSnapshot::Object& b) {
+      return std::tie(a.device_key, a.device_type) < std::tie(b.device_key, b.device_type);
+    };
+    if (!std::is_sorted(snapshot_->objects.begin(), snapshot_->objects.end(), by_position))
+      std::sort(snapshot_->objects.begin(), snapshot_->objects.end(), by_position);
+    snapshot_->gzip = gzip(json);
+    snapshot_->etag = etag_of(json);
+    return std::move(snapshot_);
+  }
+
+ private:
+  // Grows the array to capacity at once, moving what is written: std::string would
+  // double it (and keep the excess).
+  void reserve(std::size_t capacity) {
+    auto& json = snapshot_->json;
+    if (capacity <= json.capacity()) return;
+    std::string grown;
+    grown.reserve(capacity);
+    advise_huge_pages(grown.data(), grown.capacity());
+    grown.append(json);
+    json.swap(grown);
+  }
+
+  std::shared_ptr<DevicesSnapshot> snapshot_;
+  JsonWriter out_;
+  std::string object_;
+};
 
 } // namespace
 
-std::shared_ptr<const DevicesSnapshot> build_devices_snapshot(const std::vector<Device>& devices) {
-  return build(devices, [](std::size_t) {});
+RegistryView::Builder devices_snapshot_builder() {
+  return [](const RegistryView::SnapshotPtr& previous) {
+    const auto* last = static_cast<const DevicesSnapshot*>(previous.get());
+    return std::make_unique<DevicesSnapshotBuilder>(last ? last->objects.size() : 0,
+                                                    last ? last->json.size() : 0);
+  };
 }
 
-std::shared_ptr<const DevicesSnapshot> build_devices_snapshot(std::vector<Device>&& devices) {
-  // Freed devices are small blocks of the heap: glibc keeps them resident until trimmed,
-  // so they are trimmed every few thousand (a few ms each), while the answer grows.
-  constexpr std::size_t trim_every = 8192;
-  auto snapshot = build(devices, [&](std::size_t i) {
-    devices[i] = Device{};
-    if ((i + 1) % trim_every == 0) malloc_trim(0);
-  });
-  devices = {};
-  malloc_trim(0);
-  return snapshot;
+std::shared_ptr<const DevicesSnapshot> build_devices_snapshot(const std::vector<Device>& devices) {
+  DevicesSnapshotBuilder builder(devices.size(), estimate_json(devices));
+  builder.render(devices);
+  return std::static_pointer_cast<const DevicesSnapshot>(builder.finish());
 }
 
 const DevicesSnapshot::Object* DevicesSnapshot::find(std::string_view key) const {

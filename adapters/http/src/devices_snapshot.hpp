@@ -39,12 +39,13 @@ struct DevicesSnapshot final : RegistryView::Snapshot {
 // A page of a snapshot: the objects [first, first + count) as a JSON array.
 std::string page_json(const DevicesSnapshot& snapshot, std::size_t first, std::size_t count);
 
-// The RegistryView builder of the HTTP API.
+// The RegistryView builder of the HTTP API: renders each batch as the repository reads
+// it, so only a batch of devices is held at a time (at 100,000 cameras the answer is
+// ~100 MB, and the previous snapshot is still being served meanwhile), and the answer is
+// ready soon after the last batch.
+RegistryView::Builder devices_snapshot_builder();
+// The snapshot of devices at once.
 std::shared_ptr<const DevicesSnapshot> build_devices_snapshot(const std::vector<Device>& devices);
-// The same, releasing each device once rendered and handing freed memory back to the
-// system as it goes: at 100,000 cameras the devices and their answer are each ~100 MB,
-// and the previous snapshot is still being served meanwhile.
-std::shared_ptr<const DevicesSnapshot> build_devices_snapshot(std::vector<Device>&& devices);
 
 // data as a gzip stream, or empty when zlib fails.
 std::string gzip(std::string_view data);

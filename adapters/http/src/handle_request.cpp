@@ -232,25 +232,21 @@ std::optional<Reply> decode_request(const Call& call, QueryParams& params, std::
   return std::nullopt;
 }
 
-// A page of the snapshot: a JSON array of its own (with its ETag, 304 and gzip), and a
-// Link to the next page while devices remain after it.
-Reply page_reply(const DevicesSnapshot& snapshot, const PageQuery& page, std::string_view path,
-                 std::string_view raw_query, const Revalidation& req) {
-  const auto first =
-      page.after ? snapshot.after(page.after->device_key, page.after->device_type) : 0;
-  const auto count = std::min(page.limit, snapshot.objects.size() - first);
-  struct Body {
-    std::string json, gzip;
-  };
-  auto body = std::make_shared<Body>();
-  body->json = page_json(snapshot, first, count);
+// A page's body: a JSON array of its own, and its gzip when asked for.
+struct PageBody {
+  std::string json, gzip;
+};
+
+// A page (with its ETag, 304 and gzip), and a Link to the next page, after next, when
+// devices remain after it.
+Reply page_reply(std::shared_ptr<PageBody> body, const std::optional<PagePosition>& next,
+                 std::string_view path, std::string_view raw_query, const Revalidation& req) {
   Reply reply{Response{bhttp::status::ok, req.version}, body};
   reply.res.set(bhttp::field::cache_control, "no-cache");
-  if (first + count < snapshot.objects.size()) {
-    const auto& last = snapshot.objects[first + count - 1];
-    const auto cursor = encode_cursor({last.device_key, last.device_type});
-    reply.res.set(bhttp::field::link,
-                  "<" + next_page_target(path, raw_query, cursor) + ">; rel=\"next\"");
+  if (next) {
+    reply.res.set(
+        bhttp::field::link,
+        "<" + next_page_target(path, raw_query, encode_cursor(*next)) + ">; rel=\"next\"");
   }
   const auto etag = etag_of(body->json);
   reply.res.set(bhttp::field::etag, etag);
@@ -272,9 +268,49 @@ Reply page_reply(const DevicesSnapshot& snapshot, const PageQuery& page, std::st
   return reply;
 }
 
+// A page cut from the snapshot (a server without a reader of its own).
+Reply snapshot_page_reply(const DevicesSnapshot& snapshot, const PageQuery& page,
+                          std::string_view path, std::string_view raw_query,
+                          const Revalidation& req) {
+  const auto first =
+      page.after ? snapshot.after(page.after->device_key, page.after->device_type) : 0;
+  const auto count = std::min(page.limit, snapshot.objects.size() - first);
+  auto body = std::make_shared<PageBody>();
+  body->json = page_json(snapshot, first, count);
+  std::optional<PagePosition> next;
+  if (first + count < snapshot.objects.size()) {
+    const auto& last = snapshot.objects[first + count - 1];
+    next = PagePosition{last.device_key, last.device_type};
+  }
+  return page_reply(std::move(body), next, path, raw_query, req);
+}
+
+// A page read from the database: up to limit + 1 devices, the one past the page saying
+// that another page follows.
+Reply database_page_reply(const std::vector<Device>& devices, std::size_t limit,
+                          std::string_view path, std::string_view raw_query,
+                          const Revalidation& req) {
+  const auto count = std::min(limit, devices.size());
+  auto body = std::make_shared<PageBody>();
+  JsonWriter out(body->json);
+  std::string object;
+  out.begin_array();
+  for (std::size_t i = 0; i < count; ++i) {
+    object.clear();
+    append_device_json(object, devices[i]);
+    out.raw(object);
+  }
+  out.end_array();
+  std::optional<PagePosition> next;
+  if (devices.size() > limit)
+    next = PagePosition{devices[count - 1].device_key, devices[count - 1].device_type};
+  return page_reply(std::move(body), next, path, raw_query, req);
+}
+
 // GET /api/devices and /api/devices/{key...}: answered from the view's snapshot of the
-// query; one device is its object cut out of the array, a page (?limit=) a copy of its
-// objects only.
+// query, one device being its object cut out of the array; a page (?limit=) is read
+// from the database, so it is as fresh as the database the server reads (without a
+// reader, a copy of the snapshot's objects).
 void devices(const Call& call, Responder& done) {
   const auto version = call.req.version();
   QueryParams params;
@@ -305,6 +341,25 @@ void devices(const Call& call, Responder& done) {
     raw_query = call.query;
   }
   auto* view = call.ctx.view;
+  if (page && call.ctx.reader) {
+    DevicePage wanted{page->limit + 1, std::nullopt};
+    if (page->after) wanted.after.emplace(page->after->device_key, page->after->device_type);
+    return call.ctx.reader->read_page(
+        *query, wanted,
+        [done = std::move(done), req = std::move(req), view, limit = page->limit,
+         path = std::move(path),
+         raw_query = std::move(raw_query)](Result<std::vector<Device>> read) {
+          if (!read) {
+            return done(
+                error_reply(bhttp::status::service_unavailable,
+                            read.error().kind == ErrorKind::busy ? "busy" : "database_unavailable",
+                            read.error().message, req.version));
+          }
+          auto reply = database_page_reply(*read, limit, path, raw_query, req);
+          reply.res.set("X-Registry-Age", registry_age(*view));
+          done(std::move(reply));
+        });
+  }
   view->get(
       *query, [done = std::move(done), req = std::move(req), key = std::move(key), view,
                page = std::move(page), path = std::move(path), raw_query = std::move(raw_query)](
@@ -319,7 +374,7 @@ void devices(const Call& call, Responder& done) {
           reply.res.set("X-Registry-Age", registry_age(*view));
           done(std::move(reply));
         };
-        if (page) return answer(page_reply(*snapshot, *page, path, raw_query, req));
+        if (page) return answer(snapshot_page_reply(*snapshot, *page, path, raw_query, req));
         if (key.empty()) return answer(snapshot_reply(snapshot, snapshot->json, req));
         const auto* object = snapshot->find(key);
         if (!object) {
@@ -381,13 +436,13 @@ void history(const Call& call, Responder& done) {
     return done(
         error_reply(bhttp::status::bad_request, "bad_request", query.error().message, version));
   }
-  if (!call.ctx.history) {
+  if (!call.ctx.reader) {
     return done(error_reply(bhttp::status::not_found, "not_found",
                             "this server keeps no presence history", version));
   }
   if (!key.empty()) query->device_key = key;
-  call.ctx.history->read(*query, [done = std::move(done), version, key, from = query->from,
-                                  to = query->to](Result<std::vector<DeviceHistory>> read) {
+  call.ctx.reader->read(*query, [done = std::move(done), version, key, from = query->from,
+                                 to = query->to](Result<std::vector<DeviceHistory>> read) {
     if (!read) {
       return done(
           error_reply(bhttp::status::service_unavailable,

@@ -8,7 +8,7 @@
 #include "camreg/event_hub.hpp"
 #include "camreg/http/server.hpp"
 #include "camreg/registry_view.hpp"
-#include "history_reader.hpp"
+#include "database_reader.hpp"
 #include "metrics.hpp"
 #include "reply.hpp"
 #include "webhook_admin.hpp"
@@ -23,8 +23,9 @@ struct Context {
   RegistryView* view = nullptr;
   std::filesystem::path web_root; // canonical; empty: no dashboard
   LogSink log;
-  HttpMetrics* metrics = nullptr;   // null: requests are not counted
-  HistoryReader* history = nullptr; // null: no presence history
+  HttpMetrics* metrics = nullptr; // null: requests are not counted
+  // null: no presence history, and pages are cut from the snapshot
+  DatabaseReader* reader = nullptr;
   TriggerRelay* trigger = nullptr;  // null: POST /api/sync/trigger answers 403
   WebhookAdmin* webhooks = nullptr; // null: no webhook routes
   EventHub* events = nullptr;       // null: no event stream

@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "camreg/http/server.hpp"
+#include "database_reader.hpp"
 #include "devices_snapshot.hpp"
-#include "history_reader.hpp"
 #include "listen_address.hpp"
 #include "session.hpp"
 #include "trigger.hpp"
@@ -31,7 +31,7 @@ class BeastServer final : public Server {
   // Without handle, requests go to handle_request; view may then be null only when
   // handle is given.
   BeastServer(Options options, std::unique_ptr<RegistryView> view, fs::path web_root, LogSink log,
-              std::unique_ptr<detail::HistoryReader> history,
+              std::unique_ptr<detail::DatabaseReader> history,
               std::unique_ptr<detail::TriggerRelay> trigger,
               std::unique_ptr<detail::WebhookAdmin> webhooks, std::unique_ptr<EventStore> events,
               std::unique_ptr<ChangeFeed> events_feed, detail::RequestHandler handle = {})
@@ -45,7 +45,7 @@ class BeastServer final : public Server {
         webhooks_(std::move(webhooks)) {
     shared_.ctx.options = std::move(options);
     shared_.ctx.view = view_.get();
-    shared_.ctx.history = history_.get();
+    shared_.ctx.reader = history_.get();
     shared_.ctx.trigger = trigger_.get();
     shared_.ctx.webhooks = webhooks_.get();
     shared_.ctx.web_root = std::move(web_root);
@@ -196,9 +196,9 @@ class BeastServer final : public Server {
   std::chrono::milliseconds accept_backoff_ = min_accept_backoff;
   std::size_t accept_errors_ = 0;
   std::unique_ptr<RegistryView> view_;
-  std::unique_ptr<detail::HistoryReader> history_; // joined before the io_context goes
-  std::unique_ptr<detail::TriggerRelay> trigger_;  // likewise
-  std::unique_ptr<detail::WebhookAdmin> webhooks_; // likewise
+  std::unique_ptr<detail::DatabaseReader> history_; // joined before the io_context goes
+  std::unique_ptr<detail::TriggerRelay> trigger_;   // likewise
+  std::unique_ptr<detail::WebhookAdmin> webhooks_;  // likewise
   detail::HttpMetrics metrics_;
   detail::Shared shared_;
   std::unique_ptr<EventHub> hub_; // its callbacks use metrics_ and shared_
@@ -253,15 +253,11 @@ Result<std::unique_ptr<Server>> Server::start(
   view_options.refresh_interval = options.refresh_interval;
   view_options.max_snapshot_age = options.refresh_interval + options.refresh_interval / 2;
   auto view = std::make_unique<RegistryView>(
-      std::move(repository), std::move(feed),
-      [](std::vector<Device> devices) {
-        return detail::build_devices_snapshot(std::move(devices));
-      },
-      view_options,
+      std::move(repository), std::move(feed), detail::devices_snapshot_builder(), view_options,
       [log](ViewNotice notice, std::string_view message) { log_notice(log, notice, message); });
   // Start ready when the database is: /readyz then never reports a transient "starting".
   (void)view->wait_first_check(std::chrono::seconds(2));
-  auto reader = history ? std::make_unique<detail::HistoryReader>(std::move(history)) : nullptr;
+  auto reader = history ? std::make_unique<detail::DatabaseReader>(std::move(history)) : nullptr;
   auto relay = trigger && !options.trigger_token.empty()
                    ? std::make_unique<detail::TriggerRelay>(std::move(trigger), log)
                    : nullptr;

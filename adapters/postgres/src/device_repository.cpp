@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <unordered_map>
 
 #include "camreg/metadata.hpp"
@@ -440,6 +441,40 @@ TimePoint binary_time(const char* bytes) {
   return time_of(binary_int<long long>(bytes) + unix_to_2000_us);
 }
 
+// The columns read_device reads, and the filter of a listing (no ORDER BY).
+std::string list_sql(PGconn* conn, const DeviceQuery& query) {
+  std::string text =
+      "SELECT id, device_key, device_type, name, last_seen, is_active,"
+      " created_at, updated_at, device_metadata, state_since, site"
+      " FROM devices WHERE true";
+  if (query.device_type) text += " AND device_type = " + quote_literal(conn, *query.device_type);
+  if (query.site) text += " AND site = " + quote_literal(conn, *query.site);
+  if (query.active_only) text += " AND is_active";
+  return text;
+}
+
+// Row r of a binary result of list_sql's columns into d, reusing its strings' storage;
+// throws on an unknown jsonb format.
+void read_device(const PGresult* res, int r, Device& d) {
+  d.id = binary_int<long long>(PQgetvalue(res, r, 0));
+  d.device_key = bytes_at(res, r, 1);
+  d.device_type = bytes_at(res, r, 2);
+  d.name = bytes_at(res, r, 3);
+  d.last_seen.reset();
+  if (!PQgetisnull(res, r, 4)) d.last_seen = binary_time(PQgetvalue(res, r, 4));
+  d.is_active = PQgetvalue(res, r, 5)[0] != 0;
+  d.created_at = binary_time(PQgetvalue(res, r, 6));
+  d.updated_at = binary_time(PQgetvalue(res, r, 7));
+  // jsonb in binary: a version byte (1), then the text.
+  const auto metadata = bytes_at(res, r, 8);
+  if (metadata.empty() || metadata[0] != 1)
+    throw std::runtime_error("device_metadata: unknown jsonb binary version");
+  d.metadata_json = metadata.substr(1);
+  d.state_since.reset();
+  if (!PQgetisnull(res, r, 9)) d.state_since = binary_time(PQgetvalue(res, r, 9));
+  d.site = bytes_at(res, r, 10);
+}
+
 // Reads the stored presence of every device of the type in the site, inside the
 // caller's transaction; throws on failure.
 std::vector<StoredPresence> load_presence(PGconn* conn, const std::string& device_type,
@@ -625,79 +660,103 @@ class PostgresDeviceRepository final : public DeviceRepository {
   }
 
   Result<std::vector<Device>> list_devices(const DeviceQuery& query) override {
+    std::vector<Device> out;
+    auto scanned = scan_devices(query, [&](std::vector<Device>& batch) {
+      out.insert(out.end(), std::make_move_iterator(batch.begin()),
+                 std::make_move_iterator(batch.end()));
+    });
+    if (!scanned) return scanned.error();
+    return out;
+  }
+
+  Result<void> scan_devices(const DeviceQuery& query,
+                            const std::function<void(std::vector<Device>&)>& batch) override {
+    return connection_.run<void>("list devices", [&](soci::session& sql) -> Result<void> {
+      std::string text = list_sql(connection_.native(), query);
+      text += " ORDER BY device_key, device_type";
+      // Through a cursor, a batch at a time: the whole result at once would be held
+      // twice, as libpq's rows and as devices (~100 MB each at 100,000 cameras). In
+      // binary (no timestamp arithmetic or number text), and one batch ahead: the
+      // server reads the next batch while the caller takes this one.
+      soci::transaction tx(sql);
+      sql << "DECLARE camreg_list NO SCROLL CURSOR FOR " + text;
+      PGconn* conn = connection_.native();
+      const auto send_fetch = [&] {
+        if (PQsendQueryParams(conn, "FETCH 2000 FROM camreg_list", 0, nullptr, nullptr, nullptr,
+                              nullptr, 1) != 1)
+          throw std::runtime_error(PQerrorMessage(conn));
+      };
+      // The fetch's rows, once the connection is free for the next command.
+      const auto take_batch = [&] {
+        PGresult* res = PQgetResult(conn);
+        while (PGresult* more = PQgetResult(conn))
+          PQclear(more);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+          std::string error = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+          PQclear(res);
+          throw std::runtime_error(error);
+        }
+        return res;
+      };
+      std::vector<Device> devices;
+      send_fetch();
+      for (;;) {
+        PGresult* res = take_batch();
+        const int n = PQntuples(res);
+        try {
+          if (n > 0) send_fetch();
+          devices.resize(static_cast<std::size_t>(n));
+          for (int r = 0; r < n; ++r)
+            read_device(res, r, devices[static_cast<std::size_t>(r)]);
+          PQclear(res);
+          res = nullptr;
+          if (n > 0) batch(devices);
+        } catch (...) {
+          PQclear(res);
+          while (PGresult* pending = PQgetResult(conn)) // the batch sent ahead
+            PQclear(pending);
+          throw;
+        }
+        if (n == 0) break;
+      }
+      tx.commit();
+      return {};
+    });
+  }
+
+  Result<std::vector<Device>> list_device_page(const DeviceQuery& query,
+                                               const DevicePage& page) override {
     return connection_.run<std::vector<Device>>(
-        "list devices", [&](soci::session& sql) -> Result<std::vector<Device>> {
-          const auto literal = [&](std::string_view v) {
-            return quote_literal(connection_.native(), v);
-          };
-          std::string text =
-              "SELECT id, device_key, device_type, name, last_seen, is_active,"
-              " created_at, updated_at, device_metadata, state_since, site"
-              " FROM devices WHERE true";
-          if (query.device_type) text += " AND device_type = " + literal(*query.device_type);
-          if (query.site) text += " AND site = " + literal(*query.site);
-          if (query.active_only) text += " AND is_active";
-          text += " ORDER BY device_key, device_type";
-          // Through a cursor, a batch at a time: the whole result at once would be held
-          // twice, as libpq's rows and as devices (~100 MB each at 100,000 cameras). In
-          // binary (no timestamp arithmetic or number text), and one batch ahead: the
-          // server reads the next batch while this one is converted.
-          soci::transaction tx(sql);
-          sql << "DECLARE camreg_list NO SCROLL CURSOR FOR " + text;
+        "list a page of devices", [&](soci::session&) -> Result<std::vector<Device>> {
           PGconn* conn = connection_.native();
-          const auto send_fetch = [&] {
-            if (PQsendQueryParams(conn, "FETCH 2000 FROM camreg_list", 0, nullptr, nullptr, nullptr,
-                                  nullptr, 1) != 1)
-              throw std::runtime_error(PQerrorMessage(conn));
-          };
-          // The fetch's rows, once the connection is free for the next command.
-          const auto take_batch = [&] {
-            PGresult* res = PQgetResult(conn);
-            while (PGresult* more = PQgetResult(conn))
-              PQclear(more);
-            if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-              std::string error = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
-              PQclear(res);
-              throw std::runtime_error(error);
-            }
-            return res;
-          };
-          std::vector<Device> out;
-          send_fetch();
-          for (;;) {
-            PGresult* res = take_batch();
-            const int n = PQntuples(res);
-            try {
-              if (n > 0) send_fetch();
-              for (int r = 0; r < n; ++r) {
-                Device d;
-                d.id = binary_int<long long>(PQgetvalue(res, r, 0));
-                d.device_key = bytes_at(res, r, 1);
-                d.device_type = bytes_at(res, r, 2);
-                d.name = bytes_at(res, r, 3);
-                if (!PQgetisnull(res, r, 4)) d.last_seen = binary_time(PQgetvalue(res, r, 4));
-                d.is_active = PQgetvalue(res, r, 5)[0] != 0;
-                d.created_at = binary_time(PQgetvalue(res, r, 6));
-                d.updated_at = binary_time(PQgetvalue(res, r, 7));
-                // jsonb in binary: a version byte (1), then the text.
-                const auto metadata = bytes_at(res, r, 8);
-                if (metadata.empty() || metadata[0] != 1)
-                  throw std::runtime_error("device_metadata: unknown jsonb binary version");
-                d.metadata_json = metadata.substr(1);
-                if (!PQgetisnull(res, r, 9)) d.state_since = binary_time(PQgetvalue(res, r, 9));
-                d.site = bytes_at(res, r, 10);
-                out.push_back(std::move(d));
-              }
-            } catch (...) {
-              PQclear(res);
-              while (PGresult* pending = PQgetResult(conn)) // the batch sent ahead
-                PQclear(pending);
-              throw;
-            }
-            PQclear(res);
-            if (n == 0) break;
+          // Keyset: an index scan from the position on (devices_type_key for a type,
+          // devices_by_key without), whatever the page's depth. Types compare byte by byte ("C"),
+          // as the cursor promises.
+          std::string text = list_sql(conn, query);
+          std::vector<const char*> params;
+          if (page.after) {
+            text += " AND device_key >= $1 AND (device_key > $1 OR device_type COLLATE \"C\" > $2)";
+            params = {page.after->first.c_str(), page.after->second.c_str()};
           }
-          tx.commit();
+          text +=
+              " ORDER BY device_key, device_type COLLATE \"C\" LIMIT " + std::to_string(page.limit);
+          PGresult* res = PQexecParams(conn, text.c_str(), static_cast<int>(params.size()), nullptr,
+                                       params.data(), nullptr, nullptr, 1);
+          if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            std::string error = PQresultErrorMessage(res);
+            PQclear(res);
+            throw std::runtime_error(error);
+          }
+          std::vector<Device> out;
+          try {
+            out.resize(static_cast<std::size_t>(PQntuples(res)));
+            for (int r = 0; r < PQntuples(res); ++r)
+              read_device(res, r, out[static_cast<std::size_t>(r)]);
+          } catch (...) {
+            PQclear(res);
+            throw;
+          }
+          PQclear(res);
           return out;
         });
   }

@@ -138,6 +138,13 @@ struct SiteSummary {
   std::vector<std::pair<std::string, std::size_t>> by_state; // state text, count; by state
 };
 
+// A page of a device listing: up to limit devices after a position.
+struct DevicePage {
+  std::size_t limit = 0;
+  // (device_key, device_type) of the device before the page; absent: from the first.
+  std::optional<std::pair<std::string, std::string>> after;
+};
+
 // Decides a round's writes from the stored state; called inside the round's
 // transaction, once.
 using RoundPlanner = std::function<RoundPlan(const RegistryState&)>;
@@ -179,6 +186,28 @@ class DeviceRepository {
 
   // Devices matching the query, ordered by device_key.
   virtual Result<std::vector<Device>> list_devices(const DeviceQuery& query) = 0;
+
+  // The same devices in the same order, read in one snapshot of the store but handed to
+  // batch a few thousand at a time as they arrive, so the caller works while the store
+  // reads on. The vector and its devices' storage are reused for the next batch: move
+  // out what is kept. On failure batch may have been called for the devices before it.
+  virtual Result<void> scan_devices(const DeviceQuery& query,
+                                    const std::function<void(std::vector<Device>&)>& batch) {
+    auto devices = list_devices(query);
+    if (!devices) return devices.error();
+    batch(*devices);
+    return {};
+  }
+
+  // Devices matching the query that sort after page.after, up to page.limit, ordered by
+  // device_key then device_type byte by byte; read in one statement, so a page is one
+  // state of the store, as fresh as the store. A store that cannot page fails with
+  // not_found.
+  virtual Result<std::vector<Device>> list_device_page(const DeviceQuery& query,
+                                                       const DevicePage& page) {
+    (void)query, (void)page;
+    return fail(ErrorKind::not_found, "this registry reads no pages of its own");
+  }
 
   // The most recent sync runs of each site, up to limit each, newest first.
   virtual Result<std::vector<SyncRun>> recent_sync_runs(std::size_t limit) = 0;

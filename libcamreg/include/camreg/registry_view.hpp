@@ -49,9 +49,10 @@ struct ViewOptions {
 
 // The read side of the registry: one immutable snapshot per query, kept by a thread of
 // the view's own, which rebuilds them when the change feed reports a change and checks
-// readiness every readiness_interval. What a snapshot holds is the caller's: the builder
+// readiness every readiness_interval. What a snapshot holds is the caller's: a builder
 // turns a query's devices into it (rendering, compressing), once per change, on the
-// view's thread. The repository and feed are used by that thread only.
+// view's thread, batch by batch as the repository reads them (scan_devices). The
+// repository and feed are used by that thread only.
 class RegistryView {
  public:
   // The builder's product; callers derive from it.
@@ -59,9 +60,21 @@ class RegistryView {
     virtual ~Snapshot() = default;
   };
   using SnapshotPtr = std::shared_ptr<const Snapshot>;
-  // Gets the devices to keep or consume: a builder may release each device once it is
-  // rendered, so a large registry is never held twice (as devices and as their answer).
-  using Builder = std::function<SnapshotPtr(std::vector<Device> devices)>;
+  // Builds one snapshot from a listing handed over in order, a batch at a time.
+  class SnapshotBuilder {
+   public:
+    virtual ~SnapshotBuilder() = default;
+    // The listing's next devices; the vector and its devices are reused for the next
+    // batch once this returns (move out what is kept).
+    virtual void add(std::vector<Device>& batch) = 0;
+    // The snapshot of every device added.
+    virtual SnapshotPtr finish() = 0;
+  };
+  // A builder for one build; previous is the query's snapshot being replaced (null for
+  // the first), a hint of the size to expect.
+  using Builder = std::function<std::unique_ptr<SnapshotBuilder>(const SnapshotPtr& previous)>;
+  // A Builder that collects the whole listing, then calls build with it.
+  static Builder whole_listing(std::function<SnapshotPtr(std::vector<Device> devices)> build);
   // A snapshot, or null and why not (the database is not ready, or the listing failed).
   using Callback = std::function<void(SnapshotPtr snapshot, const std::string& error)>;
   using Notify = std::function<void(ViewNotice notice, std::string_view message)>;

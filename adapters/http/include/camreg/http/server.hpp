@@ -70,17 +70,19 @@ using LogSink = std::function<void(LogLevel, std::string_view event, std::string
 // The HTTP API and the dashboard. Reads come from pre-serialised snapshots (plain and
 // gzip, with an ETag) kept by a thread of the server's own, which refreshes them when
 // the feed reports a change, every refresh_interval, and checks readiness every second;
-// no request waits on the database except the first of a new query and one whose
-// snapshot outlived its bound. Device answers carry X-Registry-Age: seconds since the
-// last successful sync round, or "unknown" when none is on record. The repository and feed are used
-// by that thread only.
+// no request waits on the database except the first of a new query, one whose
+// snapshot outlived its bound, and a page (see history below). Device answers carry
+// X-Registry-Age: seconds since the last successful sync round, or "unknown" when none
+// is on record. The repository and feed are used by that thread only.
 class Server {
  public:
   // Binds the listen address; fails with invalid_argument (bad address or web root) or
   // unavailable (bind failed).
-  // history, when given, answers the presence history routes on a connection of its own
-  // (without it they answer 404). trigger, when given with options.trigger_token, takes
-  // POST /api/sync/trigger requests on a thread of its own.
+  // history, when given, answers the presence history routes and the pages of
+  // /api/devices (?limit=) from the database, on a connection of its own (without it the
+  // history routes answer 404 and pages are cut from the snapshot). trigger, when given
+  // with options.trigger_token, takes POST /api/sync/trigger requests on a thread of its
+  // own.
   // webhooks, when its store is given, answers the webhook
   // routes (without it they answer 404 once authorised).
   // events, when given, feeds GET /api/events through one
