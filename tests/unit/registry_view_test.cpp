@@ -133,6 +133,9 @@ TEST_CASE("a change's devices are served before the runs and sites are read agai
   World world(checking_every(1h));
   CHECK(keys(world.get()) == std::vector<std::string>{"cam1"});
   CHECK(world.get().from_cache); // asked since built: rebuilt on a change
+  // The first build's runs and sites are read after its devices are served: held now,
+  // they would stop the view's thread before the change.
+  REQUIRE(wait_until([&] { return world.view->recent_runs() != nullptr; }, 5000ms));
   world.repo->hold_runs();
   struct Release {
     ScriptedReadRepository* repo;
