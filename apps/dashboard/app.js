@@ -417,7 +417,10 @@ async function refreshSync() {
     if (isGrouped()) await refreshSites(false);
     if (!isGrouped() || !sites) {
       const only = cameras.length ? siteOf(cameras[0]) : 'default';
-      renderSync(await registry.fetchSyncStatus(isGrouped() ? 'default' : only));
+      const status = await registry.fetchSyncStatus(isGrouped() ? 'default' : only);
+      // A forced /api/sites read may have come back meanwhile: its summary stands.
+      if (isGrouped() && sites) renderSitesSummary();
+      else renderSync(status);
     } else {
       renderSitesSummary();
     }

@@ -444,7 +444,10 @@ TEST_CASE("ten thousand cameras go up in one round", "[postgres][scale]") {
 TEST_CASE("a round that moves every camera's counters rewrites each row on its own page",
           "[postgres][scale]") {
   // An update that stays on its page (HOT) touches no index: what keeps a realistic round
-  // of 100,000 cameras cheap. Three rounds in a row, each rewriting all 3,000 rows.
+  // of 100,000 cameras cheap. The first rewrite of 3,000 imported rows finds room on every
+  // page (at fillfactor 70 it found room for 3 rows in 7). Later rounds also need the
+  // previous versions pruned, which any older snapshot in the cluster (a test running
+  // beside this one) may delay: those rounds are only checked to rewrite every row.
   Db db;
   const auto listing = [](int round) {
     std::vector<PathState> rows;
@@ -462,10 +465,10 @@ TEST_CASE("a round that moves every camera's counters rewrites each row on its o
         "ORDER BY device_key) FROM devices");
   };
   const auto placed = pages();
-  for (int round = 1; round <= 3; ++round) {
+  CHECK(db.commit(listing(1), t0 + 1min).updated == 3'000);
+  CHECK(pages() == placed);
+  for (int round = 2; round <= 3; ++round)
     CHECK(db.commit(listing(round), t0 + round * 1min).updated == 3'000);
-    CHECK(pages() == placed);
-  }
   CHECK(db.schema.scalar("SELECT device_metadata->>'bytes_received' FROM devices "
                          "WHERE device_key = 'site/cam7'") == "3000007");
 }
