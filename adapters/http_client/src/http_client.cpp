@@ -122,10 +122,6 @@ class Exchange {
       if (!error) error = std::move(e);
     };
     net::steady_timer resolve_timer(ioc);
-    resolve_timer.expires_at(deadline);
-    resolve_timer.async_wait([&](beast::error_code ec) {
-      if (!ec) resolver.cancel();
-    });
 
     const auto on_read = [&](beast::error_code ec, std::size_t) {
       if (ec) return stop(classify(ec, "reading the reply"));
@@ -167,9 +163,12 @@ class Exchange {
     beast::error_code literal_ec;
     const auto literal = net::ip::make_address(url_.host, literal_ec);
     if (!literal_ec) {
-      resolve_timer.cancel();
       connect(std::array{tcp::endpoint(literal, url_.port)});
     } else {
+      resolve_timer.expires_at(deadline);
+      resolve_timer.async_wait([&](beast::error_code ec) {
+        if (!ec) resolver.cancel();
+      });
       resolver.async_resolve(
           url_.host, std::to_string(url_.port),
           [&](beast::error_code ec, const tcp::resolver::results_type& results) {
