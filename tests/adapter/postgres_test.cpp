@@ -857,6 +857,10 @@ TEST_CASE("a database with sites upgrades to the cheaper site checks and keeps e
   REQUIRE(upgraded);
   CHECK(upgraded->applied.size() == postgres::migrations().size() - 6);
   CHECK(rows() == before);
+  // 0008 respaces the table's future pages, rows untouched.
+  CHECK_THAT(schema.scalar("SELECT array_to_string(reloptions, ',') FROM pg_class "
+                           "WHERE oid = 'devices'::regclass"),
+             Catch::Contains("fillfactor=45"));
   // The new checks hold the same rule: a round of another site still writes, a bad name
   // is still refused.
   auto repo = postgres::make_device_repository(options_for(schema));
