@@ -46,6 +46,37 @@ void run_object(JsonWriter& w, const SyncRun& run) {
   w.end_object();
 }
 
+// The stored metadata object with what is stored beside it: state_since first (DESIGN.md:
+// device_metadata.state_since sits beside the state it dates), the traffic counters last.
+// Stored metadata that is not an object (no sync wrote it) is served as it is.
+void write_metadata(JsonWriter& w, const Device& d) {
+  std::string_view metadata =
+      d.metadata_json.empty() ? std::string_view("{}") : std::string_view(d.metadata_json);
+  const auto first = metadata.find_first_not_of(" \t\r\n");
+  const auto last = metadata.find_last_not_of(" \t\r\n");
+  if (first == std::string_view::npos || metadata[first] != '{' || metadata[last] != '}') {
+    w.raw(metadata);
+    return;
+  }
+  auto members = metadata.substr(first + 1, last - first - 1);
+  if (members.find_first_not_of(" \t\r\n") == std::string_view::npos) members = {};
+  w.begin_object();
+  if (d.state_since) {
+    w.key("state_since");
+    write_time(w, d.state_since);
+  }
+  if (!members.empty()) w.raw(members); // the members of an object, after a comma if any
+  if (d.counters) {
+    w.key("bytes_received");
+    w.number(d.counters->bytes_received);
+    w.key("bytes_sent");
+    w.number(d.counters->bytes_sent);
+    w.key("frames_in_error");
+    w.number(d.counters->frames_in_error);
+  }
+  w.end_object();
+}
+
 } // namespace
 
 void append_device_json(std::string& out, const Device& d) {
@@ -72,18 +103,7 @@ void append_device_json(std::string& out, const Device& d) {
   w.key("state_since");
   write_time(w, d.state_since);
   w.key("device_metadata");
-  const std::string_view metadata =
-      d.metadata_json.empty() ? std::string_view("{}") : std::string_view(d.metadata_json);
-  if (d.state_since && metadata.starts_with('{')) {
-    // DESIGN.md: device_metadata.state_since sits beside the state it dates.
-    std::string dated = "{\"state_since\":\"" + format_rfc3339(*d.state_since) + '"';
-    const auto rest = metadata.substr(1);
-    if (!rest.starts_with('}')) dated += ',';
-    dated += rest;
-    w.raw(dated);
-  } else {
-    w.raw(metadata);
-  }
+  write_metadata(w, d);
   w.end_object();
 }
 

@@ -133,15 +133,13 @@ void render_metadata(const PathState& path, std::string_view whep, std::string& 
   w.end_array();
   w.key("reader_count");
   w.number(static_cast<std::uint64_t>(path.readers.size()));
-  w.key("bytes_received");
-  w.number(path.inbound_bytes);
-  w.key("bytes_sent");
-  w.number(path.outbound_bytes);
-  w.key("frames_in_error");
-  w.number(path.inbound_frames_in_error);
   w.key("whep_url");
   text(whep);
   w.end_object();
+}
+
+TrafficCounters counters_of(const PathState& path) {
+  return {path.inbound_bytes, path.outbound_bytes, path.inbound_frames_in_error};
 }
 
 } // namespace camreg

@@ -153,6 +153,7 @@ Change from_stored(const StoredPresence& stored) {
   c.after.missed_listings = stored.missed_listings;
   c.after.presence = stored.presence;
   c.after.online_announced = stored.online_announced;
+  c.after.counters = stored.counters;
   return c;
 }
 
@@ -187,11 +188,26 @@ std::optional<Presence> parse_presence(std::string_view text) noexcept {
 
 namespace {
 
+// The hash of each listed path's metadata, by its place in the listing.
+std::vector<std::uint64_t> metadata_hashes(const std::vector<PathState>& paths,
+                                           const SyncOptions& options) {
+  std::vector<std::uint64_t> hashes;
+  hashes.reserve(paths.size());
+  std::string metadata;
+  metadata.reserve(1024);
+  for (const auto& path : paths) {
+    render_metadata(path, whep_url(options.webrtc_base, path.name), metadata);
+    hashes.push_back(fnv1a_64(metadata));
+  }
+  return hashes;
+}
+
 // plan_round; with owned (the listing itself, not const), each path's tracks and readers
-// are released once its metadata is rendered.
+// are released once its metadata is rendered. hashes, when given, are metadata_hashes of
+// the listing: only the metadata of a path whose hash changed is rendered.
 RoundPlan plan_of(const Result<std::vector<PathState>>& fetched, std::vector<PathState>* owned,
                   const RegistryState& stored, const SyncOptions& options, TimePoint started_at,
-                  const std::string& source) {
+                  const std::string& source, const std::vector<std::uint64_t>* hashes = nullptr) {
   const TimePoint now = stored.now;
   RoundPlan plan;
   // Each stored device by key, with what the listing said of it: observed (listed and
@@ -241,8 +257,12 @@ RoundPlan plan_of(const Result<std::vector<PathState>>& fetched, std::vector<Pat
       }
       const std::string_view key = key_of(path->name);
       ++paths_seen;
-      render_metadata(*path, whep_url(options.webrtc_base, path->name), metadata);
-      const std::uint64_t hash = fnv1a_64(metadata);
+      const auto render = [&] {
+        render_metadata(*path, whep_url(options.webrtc_base, path->name), metadata);
+      };
+      const auto at = static_cast<std::size_t>(path - fetched.value().data());
+      if (!hashes) render();
+      const std::uint64_t hash = hashes ? (*hashes)[at] : fnv1a_64(metadata);
       const auto found = by_key.find(key);
       Change c;
       if (found == by_key.end()) {
@@ -255,14 +275,21 @@ RoundPlan plan_of(const Result<std::vector<PathState>>& fetched, std::vector<Pat
         c = from_stored(*found->second.device);
       }
       if (c.after.insert || c.before->metadata_hash != hash) {
+        if (hashes) render();
         c.after.metadata = DeviceWrite::Metadata::replace;
         c.after.metadata_json = metadata; // a copy of its own size, the buffer stays
         c.after.metadata_hash = hash;
         c.after.touch = c.written = true;
       }
+      // The counters (moving every round on a live camera) are written beside the
+      // metadata: a round where only they moved leaves the metadata's JSON as it is.
+      if (const auto counters = counters_of(*path); c.after.counters != counters) {
+        c.after.counters = counters;
+        c.after.touch = c.written = true;
+      }
       c.after.state = classify(*path);
       if (owned) {
-        auto& done = (*owned)[static_cast<std::size_t>(path - owned->data())];
+        auto& done = (*owned)[at];
         std::vector<Track>().swap(done.tracks);
         std::vector<ReaderRef>().swap(done.readers);
       }
@@ -387,7 +414,7 @@ RoundPlan plan_of(const Result<std::vector<PathState>>& fetched, std::vector<Pat
     if (after.insert)
       ++inserted;
     else if (after.metadata == DeviceWrite::Metadata::replace ||
-             (after.is_active && !c.before->is_active))
+             after.counters != c.before->counters || (after.is_active && !c.before->is_active))
       ++updated;
     plan.writes.push_back(std::move(after));
   }
@@ -469,15 +496,27 @@ RoundReport sync_round(PathSource& source, DeviceRepository& repository, const C
   const auto began = std::chrono::steady_clock::now();
   report.started_at = clock.now();
   report.source = source.describe();
-  // The listing is fetched while the repository takes the round's lock and reads what it
-  // stores (at 100,000 cameras ~1 s and ~0.5 s, in different processes); the repository
+  // The listing is fetched, and each path's metadata hashed, while the repository takes
+  // the round's lock and reads what it stores (at 100,000 cameras ~1 s each, in different
+  // processes): the plan then renders only the metadata that changed. The repository
   // waits for it before reading its clock. The wait is bounded by the source's timeouts.
-  auto listing = std::async(std::launch::async, [&source] { return source.list_paths(); });
+  struct Listing {
+    Result<std::vector<PathState>> paths;
+    std::vector<std::uint64_t> hashes;
+  };
+  auto listing = std::async(std::launch::async, [&source, &options] {
+    Listing out{source.list_paths(), {}};
+    if (out.paths) out.hashes = metadata_hashes(out.paths.value(), options);
+    return out;
+  });
   std::optional<Result<std::vector<PathState>>> fetched;
+  std::vector<std::uint64_t> hashes;
   const auto await_listing = [&] {
     if (fetched) return;
     try {
-      fetched.emplace(listing.get());
+      auto got = listing.get();
+      fetched.emplace(std::move(got.paths));
+      hashes = std::move(got.hashes);
     } catch (const std::exception& e) { // a source that throws (out of memory) failed to list
       fetched.emplace(fail(ErrorKind::unavailable, std::string("listing the paths: ") + e.what()));
     }
@@ -499,7 +538,9 @@ RoundReport sync_round(PathSource& source, DeviceRepository& repository, const C
         }
         // The listing is not needed once planned (the planner is asked once).
         await_listing(); // in case the store did not
-        return plan_round(std::move(*fetched), stored, options, report.started_at, report.source);
+        auto& paths = *fetched;
+        return plan_of(paths, paths ? &paths.value() : nullptr, stored, options, report.started_at,
+                       report.source, paths ? &hashes : nullptr);
       },
       await_listing);
   await_listing(); // in case the store failed or was busy before asking for it

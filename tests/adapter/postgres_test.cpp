@@ -5,6 +5,9 @@
 #include <fstream>
 #include <thread>
 
+#include <boost/json.hpp>
+
+#include "camreg/api_json.hpp"
 #include "camreg/metadata.hpp"
 #include "camreg/postgres/postgres.hpp"
 #include "camreg/sync_round.hpp"
@@ -469,8 +472,8 @@ TEST_CASE("a round that moves every camera's counters rewrites each row on its o
   CHECK(pages() == placed);
   for (int round = 2; round <= 3; ++round)
     CHECK(db.commit(listing(round), t0 + round * 1min).updated == 3'000);
-  CHECK(db.schema.scalar("SELECT device_metadata->>'bytes_received' FROM devices "
-                         "WHERE device_key = 'site/cam7'") == "3000007");
+  CHECK(db.schema.scalar("SELECT bytes_received FROM devices WHERE device_key = 'site/cam7'") ==
+        "3000007");
 }
 
 TEST_CASE("a round reads what it stores while its listing is fetched, and ends after the listing",
@@ -877,4 +880,73 @@ TEST_CASE("a database with sites upgrades to the cheaper site checks and keeps e
   CHECK_THAT(PQresultErrorMessage(res), Catch::Contains("devices_site_check"));
   PQclear(res);
   PQfinish(conn);
+}
+
+TEST_CASE("a database with counters in its metadata upgrades to counter columns, no row lost",
+          "[postgres][migrate][counters]") {
+  TestSchema schema;
+  // The release before (0008): counters inside device_metadata, as its rounds wrote them,
+  // one past what a bigint holds; an operator's row without any; one with a counter that
+  // is not a number.
+  install_release(schema, 8);
+  schema.exec(
+      "INSERT INTO devices (device_key, device_type, name, device_metadata, metadata_hash, "
+      "state, is_active) VALUES "
+      "('cam1', 'camera', 'Gate', '{\"state\": \"live\", \"reader_count\": 2, "
+      "\"bytes_received\": 123456, \"bytes_sent\": 99999999999999999999, "
+      "\"frames_in_error\": 4, \"whep_url\": \"w\"}', 77, 'live', true), "
+      "('hand', 'camera', 'hand', '{\"note\": \"by hand\"}', NULL, NULL, false), "
+      "('odd', 'camera', 'odd', '{\"bytes_received\": \"lots\"}', 5, NULL, false)");
+  const auto ids =
+      schema.scalar("SELECT string_agg(id || ' ' || name, ',' ORDER BY id) FROM devices");
+
+  const auto upgraded = postgres::migrate(options_for(schema));
+  REQUIRE(upgraded);
+  CHECK(upgraded->applied.size() == postgres::migrations().size() - 8);
+  CHECK(schema.scalar("SELECT string_agg(id || ' ' || name, ',' ORDER BY id) FROM devices") == ids);
+  const auto row = [&](const std::string& key) {
+    return schema.scalar(
+        "SELECT concat_ws(' | ', device_metadata::text, bytes_received, "
+        "bytes_sent, frames_in_error, coalesce(metadata_hash::text, 'no hash')) "
+        "FROM devices WHERE device_key = '" +
+        key + "'");
+  };
+  CHECK(row("cam1") == R"({"state": "live", "whep_url": "w", "reader_count": 2} | 123456 | )"
+                       "9223372036854775807 | 4 | no hash");
+  CHECK(row("hand") == R"({"note": "by hand"} | no hash)");
+  CHECK(row("odd") == "{} | no hash");
+
+  // The API serves cam1's counters inside its metadata, as before the upgrade.
+  auto repo = postgres::make_device_repository(options_for(schema));
+  const auto devices = repo->list_devices(DeviceQuery{}).value();
+  REQUIRE(devices.size() == 3);
+  std::string json;
+  append_device_json(json, devices[0]);
+  const auto served = boost::json::parse(json).at("device_metadata").as_object();
+  CHECK(served.at("bytes_received") == 123456);
+  CHECK(served.at("bytes_sent") == 9223372036854775807);
+  CHECK(served.at("frames_in_error") == 4);
+  CHECK(served.at("reader_count") == 2);
+  CHECK_FALSE(devices[1].counters.has_value());
+
+  // The next round writes cam1's metadata anew (its hash was of the old text) and its
+  // counters; later rounds where only counters move leave the metadata alone: an edit made
+  // to it by hand stays until something in it changes.
+  const auto now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+  auto cam1 = live_path("cam1");
+  REQUIRE(commit_listing(*repo, std::vector{cam1}, now));
+  CHECK(schema.scalar("SELECT device_metadata = '" + metadata_of(cam1) +
+                      "'::jsonb FROM devices WHERE device_key = 'cam1'") == "t");
+  schema.exec(
+      "UPDATE devices SET device_metadata = device_metadata || '{\"mark\": 1}' "
+      "WHERE device_key = 'cam1'");
+  cam1.inbound_bytes += 500;
+  REQUIRE(commit_listing(*repo, std::vector{cam1}, now + 1min));
+  CHECK(schema.scalar("SELECT concat_ws(' ', device_metadata->>'mark', bytes_received) "
+                      "FROM devices WHERE device_key = 'cam1'") == "1 123956");
+  cam1.readers.push_back({"rtspSession", "r2"});
+  REQUIRE(commit_listing(*repo, std::vector{cam1}, now + 2min));
+  CHECK(schema.scalar("SELECT concat_ws(' ', device_metadata->>'mark', "
+                      "device_metadata->>'reader_count') FROM devices WHERE device_key = 'cam1'") ==
+        "2");
 }

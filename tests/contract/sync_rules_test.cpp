@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <map>
 
+#include "camreg/api_json.hpp"
 #include "camreg/history.hpp"
 #include "contract_world.hpp"
 
@@ -553,4 +554,51 @@ TEMPLATE_TEST_CASE("with the store's clock, a worker whose own clock is wrong wr
   CHECK(seen >= std::chrono::time_point_cast<Duration>(before) - 1s);
   CHECK(seen <= std::chrono::time_point_cast<Duration>(after) + 1s);
   CHECK(w.runs(1).at(0).finished_at == seen);
+}
+
+TEMPLATE_TEST_CASE("counters are stored beside the metadata and served inside it",
+                   "[sync][counters]", InMemory, Postgres) {
+  World<TestType> w;
+  auto cam = live_path("cam1");
+  cam.inbound_bytes = 1000;
+  cam.outbound_bytes = 10;
+  cam.inbound_frames_in_error = 1;
+  REQUIRE(w.round(paths({cam})).ok());
+  const Device first = w.camera("cam1");
+  CHECK(first.counters == TrafficCounters{1000, 10, 1});
+  CHECK_FALSE(w.metadata("cam1").contains("bytes_received"));
+
+  w.clock.advance(1min);
+  cam.inbound_bytes = 9'223'372'036'854'775'807u; // 2^63 - 1: the most a column holds
+  cam.outbound_bytes = 50;
+  REQUIRE(w.round(paths({cam})).ok());
+  const Device moved = w.camera("cam1");
+  CHECK(moved.counters == TrafficCounters{9'223'372'036'854'775'807u, 50, 1});
+  CHECK(w.metadata("cam1") == boost::json::parse(first.metadata_json).as_object());
+  CHECK(moved.updated_at == t0 + 1min);
+
+  // The API's device_metadata has them, beside state_since and the stored fields.
+  std::string json;
+  append_device_json(json, moved);
+  const auto served = boost::json::parse(json).at("device_metadata").as_object();
+  CHECK(served.at("bytes_received") == 9'223'372'036'854'775'807);
+  CHECK(served.at("bytes_sent") == 50);
+  CHECK(served.at("frames_in_error") == 1);
+  CHECK(served.at("state") == "live");
+  CHECK(served.contains("state_since"));
+  CHECK(served.at("whep_url") == "http://localhost:8889/cam1/whep");
+  CHECK(served.size() == w.metadata("cam1").size() + 4);
+
+  SECTION("a device no round has given counters is served without them") {
+    Device bare = moved;
+    bare.counters.reset();
+    bare.state_since.reset();
+    json.clear();
+    append_device_json(json, bare);
+    CHECK(boost::json::parse(json).at("device_metadata").as_object() == w.metadata("cam1"));
+    bare.metadata_json = "{}";
+    json.clear();
+    append_device_json(json, bare);
+    CHECK_THAT(json, Catch::EndsWith("\"device_metadata\":{}}"));
+  }
 }

@@ -50,7 +50,7 @@ Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& devi
     state.devices.push_back({row.device.device_key, row.state, row.device.is_active,
                              row.device.last_seen, row.metadata_hash, row.device.state_since,
                              row.missed_listings, row.presence, row.device.name,
-                             row.online_announced});
+                             row.online_announced, row.device.counters});
   }
   for (const auto& run : runs_) {
     if (run.site == site) state.last_round_at = run.finished_at;
@@ -85,6 +85,7 @@ Result<RoundPlan> InMemoryDeviceRepository::commit_round(const std::string& devi
     row.missed_listings = w.missed_listings;
     row.presence = w.presence;
     row.online_announced = w.online_announced;
+    d.counters = w.counters;
     d.last_seen = w.last_seen;
     d.is_active = w.is_active;
     if (w.touch) d.updated_at = now;

@@ -70,6 +70,7 @@ TEST_CASE("a round that consumes its listing plans exactly what the const form p
     CHECK(b.state == a.state);
     CHECK(b.is_active == a.is_active);
     CHECK(b.missed_listings == a.missed_listings);
+    CHECK(b.counters == a.counters);
   }
   CHECK(consumed.events.size() == expected.events.size());
   CHECK(consumed.ledger.size() == expected.ledger.size());
@@ -94,5 +95,76 @@ TEST_CASE("a round that consumes its listing plans exactly what the const form p
       CHECK(own.value()[i].tracks.empty());
       CHECK(own.value()[i].readers.empty());
     }
+  }
+}
+
+TEST_CASE("a round where only a camera's counters moved writes them and keeps its metadata",
+          "[sync][counters]") {
+  const TimePoint now = TimePoint{} + 1000h;
+  SyncOptions options;
+  options.webrtc_base = parse_http_url("http://localhost:8889").value();
+  auto path = live_path("cam1");
+  const Result<std::vector<PathState>> first = std::vector{path};
+  RegistryState stored;
+  stored.now = now;
+  const auto inserted = plan_round(first, stored, options, now - 1min, "test");
+  REQUIRE(inserted.writes.size() == 1);
+  const DeviceWrite& w0 = inserted.writes[0];
+  CHECK(w0.metadata == DeviceWrite::Metadata::replace);
+  CHECK(w0.counters == TrafficCounters{123456, 654321, 0});
+  CHECK_THAT(w0.metadata_json, !Catch::Contains("bytes_"));
+
+  // Stored as that round left it, one minute later.
+  StoredPresence d;
+  d.device_key = d.name = "cam1";
+  d.state = w0.state;
+  d.is_active = w0.is_active;
+  d.last_seen = w0.last_seen;
+  d.metadata_hash = w0.metadata_hash;
+  d.state_since = w0.state_since;
+  d.presence = w0.presence;
+  d.online_announced = w0.online_announced;
+  d.counters = w0.counters;
+  stored.devices = {d};
+
+  path.inbound_bytes += 1'000'000;
+  path.outbound_bytes += 5;
+  path.inbound_frames_in_error = 3;
+  const auto moved =
+      plan_round(Result<std::vector<PathState>>(std::vector{path}), stored, options, now, "test");
+  REQUIRE(moved.writes.size() == 1);
+  CHECK(moved.writes[0].metadata == DeviceWrite::Metadata::keep);
+  CHECK(moved.writes[0].metadata_json.empty());
+  CHECK(moved.writes[0].counters == TrafficCounters{1'123'456, 654'326, 3});
+  CHECK(moved.writes[0].touch); // an API reader sees device_metadata change
+
+  SECTION("a change beside the counters rewrites the metadata, counters still apart") {
+    path.readers.push_back({"rtspSession", "r2"});
+    const auto changed =
+        plan_round(Result<std::vector<PathState>>(std::vector{path}), stored, options, now, "test");
+    REQUIRE(changed.writes.size() == 1);
+    CHECK(changed.writes[0].metadata == DeviceWrite::Metadata::replace);
+    CHECK_THAT(changed.writes[0].metadata_json, Catch::Contains("\"reader_count\":2"));
+    CHECK_THAT(changed.writes[0].metadata_json, !Catch::Contains("bytes_"));
+    CHECK(changed.writes[0].counters == TrafficCounters{1'123'456, 654'326, 3});
+  }
+  SECTION("a camera not live whose counters stand still is not written at all") {
+    auto idle = connecting_path("cam1");
+    stored.devices[0].is_active = false;
+    const auto once =
+        plan_round(Result<std::vector<PathState>>(std::vector{idle}), stored, options, now, "test");
+    REQUIRE(once.writes.size() == 1);
+    StoredPresence after = stored.devices[0];
+    after.state = once.writes[0].state;
+    after.is_active = once.writes[0].is_active;
+    after.state_since = once.writes[0].state_since;
+    after.metadata_hash = once.writes[0].metadata_hash;
+    after.presence = once.writes[0].presence;
+    after.counters = once.writes[0].counters;
+    after.online_announced = once.writes[0].online_announced;
+    stored.devices = {after};
+    const auto again = plan_round(Result<std::vector<PathState>>(std::vector{idle}), stored,
+                                  options, now + 1min, "test");
+    CHECK(again.writes.empty());
   }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iterator>
+#include <limits>
 #include <unordered_map>
 
 #include "camreg/metadata.hpp"
@@ -17,7 +18,7 @@ namespace {
 // (see load_presence): no timestamp arithmetic or number text for 100,000 rows.
 constexpr const char* load_sql = R"SQL(
 SELECT device_key, state, is_active, last_seen, metadata_hash, state_since, missed_listings,
-       presence, name, online_announced
+       presence, name, online_announced, bytes_received, bytes_sent, frames_in_error
 FROM devices WHERE device_type = $1 AND site = $2
 )SQL";
 
@@ -57,7 +58,10 @@ CREATE TEMP TABLE IF NOT EXISTS camreg_round_writes (
   state_since bigint NULL,
   missed_listings integer NOT NULL,
   presence text NULL,
-  online_announced boolean NOT NULL
+  online_announced boolean NOT NULL,
+  bytes_received bigint NULL,
+  bytes_sent bigint NULL,
+  frames_in_error bigint NULL
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS camreg_round_ledger (
   seq integer NOT NULL,
@@ -78,7 +82,8 @@ CREATE TEMP TABLE IF NOT EXISTS camreg_round_events (
 
 constexpr const char* copy_sql =
     "COPY camreg_round_writes (device_key, ins, meta, metadata, metadata_hash, state, last_seen,"
-    " is_active, touch, state_since, missed_listings, presence, online_announced) FROM STDIN";
+    " is_active, touch, state_since, missed_listings, presence, online_announced,"
+    " bytes_received, bytes_sent, frames_in_error) FROM STDIN";
 
 constexpr const char* copy_events_sql =
     "COPY camreg_round_events (seq, type, site, device_type, device_key, at_us, payload)"
@@ -163,7 +168,10 @@ constexpr const char* ledger_open_sql = CAMREG_LEDGER_STEP
   "  state_since = timestamptz 'epoch' + i.state_since * interval '1 microsecond',"  \
   "  missed_listings = i.missed_listings,"                                           \
   "  presence = i.presence,"                                                         \
-  "  online_announced = i.online_announced "                                         \
+  "  online_announced = i.online_announced,"                                         \
+  "  bytes_received = i.bytes_received,"                                             \
+  "  bytes_sent = i.bytes_sent,"                                                     \
+  "  frames_in_error = i.frames_in_error "                                           \
   "FROM camreg_round_writes i, p "                                                   \
   "WHERE NOT i.ins AND i.meta = '" META                                              \
   "' AND d.device_type = p.type"                                                     \
@@ -185,12 +193,13 @@ WITH p AS (
 )
 INSERT INTO devices (device_key, device_type, site, name, device_metadata, metadata_hash, state,
                      last_seen, is_active, created_at, updated_at, state_since,
-                     missed_listings, presence, online_announced)
+                     missed_listings, presence, online_announced, bytes_received, bytes_sent,
+                     frames_in_error)
 SELECT i.device_key, p.type, p.site, i.device_key, CAST(i.metadata AS jsonb), i.metadata_hash,
        i.state,
        timestamptz 'epoch' + i.last_seen * interval '1 microsecond', i.is_active, p.now, p.now,
        timestamptz 'epoch' + i.state_since * interval '1 microsecond', i.missed_listings,
-       i.presence, i.online_announced
+       i.presence, i.online_announced, i.bytes_received, i.bytes_sent, i.frames_in_error
 FROM camreg_round_writes i, p
 WHERE i.ins
 )SQL";
@@ -351,6 +360,13 @@ void copy_in(PGconn* conn, const char* sql, const Rows& rows, AppendRow&& append
   if (!error.empty()) throw std::runtime_error("COPY of the round: " + error);
 }
 
+// A counter as its bigint column holds it: a value past 2^63 - 1 (9.2 exabytes, which no
+// camera reaches) is held as 2^63 - 1.
+long long stored_counter(std::uint64_t value) {
+  return static_cast<long long>(
+      std::min<std::uint64_t>(value, std::numeric_limits<long long>::max()));
+}
+
 // One line of camreg_round_writes.
 void append_write(std::string& buffer, const DeviceWrite& w) {
   append_copy_field(buffer, w.device_key);
@@ -376,7 +392,17 @@ void append_write(std::string& buffer, const DeviceWrite& w) {
   buffer += std::to_string(w.missed_listings);
   buffer += '\t';
   buffer += w.presence ? std::string(to_string(*w.presence)) : std::string("\\N");
-  buffer += w.online_announced ? "\tt\n" : "\tf\n";
+  buffer += w.online_announced ? "\tt" : "\tf";
+  if (w.counters) {
+    for (const auto counter :
+         {w.counters->bytes_received, w.counters->bytes_sent, w.counters->frames_in_error}) {
+      buffer += '\t';
+      buffer += std::to_string(stored_counter(counter));
+    }
+    buffer += '\n';
+  } else {
+    buffer += "\t\\N\t\\N\t\\N\n";
+  }
 }
 
 // One line of camreg_round_ledger: seq is the entry's place among its device's entries.
@@ -441,11 +467,25 @@ TimePoint binary_time(const char* bytes) {
   return time_of(binary_int<long long>(bytes) + unix_to_2000_us);
 }
 
+// The counters of a row of a binary result whose bytes_received is at column, the two
+// others after it; nothing when no round wrote them. A negative value (not written by a
+// round) reads as 0.
+std::optional<TrafficCounters> binary_counters(const PGresult* res, int row, int column) {
+  if (PQgetisnull(res, row, column)) return std::nullopt;
+  const auto at = [&](int c) -> std::uint64_t {
+    if (PQgetisnull(res, row, c)) return 0;
+    return static_cast<std::uint64_t>(
+        std::max(0LL, binary_int<long long>(PQgetvalue(res, row, c))));
+  };
+  return TrafficCounters{at(column), at(column + 1), at(column + 2)};
+}
+
 // The columns read_device reads, and the filter of a listing (no ORDER BY).
 std::string list_sql(PGconn* conn, const DeviceQuery& query) {
   std::string text =
       "SELECT id, device_key, device_type, name, last_seen, is_active,"
-      " created_at, updated_at, device_metadata, state_since, site"
+      " created_at, updated_at, device_metadata, state_since, site, bytes_received,"
+      " bytes_sent, frames_in_error"
       " FROM devices WHERE true";
   if (query.device_type) text += " AND device_type = " + quote_literal(conn, *query.device_type);
   if (query.site) text += " AND site = " + quote_literal(conn, *query.site);
@@ -473,6 +513,7 @@ void read_device(const PGresult* res, int r, Device& d) {
   d.state_since.reset();
   if (!PQgetisnull(res, r, 9)) d.state_since = binary_time(PQgetvalue(res, r, 9));
   d.site = bytes_at(res, r, 10);
+  d.counters = binary_counters(res, r, 11);
 }
 
 // Reads the stored presence of every device of the type in the site, inside the
@@ -500,6 +541,7 @@ std::vector<StoredPresence> load_presence(PGconn* conn, const std::string& devic
     if (!PQgetisnull(res, r, 7)) d.presence = parse_presence(bytes_at(res, r, 7));
     d.name = bytes_at(res, r, 8);
     d.online_announced = PQgetvalue(res, r, 9)[0] != 0;
+    d.counters = binary_counters(res, r, 10);
   }
   PQclear(res);
   return out;

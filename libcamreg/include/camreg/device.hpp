@@ -24,6 +24,17 @@ std::string_view to_string(DeviceState state) noexcept;
 // The state named by text as to_string writes it; nothing for any other text.
 std::optional<DeviceState> parse_device_state(std::string_view text) noexcept;
 
+// A path's traffic counters as MediaMTX last listed them (bytes_received, bytes_sent and
+// frames_in_error of device_metadata). They move every round on every live camera, so they
+// are stored in columns of their own beside device_metadata, whose JSON a round then
+// rewrites only when something else changed; readers serve them inside device_metadata.
+struct TrafficCounters {
+  std::uint64_t bytes_received = 0;
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t frames_in_error = 0;
+  friend bool operator==(const TrafficCounters&, const TrafficCounters&) = default;
+};
+
 // One row of the devices table.
 struct Device {
   std::int64_t id = 0;
@@ -35,8 +46,9 @@ struct Device {
   bool is_active = false;
   TimePoint created_at;
   TimePoint updated_at;
-  std::string metadata_json;            // a JSON object, as stored
-  std::optional<TimePoint> state_since; // when device_metadata.state last changed
+  std::string metadata_json;               // a JSON object, as stored (without the counters)
+  std::optional<TrafficCounters> counters; // absent: not listed since counters had columns
+  std::optional<TimePoint> state_since;    // when device_metadata.state last changed
 };
 
 // Which devices a listing returns; results are ordered by device_key.

@@ -36,6 +36,7 @@ struct StoredPresence {
   std::optional<Presence> presence; // its open ledger interval's kind; absent: none yet
   std::string name;                 // as an operator may have renamed it
   bool online_announced = false;    // the last of device.online / device.offline was online
+  std::optional<TrafficCounters> counters;
 };
 
 // The stored state of one device type in one site at the start of a round, read inside
@@ -68,6 +69,7 @@ struct DeviceWrite {
   int missed_listings = 0;
   std::optional<Presence> presence;
   bool online_announced = false;
+  std::optional<TrafficCounters> counters; // the value afterwards (may be unchanged)
 };
 
 // The ledger: from `from` on, the device's presence is `presence`. A repository closes the
