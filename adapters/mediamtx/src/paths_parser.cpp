@@ -1,4 +1,6 @@
 #include <boost/json.hpp>
+#include <cstdint>
+#include <memory>
 
 #include "paths_parser.hpp"
 
@@ -10,27 +12,56 @@ namespace json = boost::json;
 
 namespace {
 
-// Where a field sits, for messages: page 2, items[5] ("cam1").readers
+// A field's name for messages, spelt out only when a message is written: source,
+// readers[2].type, tracks2[0].codecProps.
+class Field {
+ public:
+  Field(const char* name) : name_(name) {}
+  Field(std::string_view name) : name_(name) {}
+  Field(std::string_view name, std::size_t index, std::string_view member = {})
+      : name_(name), index_(index), member_(member) {}
+  Field member(std::string_view member) const { return Field(name_, index_, member); }
+  bool empty() const { return name_.empty(); }
+  std::string str() const {
+    std::string out(name_);
+    if (index_ != none) out += "[" + std::to_string(index_) + "]";
+    if (!member_.empty()) out += "." + std::string(member_);
+    return out;
+  }
+
+ private:
+  static constexpr std::size_t none = static_cast<std::size_t>(-1);
+  std::string_view name_;
+  std::size_t index_ = none;
+  std::string_view member_;
+};
+
+// Where a field sits, for messages: page 2, items[5] ("cam1").readers. Holds views (the
+// name must outlive it) and writes the message only on error: most items have none.
 class Where {
  public:
   Where(std::size_t page, std::size_t index, std::string_view name,
         std::string_view list = "path list")
-      : prefix_(std::string(list) + " page " + std::to_string(page) + ", items[" +
-                std::to_string(index) + "]") {
-    if (name.empty()) return;
-    // The name is valid UTF-8 (Boost.JSON checks it): shorten it between characters.
-    std::size_t n = std::min<std::size_t>(name.size(), 80);
-    while (n < name.size() && (static_cast<unsigned char>(name[n]) & 0xC0) == 0x80)
-      --n;
-    prefix_ += " (\"" + std::string(name.substr(0, n)) + "\")";
-  }
-  Error error(std::string_view field, std::string_view problem) const {
-    return fail(ErrorKind::protocol, "MediaMTX " + prefix_ + (field.empty() ? "" : ".") +
-                                         std::string(field) + ": " + std::string(problem));
+      : page_(page), index_(index), name_(name), list_(list) {}
+  Error error(const Field& field, std::string_view problem) const {
+    std::string message = "MediaMTX " + std::string(list_) + " page " + std::to_string(page_) +
+                          ", items[" + std::to_string(index_) + "]";
+    if (!name_.empty()) {
+      // The name is valid UTF-8 (Boost.JSON checks it): shorten it between characters.
+      std::size_t n = std::min<std::size_t>(name_.size(), 80);
+      while (n < name_.size() && (static_cast<unsigned char>(name_[n]) & 0xC0) == 0x80)
+        --n;
+      message += " (\"" + std::string(name_.substr(0, n)) + "\")";
+    }
+    if (!field.empty()) message += "." + field.str();
+    return fail(ErrorKind::protocol, message + ": " + std::string(problem));
   }
 
  private:
-  std::string prefix_;
+  std::size_t page_;
+  std::size_t index_;
+  std::string_view name_;
+  std::string_view list_;
 };
 
 const char* kind_name(const json::value& v) {
@@ -71,20 +102,13 @@ Result<std::uint64_t> counter(const json::object& item, std::string_view field,
   return where.error(used, expected("a non-negative integer", *v));
 }
 
-Result<std::optional<std::string>> optional_string(const json::object& item, std::string_view field,
-                                                   std::string_view fallback, const Where& where) {
-  const auto [v, used] = field_or_older(item, field, fallback);
-  if (v == nullptr || v->is_null()) return std::optional<std::string>{};
-  if (!v->is_string()) return where.error(used, expected("a string or null", *v));
-  return std::optional<std::string>{std::string(v->get_string())};
-}
-
 Result<std::vector<std::pair<std::string, CodecPropValue>>> codec_props(const json::value& v,
                                                                         const Where& where,
-                                                                        const std::string& field) {
+                                                                        const Field& field) {
   std::vector<std::pair<std::string, CodecPropValue>> props;
   if (v.is_null()) return props;
   if (!v.is_object()) return where.error(field, expected("an object or null", v));
+  props.reserve(v.get_object().size());
   for (const auto& [key, value] : v.get_object()) {
     // Scalars only; a nested value from a newer MediaMTX is skipped, not fatal.
     if (value.is_int64())
@@ -100,105 +124,107 @@ Result<std::vector<std::pair<std::string, CodecPropValue>>> codec_props(const js
   return props;
 }
 
-Result<std::vector<Track>> tracks(const json::object& item, const Where& where) {
-  std::vector<Track> out;
+Result<void> tracks(const json::object& item, const Where& where, std::vector<Track>& out) {
   // tracks2 (v1.17+) carries codec details; tracks (older) only labels.
   if (const json::value* v = item.if_contains("tracks2"); v != nullptr && !v->is_null()) {
     if (!v->is_array()) return where.error("tracks2", expected("an array", *v));
+    const auto& list = v->get_array();
+    out.reserve(list.size());
     std::size_t i = 0;
-    for (const auto& t : v->get_array()) {
-      const std::string field = "tracks2[" + std::to_string(i++) + "]";
+    for (const auto& t : list) {
+      const Field field("tracks2", i++);
       if (!t.is_object()) return where.error(field, expected("an object", t));
       const auto& obj = t.get_object();
       const json::value* codec = obj.if_contains("codec");
-      if (codec == nullptr) return where.error(field + ".codec", "missing");
-      if (!codec->is_string()) return where.error(field + ".codec", expected("a string", *codec));
-      Track track{std::string(codec->get_string()), {}};
+      if (codec == nullptr) return where.error(field.member("codec"), "missing");
+      if (!codec->is_string())
+        return where.error(field.member("codec"), expected("a string", *codec));
+      Track& track = out.emplace_back(Track{std::string(codec->get_string()), {}});
       if (const json::value* props = obj.if_contains("codecProps")) {
-        auto parsed = codec_props(*props, where, field + ".codecProps");
-        if (!parsed) return parsed.error();
+        auto parsed = codec_props(*props, where, field.member("codecProps"));
+        if (!parsed) return std::move(parsed).error();
         track.codec_props = std::move(*parsed);
       }
-      out.push_back(std::move(track));
     }
-    return out;
+    return {};
   }
   if (const json::value* v = item.if_contains("tracks"); v != nullptr && !v->is_null()) {
     if (!v->is_array()) return where.error("tracks", expected("an array", *v));
+    const auto& list = v->get_array();
+    out.reserve(list.size());
     std::size_t i = 0;
-    for (const auto& t : v->get_array()) {
-      if (!t.is_string()) {
-        return where.error("tracks[" + std::to_string(i) + "]", expected("a string", t));
-      }
+    for (const auto& t : list) {
+      if (!t.is_string()) return where.error(Field("tracks", i), expected("a string", t));
       ++i;
       out.push_back(Track{std::string(t.get_string()), {}});
     }
   }
-  return out;
+  return {};
 }
 
 // {type, id} objects: source and readers.
-Result<std::pair<std::string, std::string>> type_and_id(const json::value& v, const Where& where,
-                                                        const std::string& field) {
+Result<void> type_and_id(const json::value& v, const Where& where, const Field& field,
+                         std::string& type_out, std::string& id_out) {
   if (!v.is_object()) return where.error(field, expected("an object", v));
   const auto& obj = v.get_object();
   const json::value* type = obj.if_contains("type");
-  if (type == nullptr) return where.error(field + ".type", "missing");
-  if (!type->is_string()) return where.error(field + ".type", expected("a string", *type));
-  std::string id;
-  if (const json::value* i = obj.if_contains("id"); i != nullptr && !i->is_null()) {
-    if (!i->is_string()) return where.error(field + ".id", expected("a string", *i));
-    id = std::string(i->get_string());
-  }
-  return std::pair{std::string(type->get_string()), std::move(id)};
+  if (type == nullptr) return where.error(field.member("type"), "missing");
+  if (!type->is_string()) return where.error(field.member("type"), expected("a string", *type));
+  const json::value* id = obj.if_contains("id");
+  if (id != nullptr && !id->is_null() && !id->is_string())
+    return where.error(field.member("id"), expected("a string", *id));
+  type_out = std::string_view(type->get_string());
+  if (id != nullptr && id->is_string()) id_out = std::string_view(id->get_string());
+  return {};
 }
 
 // The item's name, or why it is not a usable one.
-Result<std::string> item_name(const json::object& item, const Where& where) {
+Result<std::string_view> item_name(const json::object& item, const Where& where) {
   const json::value* name = item.if_contains("name");
   if (name == nullptr) return where.error("name", "missing");
   if (!name->is_string()) return where.error("name", expected("a string", *name));
-  if (name->get_string().empty()) return where.error("name", "empty");
+  const std::string_view text = name->get_string();
+  if (text.empty()) return where.error("name", "empty");
   // MediaMTX itself allows only [A-Za-z0-9_-/.]; camreg tolerates more, but a key must
   // fit an index entry and a log line, and carry no control characters.
-  if (name->get_string().size() > mediamtx::max_path_name_bytes) {
+  if (text.size() > mediamtx::max_path_name_bytes) {
     return where.error("name",
                        "longer than " + std::to_string(mediamtx::max_path_name_bytes) + " bytes");
   }
-  for (const char c : name->get_string()) {
+  for (const char c : text) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
       return where.error("name", "contains a control character");
   }
-  return std::string(name->get_string());
+  return text;
 }
 
-// The fields of an item whose name was read (path.name is set).
-Result<PathState> parse_fields(const json::object& item, PathState path, const Where& where) {
+// The fields of an item whose name was read (path.name is set), written into path as
+// they are read: the caller clears it when this fails.
+Result<void> parse_fields(const json::object& item, PathState& path, const Where& where) {
   if (const json::value* c = item.if_contains("confName"); c != nullptr && !c->is_null()) {
     if (!c->is_string()) return where.error("confName", expected("a string", *c));
-    path.conf_name = std::string(c->get_string());
+    path.conf_name = std::string_view(c->get_string());
   }
   // available (v1.16+) and ready (older, deprecated) always agree when both are sent.
   const auto [ready, ready_field] = field_or_older(item, "available", "ready");
   if (ready == nullptr) return where.error("available", "missing (and no ready either)");
   if (!ready->is_bool()) return where.error(ready_field, expected("a boolean", *ready));
   path.available = ready->get_bool();
-  auto ready_time = optional_string(item, "availableTime", "readyTime", where);
-  if (!ready_time) return ready_time.error();
-  path.available_time = std::move(*ready_time);
+  const auto [time, time_field] = field_or_older(item, "availableTime", "readyTime");
+  if (time != nullptr && !time->is_null()) {
+    if (!time->is_string()) return where.error(time_field, expected("a string or null", *time));
+    path.available_time.emplace(time->get_string());
+  }
   if (const json::value* online = item.if_contains("online"); online != nullptr) {
     if (!online->is_bool()) return where.error("online", expected("a boolean", *online));
     path.online = online->get_bool();
   }
   if (const json::value* source = item.if_contains("source");
       source != nullptr && !source->is_null()) {
-    auto ref = type_and_id(*source, where, "source");
-    if (!ref) return ref.error();
-    path.source = SourceRef{std::move(ref->first), std::move(ref->second)};
+    SourceRef& ref = path.source.emplace();
+    if (auto r = type_and_id(*source, where, "source", ref.type, ref.id); !r) return r;
   }
-  auto parsed_tracks = tracks(item, where);
-  if (!parsed_tracks) return parsed_tracks.error();
-  path.tracks = std::move(*parsed_tracks);
+  if (auto r = tracks(item, where, path.tracks); !r) return r;
   if (const json::value* readers = item.if_contains("readers");
       readers != nullptr && !readers->is_null()) {
     if (!readers->is_array()) return where.error("readers", expected("an array", *readers));
@@ -206,44 +232,46 @@ Result<PathState> parse_fields(const json::object& item, PathState path, const W
     path.readers.reserve(list.size());
     std::size_t i = 0;
     for (const auto& r : list) {
-      auto ref = type_and_id(r, where, "readers[" + std::to_string(i++) + "]");
-      if (!ref) return ref.error();
-      path.readers.push_back(ReaderRef{std::move(ref->first), std::move(ref->second)});
+      ReaderRef& ref = path.readers.emplace_back();
+      if (auto read = type_and_id(r, where, Field("readers", i++), ref.type, ref.id); !read)
+        return read;
     }
   }
   auto in = counter(item, "inboundBytes", "bytesReceived", where);
-  if (!in) return in.error();
+  if (!in) return std::move(in).error();
   auto out = counter(item, "outboundBytes", "bytesSent", where);
-  if (!out) return out.error();
+  if (!out) return std::move(out).error();
   auto errors = counter(item, "inboundFramesInError", {}, where);
-  if (!errors) return errors.error();
+  if (!errors) return std::move(errors).error();
   path.inbound_bytes = *in;
   path.outbound_bytes = *out;
   path.inbound_frames_in_error = *errors;
-  return path;
+  return {};
 }
 
-// One item, never failing: what cannot be understood is an unreadable entry that keeps
-// the name when the name itself was fine.
-PathState parse_item(const json::value& v, std::size_t page, std::size_t index) {
-  PathState path;
+// One item into path (default-constructed), never failing: what cannot be understood is
+// an unreadable entry that keeps the name when the name itself was fine.
+void parse_item(const json::value& v, std::size_t page, std::size_t index, PathState& path) {
   const Where nameless(page, index, {});
   if (!v.is_object()) {
     path.unreadable = nameless.error("", expected("an object", v)).message;
-    return path;
+    return;
   }
   const auto& item = v.get_object();
   auto name = item_name(item, nameless);
   if (!name) {
-    path.unreadable = std::move(name.error().message);
-    return path;
+    path.unreadable = std::move(name).error().message;
+    return;
   }
-  path.name = std::move(*name);
-  const Where where(page, index, path.name);
-  auto parsed = parse_fields(item, path, where);
-  if (parsed) return std::move(*parsed);
-  path.unreadable = std::move(parsed.error().message);
-  return path;
+  path.name = *name;
+  auto parsed = parse_fields(item, path, Where(page, index, path.name));
+  if (parsed) return;
+  // Nothing but the name is kept from an unreadable item.
+  std::string unreadable = parsed.error().message;
+  std::string kept = std::move(path.name);
+  path = PathState{};
+  path.name = std::move(kept);
+  path.unreadable = std::move(unreadable);
 }
 
 Error page_error(std::string_view list, std::size_t page, const std::string& problem) {
@@ -289,13 +317,6 @@ Result<Envelope> envelope(const json::value& doc, std::string_view list, std::si
   return Envelope{*item_count, *page_count, &items->get_array()};
 }
 
-json::value parse_json(std::string_view body, json::error_code& ec, json::storage_ptr memory) {
-  json::parse_options options;
-  // A path item nests 4 deep and a path configuration 3; anything deeper is not MediaMTX.
-  options.max_depth = 16;
-  return json::parse(body, ec, std::move(memory), options);
-}
-
 // One configuration item, or why it cannot be used. Only the three fields camreg needs
 // are looked at; the others (source URLs with credentials among them) are never copied.
 Result<std::pair<std::string, PathConfig>> parse_config_item(const json::value& v,
@@ -326,19 +347,99 @@ Result<std::pair<std::string, PathConfig>> parse_config_item(const json::value& 
 
 namespace {
 
-// Parses a list page's envelope, then hands each item to read(result, item, index).
+// The memory of one page's document, kept for the next page parsed on the same thread: a
+// page's document is megabytes in thousands of small pieces, and taking them from blocks
+// already faulted in is most of what reading a page costs beyond the parse itself.
+// Deallocation is a no-op; rewind() makes every block free again, and lets them go once
+// they grew past keep_bytes (a page far larger than MediaMTX's own).
+class PageArena final : public json::memory_resource {
+ public:
+  void rewind() {
+    if (capacity_ > keep_bytes) {
+      blocks_.clear();
+      capacity_ = 0;
+    }
+    current_ = 0;
+    used_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t first_block = 1u << 20;
+  static constexpr std::size_t keep_bytes = 32u << 20;
+  struct Block {
+    std::unique_ptr<unsigned char[]> data;
+    std::size_t size;
+  };
+
+  void* do_allocate(std::size_t n, std::size_t align) override {
+    for (; current_ < blocks_.size(); ++current_, used_ = 0) {
+      Block& block = blocks_[current_];
+      const auto base = reinterpret_cast<std::uintptr_t>(block.data.get());
+      const std::size_t at = ((base + used_ + align - 1) & ~(std::uintptr_t{align} - 1)) - base;
+      if (at <= block.size && n <= block.size - at) {
+        used_ = at + n;
+        return block.data.get() + at;
+      }
+    }
+    const std::size_t size =
+        std::max(n + align, blocks_.empty() ? first_block : 2 * blocks_.back().size);
+    blocks_.push_back(Block{std::make_unique_for_overwrite<unsigned char[]>(size), size});
+    capacity_ += size;
+    return do_allocate(n, align);
+  }
+  void do_deallocate(void*, std::size_t, std::size_t) override {}
+  bool do_is_equal(const json::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+
+  std::vector<Block> blocks_;
+  std::size_t capacity_ = 0;
+  std::size_t current_ = 0; // the block allocations come from
+  std::size_t used_ = 0;    // bytes of it taken
+};
+
+} // namespace
+} // namespace camreg::mediamtx
+
+// Nothing allocated from a PageArena is freed one by one: documents parsed into it are
+// dropped without walking them.
+template <>
+struct boost::json::is_deallocate_trivial<camreg::mediamtx::PageArena> : std::true_type {};
+
+namespace camreg::mediamtx {
+namespace {
+
+// Parses a list page's envelope, then hands each item to read(result, item, index). The
+// parser (its stack) and the document's memory are the thread's, reused page after page.
 template <class Page, class ReadItem>
 Result<Page> parse_page(std::string_view body, std::size_t page, std::string_view list,
                         ReadItem&& read) {
+  struct Workspace {
+    PageArena memory;
+    json::parser parser{json::storage_ptr(), [] {
+                          json::parse_options options;
+                          // A path item nests 4 deep and a path configuration 3; anything
+                          // deeper is not MediaMTX.
+                          options.max_depth = 16;
+                          return options;
+                        }()};
+  };
+  thread_local Workspace workspace;
+  workspace.memory.rewind();
+  workspace.parser.reset(json::storage_ptr(&workspace.memory));
   json::error_code ec;
-  json::monotonic_resource memory;
-  const json::value doc = parse_json(body, ec, &memory);
-  if (ec) return page_error(list, page, "not valid JSON (" + ec.message() + ")");
+  workspace.parser.write(body, ec);
+  if (ec) {
+    workspace.parser.reset();
+    return page_error(list, page, "not valid JSON (" + ec.message() + ")");
+  }
+  const json::value doc = workspace.parser.release();
   auto top = envelope(doc, list, page);
   if (!top) return top.error();
   Page result;
   result.page_count = top->page_count;
   result.item_count = top->item_count;
+  result.items.reserve(top->items->size());
   std::size_t index = 0;
   for (const auto& item : *top->items)
     read(result, item, index++);
@@ -350,7 +451,7 @@ Result<Page> parse_page(std::string_view body, std::size_t page, std::string_vie
 Result<PathPage> parse_paths_page(std::string_view body, std::size_t page) {
   return parse_page<PathPage>(body, page, "path list",
                               [&](PathPage& result, const json::value& item, std::size_t index) {
-                                result.items.push_back(parse_item(item, page, index));
+                                parse_item(item, page, index, result.items.emplace_back());
                               });
 }
 
