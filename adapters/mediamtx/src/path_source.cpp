@@ -1,4 +1,5 @@
 #include <boost/json.hpp>
+#include <future>
 #include <optional>
 #include <string_view>
 #include <unordered_map>
@@ -124,7 +125,9 @@ class MediamtxPathSource final : public PathSource {
   // page already read and would be missed. Any change of itemCount or pageCount while
   // the pages are read therefore starts the walk over from page 0, up to max_walks
   // times. Loops are bounded by pageCount, never by an empty page (older servers repeat
-  // the last one).
+  // the last one). Once page 0 has told how many pages there are, page N + 1 is fetched
+  // on a thread of its own while page N is parsed; a fetch still running when the walk
+  // ends early (an error, a change) is waited for, and it ends by the deadline.
   template <class Page>
   Result<std::vector<Page>> walk(std::string_view endpoint,
                                  Result<Page> (*parse)(std::string_view, std::size_t),
@@ -134,9 +137,11 @@ class MediamtxPathSource final : public PathSource {
       std::vector<Page> pages;
       std::size_t item_count = 0, page_count = 1;
       bool changed = false;
+      std::future<Result<std::string>> next; // page + 1, once page 0 was read
       for (std::size_t page = 0; page < page_count && !changed; ++page) {
-        auto body = fetch_page(endpoint, page, deadline);
+        auto body = page == 0 ? fetch_page(endpoint, page, deadline) : next.get();
         if (!body) return body.error();
+        if (page > 0 && page + 1 < page_count) next = prefetch(endpoint, page + 1, deadline);
         auto parsed = parse(*body, page);
         if (!parsed) {
           return fail(parsed.error().kind,
@@ -151,6 +156,7 @@ class MediamtxPathSource final : public PathSource {
                                                   " pages, more than the limit of " +
                                                   std::to_string(options_.max_pages));
           }
+          if (page_count > 1) next = prefetch(endpoint, 1, deadline);
         } else if (parsed->item_count != item_count || parsed->page_count != page_count) {
           changed = true;
           changes += (changes.empty() ? "" : "; ") + std::string("itemCount ") +
@@ -170,7 +176,18 @@ class MediamtxPathSource final : public PathSource {
     }
   }
 
-  Result<std::string> fetch_page(std::string_view endpoint, std::size_t page, SteadyTime deadline) {
+  // fetch_page on a thread of its own (in the caller's, when no thread can be started).
+  // The future's destructor waits for it: nothing outlives the walk that asked.
+  std::future<Result<std::string>> prefetch(std::string_view endpoint, std::size_t page,
+                                            SteadyTime deadline) const {
+    return std::async(std::launch::async | std::launch::deferred, [this, endpoint, page, deadline] {
+      return fetch_page(endpoint, page, deadline);
+    });
+  }
+
+  // Thread-safe: reads only what construction set (Client::send is thread-safe).
+  Result<std::string> fetch_page(std::string_view endpoint, std::size_t page,
+                                 SteadyTime deadline) const {
     const std::string where = "GET " + page_url(endpoint, page) + ": ";
     if (std::chrono::steady_clock::now() >= deadline) {
       return fail(ErrorKind::timeout, where + "timed out (total timeout " +
