@@ -50,11 +50,11 @@ void run_object(JsonWriter& w, const SyncRun& run) {
 // device_metadata.state_since sits beside the state it dates), the traffic counters last.
 // Stored metadata that is not an object (no sync wrote it) is served as it is.
 void write_metadata(JsonWriter& w, const Device& d) {
-  std::string_view metadata =
-      d.metadata_json.empty() ? std::string_view("{}") : std::string_view(d.metadata_json);
-  const auto first = metadata.find_first_not_of(" \t\r\n");
+  std::string_view metadata = d.metadata_json;
+  auto first = metadata.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) metadata = "{}", first = 0; // none stored
   const auto last = metadata.find_last_not_of(" \t\r\n");
-  if (first == std::string_view::npos || metadata[first] != '{' || metadata[last] != '}') {
+  if (metadata[first] != '{' || metadata[last] != '}') {
     w.raw(metadata);
     return;
   }

@@ -1,6 +1,7 @@
 #include "camreg/metadata.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <span>
 
 #include "camreg/json_writer.hpp"
@@ -139,7 +140,9 @@ void render_metadata(const PathState& path, std::string_view whep, std::string& 
 }
 
 TrafficCounters counters_of(const PathState& path) {
-  return {path.inbound_bytes, path.outbound_bytes, path.inbound_frames_in_error};
+  constexpr auto most = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  return {std::min(path.inbound_bytes, most), std::min(path.outbound_bytes, most),
+          std::min(path.inbound_frames_in_error, most)};
 }
 
 } // namespace camreg

@@ -887,7 +887,7 @@ TEST_CASE("a database with counters in its metadata upgrades to counter columns,
   TestSchema schema;
   // The release before (0008): counters inside device_metadata, as its rounds wrote them,
   // one past what a bigint holds; an operator's row without any; one with a counter that
-  // is not a number.
+  // is not a number; one with a number and a non-number.
   install_release(schema, 8);
   schema.exec(
       "INSERT INTO devices (device_key, device_type, name, device_metadata, metadata_hash, "
@@ -896,7 +896,9 @@ TEST_CASE("a database with counters in its metadata upgrades to counter columns,
       "\"bytes_received\": 123456, \"bytes_sent\": 99999999999999999999, "
       "\"frames_in_error\": 4, \"whep_url\": \"w\"}', 77, 'live', true), "
       "('hand', 'camera', 'hand', '{\"note\": \"by hand\"}', NULL, NULL, false), "
-      "('odd', 'camera', 'odd', '{\"bytes_received\": \"lots\"}', 5, NULL, false)");
+      "('odd', 'camera', 'odd', '{\"bytes_received\": \"lots\"}', 5, NULL, false), "
+      "('part', 'camera', 'part', '{\"bytes_received\": \"x\", \"bytes_sent\": 5.7}', 6, "
+      "NULL, false)");
   const auto ids =
       schema.scalar("SELECT string_agg(id || ' ' || name, ',' ORDER BY id) FROM devices");
 
@@ -915,11 +917,12 @@ TEST_CASE("a database with counters in its metadata upgrades to counter columns,
                        "9223372036854775807 | 4 | no hash");
   CHECK(row("hand") == R"({"note": "by hand"} | no hash)");
   CHECK(row("odd") == "{} | no hash");
+  CHECK(row("part") == "{} | 0 | 5 | 0 | no hash"); // counters come in threes
 
   // The API serves cam1's counters inside its metadata, as before the upgrade.
   auto repo = postgres::make_device_repository(options_for(schema));
   const auto devices = repo->list_devices(DeviceQuery{}).value();
-  REQUIRE(devices.size() == 3);
+  REQUIRE(devices.size() == 4);
   std::string json;
   append_device_json(json, devices[0]);
   const auto served = boost::json::parse(json).at("device_metadata").as_object();

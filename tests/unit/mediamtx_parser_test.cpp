@@ -229,6 +229,31 @@ TEST_CASE("unknown fields are ignored and newer fields win over deprecated ones"
   CHECK(a.source->type == "moqSource");
 }
 
+TEST_CASE("a track with very many codec properties parses in linear time, the last twin winning",
+          "[mediamtx]") {
+  // A hostile or broken server's 3 MB of properties: searched pairwise, 200,000 of them
+  // would take minutes while the round holds its lock.
+  std::string props;
+  for (int i = 0; i < 200'000; ++i)
+    props += "\"p" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  props += R"("p7":"seven","p199999":true)";
+  const auto started = std::chrono::steady_clock::now();
+  const auto page = parse_paths_page(
+      R"({"pageCount":1,"items":[{"name":"a","available":true,"tracks2":[{"codec":"H264","codecProps":{)" +
+          props + "}}]}]}",
+      0);
+  const auto took = std::chrono::steady_clock::now() - started;
+  REQUIRE(page);
+  INFO(page->items.at(0).unreadable);
+  const auto& props_read = page->items.at(0).tracks.at(0).codec_props;
+  REQUIRE(props_read.size() == 200'000);
+  CHECK(props_read[7].first == "p7"); // in the place of its first occurrence
+  CHECK(std::get<std::string>(props_read[7].second) == "seven");
+  CHECK(std::get<bool>(props_read.back().second));
+  CHECK(std::get<std::int64_t>(props_read[123'456].second) == 123'456);
+  CHECK(took < std::chrono::seconds(10));
+}
+
 TEST_CASE("a page whose envelope is wrong fails, naming the page and the field", "[mediamtx]") {
   const auto [body, words] = GENERATE(table<std::string, std::string>({
       {R"({"items":[]})", "pageCount: missing"},

@@ -30,8 +30,8 @@ void advise_huge_pages(char* data, std::size_t size) {
 std::size_t estimate_json(const std::vector<Device>& devices) {
   std::size_t estimate = 0;
   for (const auto& d : devices)
-    estimate +=
-        260 + d.metadata_json.size() + d.device_key.size() + d.device_type.size() + d.name.size();
+    estimate += 260 + (d.counters ? 80 : 0) + d.metadata_json.size() + d.device_key.size() +
+                d.device_type.size() + d.name.size();
   return estimate;
 }
 

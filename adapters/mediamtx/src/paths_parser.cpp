@@ -2,6 +2,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 
 #include "paths_parser.hpp"
 
@@ -441,6 +442,7 @@ class PathPageHandler {
     item_.tracks2.trim(64);
     item_.tracks.trim(64);
     item_.readers.trim(1024);
+    if (prop_index_.bucket_count() > 1024) prop_index_ = {};
   }
 
   // The envelope's verdict, once the document was read whole.
@@ -652,6 +654,7 @@ class PathPageHandler {
       if (frame.key == Key::codec_props) {
         track.props_kind = kind;
         track.props.clear();
+        prop_index_.clear();
         if (kind == Kind::object) role = Role::codec_props;
       }
       return nullptr;
@@ -717,15 +720,29 @@ class PathPageHandler {
   }
 
   // A codec property takes the place of an earlier one of the same key, as in a parsed
-  // document; a scalar's value is set by done(), from prop_slot_.
+  // document; a scalar's value is set by done(), from prop_slot_. The earlier ones are
+  // searched in turn while they are few (MediaMTX sends a handful), through an index
+  // past that: a reply with a million properties costs no more per property than one
+  // with five.
   Slot* prop_value(Reused<Prop>& props) {
+    constexpr std::size_t indexed_from = 16;
     prop_ = nullptr;
-    for (auto& p : props) {
-      if (p.key == key_) prop_ = &p;
+    if (props.size() < indexed_from) {
+      for (auto& p : props) {
+        if (p.key == key_) prop_ = &p;
+      }
+    } else {
+      if (prop_index_.empty()) {
+        for (std::size_t i = 0; i < props.size(); ++i)
+          prop_index_.emplace(props.begin()[i].key, i);
+      }
+      if (const auto found = prop_index_.find(key_); found != prop_index_.end())
+        prop_ = props.begin() + found->second;
     }
     if (prop_ == nullptr) {
       prop_ = &props.next();
       prop_->key = key_;
+      if (!prop_index_.empty()) prop_index_.emplace(key_, props.size() - 1);
     }
     prop_->kept = false;
     return reset(prop_slot_);
@@ -796,9 +813,10 @@ class PathPageHandler {
   ItemFields item_; // the item being read, reused from item to item
   std::string key_;
   bool in_key_ = false, in_string_ = false;
-  Slot* string_ = nullptr; // where the string being read goes
-  Slot* value_ = nullptr;  // the slot of the scalar being read
-  Prop* prop_ = nullptr;   // the codec property being read
+  Slot* string_ = nullptr;                                  // where the string being read goes
+  Slot* value_ = nullptr;                                   // the slot of the scalar being read
+  Prop* prop_ = nullptr;                                    // the codec property being read
+  std::unordered_map<std::string, std::size_t> prop_index_; // of a track with many
   Slot prop_slot_;
 };
 

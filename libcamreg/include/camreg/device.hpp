@@ -28,6 +28,8 @@ std::optional<DeviceState> parse_device_state(std::string_view text) noexcept;
 // frames_in_error of device_metadata). They move every round on every live camera, so they
 // are stored in columns of their own beside device_metadata, whose JSON a round then
 // rewrites only when something else changed; readers serve them inside device_metadata.
+// Each is at most 2^63 - 1 (what PostgreSQL's bigint holds: 9.2 exabytes, which no camera
+// moves); a larger listed value is held as that.
 struct TrafficCounters {
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
@@ -47,8 +49,8 @@ struct Device {
   TimePoint created_at;
   TimePoint updated_at;
   std::string metadata_json;               // a JSON object, as stored (without the counters)
-  std::optional<TrafficCounters> counters; // absent: not listed since counters had columns
   std::optional<TimePoint> state_since;    // when device_metadata.state last changed
+  std::optional<TrafficCounters> counters; // absent: not listed since counters had columns
 };
 
 // Which devices a listing returns; results are ordered by device_key.

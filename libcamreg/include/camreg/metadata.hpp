@@ -32,7 +32,7 @@ std::string render_metadata(const PathState& path, std::string_view whep_url);
 // and keeps a copy only of the metadata it writes.
 void render_metadata(const PathState& path, std::string_view whep_url, std::string& out);
 
-// The traffic counters of a listed path.
+// The traffic counters of a listed path (each at most 2^63 - 1).
 TrafficCounters counters_of(const PathState& path);
 
 } // namespace camreg
