@@ -44,6 +44,22 @@ RegistryState stored_state(TimePoint now) {
   return state;
 }
 
+// A device as a round's write left it in a store.
+StoredPresence stored_as(const DeviceWrite& w) {
+  StoredPresence d;
+  d.device_key = d.name = w.device_key;
+  d.state = w.state;
+  d.is_active = w.is_active;
+  d.last_seen = w.last_seen;
+  if (w.metadata == DeviceWrite::Metadata::replace) d.metadata_hash = w.metadata_hash;
+  d.state_since = w.state_since;
+  d.missed_listings = w.missed_listings;
+  d.presence = w.presence;
+  d.online_announced = w.online_announced;
+  d.counters = w.counters;
+  return d;
+}
+
 } // namespace
 
 TEST_CASE("a round that consumes its listing plans exactly what the const form plans",
@@ -114,18 +130,7 @@ TEST_CASE("a round where only a camera's counters moved writes them and keeps it
   CHECK(w0.counters == TrafficCounters{123456, 654321, 0});
   CHECK_THAT(w0.metadata_json, !Catch::Contains("bytes_"));
 
-  // Stored as that round left it, one minute later.
-  StoredPresence d;
-  d.device_key = d.name = "cam1";
-  d.state = w0.state;
-  d.is_active = w0.is_active;
-  d.last_seen = w0.last_seen;
-  d.metadata_hash = w0.metadata_hash;
-  d.state_since = w0.state_since;
-  d.presence = w0.presence;
-  d.online_announced = w0.online_announced;
-  d.counters = w0.counters;
-  stored.devices = {d};
+  stored.devices = {stored_as(w0)}; // as that round left it, one minute later
 
   path.inbound_bytes += 1'000'000;
   path.outbound_bytes += 5;
@@ -154,15 +159,7 @@ TEST_CASE("a round where only a camera's counters moved writes them and keeps it
     const auto once =
         plan_round(Result<std::vector<PathState>>(std::vector{idle}), stored, options, now, "test");
     REQUIRE(once.writes.size() == 1);
-    StoredPresence after = stored.devices[0];
-    after.state = once.writes[0].state;
-    after.is_active = once.writes[0].is_active;
-    after.state_since = once.writes[0].state_since;
-    after.metadata_hash = once.writes[0].metadata_hash;
-    after.presence = once.writes[0].presence;
-    after.counters = once.writes[0].counters;
-    after.online_announced = once.writes[0].online_announced;
-    stored.devices = {after};
+    stored.devices = {stored_as(once.writes[0])};
     const auto again = plan_round(Result<std::vector<PathState>>(std::vector{idle}), stored,
                                   options, now + 1min, "test");
     CHECK(again.writes.empty());
