@@ -887,7 +887,8 @@ TEST_CASE("a database with counters in its metadata upgrades to counter columns,
   TestSchema schema;
   // The release before (0008): counters inside device_metadata, as its rounds wrote them,
   // one past what a bigint holds; an operator's row without any; one with a counter that
-  // is not a number; one with a number and a non-number.
+  // is not a number; one with a number and a non-number. cam1 has a history: two ledger
+  // intervals and a run.
   install_release(schema, 8);
   schema.exec(
       "INSERT INTO devices (device_key, device_type, name, device_metadata, metadata_hash, "
@@ -898,14 +899,35 @@ TEST_CASE("a database with counters in its metadata upgrades to counter columns,
       "('hand', 'camera', 'hand', '{\"note\": \"by hand\"}', NULL, NULL, false), "
       "('odd', 'camera', 'odd', '{\"bytes_received\": \"lots\"}', 5, NULL, false), "
       "('part', 'camera', 'part', '{\"bytes_received\": \"x\", \"bytes_sent\": 5.7}', 6, "
-      "NULL, false)");
+      "NULL, false);"
+      "UPDATE devices SET presence = 'online', online_announced = true, last_seen = now(), "
+      "state_since = now() - interval '1 h' WHERE device_key = 'cam1';"
+      "INSERT INTO device_presence (device_id, presence, period) "
+      "SELECT id, 'offline', tstzrange(now() - interval '2 h', now() - interval '1 h') "
+      "FROM devices WHERE device_key = 'cam1';"
+      "INSERT INTO device_presence (device_id, presence, period) "
+      "SELECT id, 'online', tstzrange(now() - interval '1 h', NULL) FROM devices "
+      "WHERE device_key = 'cam1';"
+      "INSERT INTO sync_runs (started_at, finished_at, ok, paths_seen, upserted, expired, source) "
+      "VALUES (now() - interval '1 min', now() - interval '1 min', true, 1, 1, 0, 'x')");
   const auto ids =
       schema.scalar("SELECT string_agg(id || ' ' || name, ',' ORDER BY id) FROM devices");
+  const auto ledger = [&] {
+    return schema.scalar(
+        "SELECT string_agg(x.presence || ' ' || lower(x.period) || ' ' || "
+        "coalesce(upper(x.period)::text, 'open'), ',' ORDER BY lower(x.period)) "
+        "FROM device_presence x JOIN devices d ON d.id = x.device_id "
+        "WHERE d.device_key = 'cam1'");
+  };
+  const auto ledger_before = ledger();
+  const auto runs_before = schema.scalar("SELECT string_agg(id::text, ',') FROM sync_runs");
 
   const auto upgraded = postgres::migrate(options_for(schema));
   REQUIRE(upgraded);
   CHECK(upgraded->applied.size() == postgres::migrations().size() - 8);
   CHECK(schema.scalar("SELECT string_agg(id || ' ' || name, ',' ORDER BY id) FROM devices") == ids);
+  CHECK(ledger() == ledger_before);
+  CHECK(schema.scalar("SELECT string_agg(id::text, ',') FROM sync_runs") == runs_before);
   const auto row = [&](const std::string& key) {
     return schema.scalar(
         "SELECT concat_ws(' | ', device_metadata::text, bytes_received, "
@@ -940,6 +962,9 @@ TEST_CASE("a database with counters in its metadata upgrades to counter columns,
   REQUIRE(commit_listing(*repo, std::vector{cam1}, now));
   CHECK(schema.scalar("SELECT device_metadata = '" + metadata_of(cam1) +
                       "'::jsonb FROM devices WHERE device_key = 'cam1'") == "t");
+  // Still live: its open interval goes on; the round is recorded after the old run.
+  CHECK(ledger() == ledger_before);
+  CHECK(schema.scalar("SELECT count(*) FROM sync_runs") == "2");
   schema.exec(
       "UPDATE devices SET device_metadata = device_metadata || '{\"mark\": 1}' "
       "WHERE device_key = 'cam1'");
