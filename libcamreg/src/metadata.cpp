@@ -1,7 +1,6 @@
 #include "camreg/metadata.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <span>
 
 #include "camreg/json_writer.hpp"
@@ -140,9 +139,9 @@ void render_metadata(const PathState& path, std::string_view whep, std::string& 
 }
 
 TrafficCounters counters_of(const PathState& path) {
-  constexpr auto most = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  return {std::min(path.inbound_bytes, most), std::min(path.outbound_bytes, most),
-          std::min(path.inbound_frames_in_error, most)};
+  return {std::min(path.inbound_bytes, max_traffic_counter),
+          std::min(path.outbound_bytes, max_traffic_counter),
+          std::min(path.inbound_frames_in_error, max_traffic_counter)};
 }
 
 } // namespace camreg

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iterator>
-#include <limits>
 #include <unordered_map>
 
 #include "camreg/metadata.hpp"
@@ -360,11 +359,10 @@ void copy_in(PGconn* conn, const char* sql, const Rows& rows, AppendRow&& append
   if (!error.empty()) throw std::runtime_error("COPY of the round: " + error);
 }
 
-// A counter as its bigint column holds it: a value past 2^63 - 1 (9.2 exabytes, which no
-// camera reaches) is held as 2^63 - 1.
+// A counter as its bigint column holds it (the core never plans one past the bound; a
+// write made elsewhere is held to it too, not refused by the COPY).
 long long stored_counter(std::uint64_t value) {
-  return static_cast<long long>(
-      std::min<std::uint64_t>(value, std::numeric_limits<long long>::max()));
+  return static_cast<long long>(std::min(value, max_traffic_counter));
 }
 
 // One line of camreg_round_writes.

@@ -36,6 +36,7 @@ struct TrafficCounters {
   std::uint64_t frames_in_error = 0;
   friend bool operator==(const TrafficCounters&, const TrafficCounters&) = default;
 };
+inline constexpr std::uint64_t max_traffic_counter = 9'223'372'036'854'775'807u; // 2^63 - 1
 
 // One row of the devices table.
 struct Device {
