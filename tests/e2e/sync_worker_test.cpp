@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -267,6 +269,64 @@ TEST_CASE("a round slower than the interval delays the next instead of overlappi
   CHECK(s.q("SELECT count(*) FROM (SELECT started_at - lag(finished_at) OVER (ORDER BY id) AS gap "
             "FROM sync_runs ORDER BY id OFFSET 2) r WHERE gap > interval '0.5 s'") == "0");
   CHECK(std::stoi(s.q("SELECT count(*) FROM sync_runs")) >= 4);
+}
+
+namespace {
+
+// The file's whole text ("" when unreadable).
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Whether a piece of the process's heap is advised to the kernel for huge pages
+// (glibc's first, small piece never is: every piece is looked at).
+bool heap_advised(pid_t pid) {
+  const auto smaps = read_text("/proc/" + std::to_string(pid) + "/smaps");
+  for (auto heap = smaps.find("[heap]"); heap != std::string::npos;
+       heap = smaps.find("[heap]", heap + 1)) {
+    const auto flags = smaps.find("VmFlags:", heap);
+    if (smaps.substr(flags, smaps.find('\n', flags) - flags).find(" hg") != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("sync-worker runs with malloc asking for huge pages unless GLIBC_TUNABLES says no",
+          "[e2e][sync-worker]") {
+  const auto modes = read_text("/sys/kernel/mm/transparent_hugepage/enabled");
+#if defined(__SANITIZE_ADDRESS__)
+  const bool asks = false; // the sanitizer's allocator replaces glibc's
+#else
+  const bool asks = modes.find("[madvise]") != std::string::npos;
+#endif
+  INFO("transparent_hugepage/enabled: " << modes);
+  Stack s;
+  s.fake.set_paths(two_cameras(true));
+  REQUIRE(s.once({"--migrate"}).status == 0);
+  // A tunable of the operator's own does not stop it; a round has run on the heap.
+  for (const auto& [tunables, expected] :
+       {std::pair<std::string, bool>{"glibc.malloc.arena_max=1", asks},
+        std::pair<std::string, bool>{"glibc.malloc.hugetlb=0", false}}) {
+    INFO("GLIBC_TUNABLES=" << tunables);
+    ChildProcess worker(s.argv({"--interval", "1s"}), {"GLIBC_TUNABLES=" + tunables});
+    const auto started = worker.wait_for("start:", 10s);
+    REQUIRE(worker.wait_for("round: synced", 10s));
+    INFO(worker.output());
+    REQUIRE(started);
+    CHECK(heap_advised(worker.pid()) == expected);
+    if (expected) {
+      CHECK_THAT(*started, Catch::Contains("malloc_huge_pages=asked"));
+    } else if (tunables.find("hugetlb") != std::string::npos) {
+      CHECK_THAT(*started, Catch::Contains("off by GLIBC_TUNABLES"));
+    } else {
+      CHECK_THAT(*started, !Catch::Contains("malloc_huge_pages=asked"));
+    }
+    worker.signal(SIGTERM);
+    CHECK(worker.wait(5s) == 0);
+  }
 }
 
 TEST_CASE("invalid options are refused at start naming the option", "[e2e][sync-worker]") {
