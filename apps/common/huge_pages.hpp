@@ -13,7 +13,7 @@ namespace camreg::app {
 // nothing is to be done or the exec failed (the program then runs as it is).
 void exec_with_huge_pages(char** argv);
 
-// What malloc was asked for, for the start log: "huge pages", or why not.
+// What malloc was asked for, for the start log: "asked" (huge pages), or why not.
 std::string huge_pages_status();
 
 } // namespace camreg::app
