@@ -44,6 +44,7 @@ inline std::uint64_t hash_bytes_64(std::string_view bytes) noexcept {
 class Hasher64 {
  public:
   void add(std::string_view bytes) noexcept {
+    if (bytes.empty()) return; // its data() may be null, which memcpy must not get
     size_ += bytes.size();
     if (pending_ != 0) {
       const auto n = bytes.size() < 8 - pending_ ? bytes.size() : 8 - pending_;
