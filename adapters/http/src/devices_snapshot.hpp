@@ -33,7 +33,7 @@ struct CompressedJson {
 };
 
 // Reads a CompressedJson's JSON forward, a bounded piece at a time; seeks back by
-// starting again from a block. Not thread-safe; holds ~45 kB of zlib state.
+// starting again from a block. Not thread-safe; holds ~55 kB (zlib state, a scratch).
 class JsonReader {
  public:
   explicit JsonReader(const CompressedJson& json);
