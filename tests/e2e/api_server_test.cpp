@@ -306,6 +306,55 @@ TEST_CASE("ETag revalidation, gzip and HEAD", "[e2e][api][cache]") {
   CHECK(api.get("/api/devices?device_type=camera", {{"If-None-Match", etag}}).status == 200);
 }
 
+TEST_CASE(
+    "the whole list across many gzip blocks is the same plain, gzip, over HTTP/1.0 and by HEAD",
+    "[e2e][api][cache]") {
+  // 700 cameras: the answer spans blocks of the snapshot and pieces of the streamed body.
+  Registry reg;
+  std::vector<std::pair<std::string, bool>> cams;
+  for (int i = 0; i < 700; ++i)
+    cams.emplace_back("cam" + std::to_string(1000 + i), i % 3 != 0);
+  reg.round(cams);
+  ApiServer api(reg.schema.url());
+  const auto plain = api.get("/api/devices?device_type=camera");
+  REQUIRE(plain.status == 200);
+  CHECK(plain.header("content-length") == std::to_string(plain.body.size()));
+  const auto list = json::parse(plain.body).as_array();
+  REQUIRE(list.size() == 700);
+  CHECK(list[699].at("device_key") == "cam1699");
+  const auto zipped = api.get("/api/devices?device_type=camera", {{"Accept-Encoding", "gzip"}});
+  CHECK(zipped.header("content-encoding") == "gzip");
+  CHECK(zipped.header("etag") == plain.header("etag"));
+  CHECK(gunzip(zipped.body) == plain.body);
+  // One device of the last block is its object of the array.
+  const auto last = api.get("/api/devices/cam1699");
+  REQUIRE(last.status == 200);
+  CHECK(json::parse(last.body) == list[699]);
+
+  const auto head =
+      http_request("HEAD", "127.0.0.1", api.port(), "/api/devices?device_type=camera");
+  CHECK(head.status == 200);
+  CHECK(head.body.empty());
+  CHECK(head.header("content-length") == std::to_string(plain.body.size()));
+
+  // HTTP/1.0: the same bytes with their Content-Length, then the connection closes.
+  const int fd = raw_connect(api.port());
+  REQUIRE(fd >= 0);
+  const std::string request = "GET /api/devices?device_type=camera HTTP/1.0\r\n\r\n";
+  REQUIRE(write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size()));
+  std::string response;
+  char buf[65536];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
+    response.append(buf, static_cast<std::size_t>(n));
+  close(fd);
+  CHECK(response.rfind("HTTP/1.0 200", 0) == 0);
+  const auto end = response.find("\r\n\r\n");
+  REQUIRE(end != std::string::npos);
+  CHECK_THAT(response.substr(0, end),
+             Catch::Contains("Content-Length: " + std::to_string(plain.body.size())));
+  CHECK(response.substr(end + 4) == plain.body);
+}
+
 TEST_CASE("sync status tells when the registry last synced", "[e2e][api]") {
   Registry reg;
   ApiServer api(reg.schema.url());

@@ -40,3 +40,24 @@ TEST_CASE("hash_bytes_64 tells apart every length and every flipped bit", "[hash
   // Every input above is distinct (a letter never becomes zero by one flipped bit).
   CHECK(seen.size() == made);
 }
+
+TEST_CASE("Hasher64 given pieces of any size is hash_bytes_64 of their concatenation", "[hash]") {
+  std::string body(67, 'x');
+  for (std::size_t i = 0; i < body.size(); ++i)
+    body[i] = static_cast<char>('a' + i % 26);
+  const auto piece = GENERATE(1, 3, 7, 8, 9, 16, 100);
+  CAPTURE(piece);
+  for (std::size_t n = 0; n <= body.size(); ++n) {
+    const std::string_view whole(body.data(), n);
+    Hasher64 h;
+    // Uneven pieces: piece, then piece + 1, ...
+    std::size_t at = 0;
+    for (std::size_t step = static_cast<std::size_t>(piece); at < n; ++step) {
+      h.add(whole.substr(at, step));
+      at += std::min(step, n - at);
+    }
+    h.add({});
+    CHECK(h.size() == n);
+    CHECK(h.value() == hash_bytes_64(whole));
+  }
+}

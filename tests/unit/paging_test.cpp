@@ -9,6 +9,7 @@
 #include "fake_registry.hpp"
 #include "handle_request.hpp"
 #include "paging.hpp"
+#include "take_source.hpp"
 #include "wait.hpp"
 
 using namespace camreg;
@@ -51,7 +52,9 @@ struct Api {
     auto reply = promise.get_future();
     handle_request(req, ctx, [&](Reply r) { promise.set_value(std::move(r)); });
     REQUIRE(reply.wait_for(5s) == std::future_status::ready);
-    return reply.get();
+    auto got = reply.get();
+    take_source(got);
+    return got;
   }
 };
 

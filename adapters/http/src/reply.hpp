@@ -17,7 +17,18 @@ using Response = bhttp::response<bhttp::span_body<const char>>;
 
 class EventStream;
 
-// A response and what keeps its body's bytes alive (a string, or a shared snapshot).
+// A body made a bounded piece at a time as it is sent, for an answer too large to hold
+// whole per request (the whole device list without gzip). Used by one session only.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // The whole body's size (its Content-Length).
+  virtual std::size_t size() const = 0;
+  // The next piece, valid until the next call; empty once size() bytes were given.
+  virtual std::string_view next() = 0;
+};
+
+// A response and what keeps its body's bytes alive (a string, or a snapshot's gzip).
 struct Reply {
   Response res;
   std::shared_ptr<const void> owner;
@@ -25,7 +36,10 @@ struct Reply {
   // Set: the body is this stream of events, sent in chunks after the header until the
   // stream or the connection ends.
   std::shared_ptr<EventStream> stream = nullptr;
+  // Set: the body is this source's (res.body() is empty), sent with its Content-Length.
+  std::shared_ptr<BodySource> source = nullptr;
 
+  // The body when it is held whole (not a source's).
   std::string_view body() const { return {res.body().data(), res.body().size()}; }
 };
 

@@ -99,13 +99,16 @@ void Session::send(Reply reply, bool close_after) {
   auto& res = reply_->res;
   const bool close_conn = close_after || shared_.draining;
   res.keep_alive(!close_conn);
-  const auto size = res.body().size();
+  auto source = std::move(reply_->source);
+  const auto size = source ? source->size() : res.body().size();
   if (request_.method() == bhttp::verb::head) {
     res.body() = {};
     res.content_length(size);
+    source.reset();
   } else if (res.result() == bhttp::status::not_modified ||
              res.result() == bhttp::status::no_content) {
     res.body() = {};
+    source.reset();
   } else {
     res.content_length(size);
   }
@@ -117,7 +120,28 @@ void Session::send(Reply reply, bool close_after) {
   wrote_ = false;
   unsent_ = -1;
   watch_write();
-  do_write();
+  if (!source) return do_write();
+  source_ = std::move(source);
+  bhttp::async_write_header(stream_, *serializer_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->wrote_ = true;
+                              self->serializer_.reset();
+                              if (ec) return self->written(ec);
+                              self->write_piece();
+                            });
+}
+
+void Session::write_piece() {
+  const auto piece = source_->next();
+  if (piece.empty()) return written({});
+  net::async_write(stream_, net::buffer(piece.data(), piece.size()),
+                   beast::bind_front_handler(&Session::on_piece, shared_from_this()));
+}
+
+void Session::on_piece(beast::error_code ec, std::size_t) {
+  wrote_ = true;
+  if (ec) return written(ec);
+  write_piece();
 }
 
 void Session::do_write() {
@@ -146,8 +170,13 @@ void Session::watch_write() {
 void Session::on_write(beast::error_code ec, std::size_t) {
   wrote_ = true;
   if (!ec && !serializer_->is_done()) return do_write();
+  written(ec);
+}
+
+void Session::written(beast::error_code ec) {
   write_watch_.cancel();
   serializer_.reset();
+  source_.reset();
   reply_.reset();
   if (ec || close_after_write_) return close();
   do_read();

@@ -46,6 +46,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void send(Reply reply, bool close_after);
   void do_write();
   void on_write(boost::beast::error_code ec, std::size_t);
+  // A body from a BodySource: the header, then each piece as the client takes the last.
+  void write_piece();
+  void on_piece(boost::beast::error_code ec, std::size_t);
+  void written(boost::beast::error_code ec);
   void watch_write();
   void close();
   // GET /api/events: the header, then each batch of events (or a heartbeat comment) as a
@@ -59,7 +63,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void finish_stream();
   void heartbeat();
   void watch_peer();
-  bool writing() const { return serializer_.has_value() || chunk_writing_; }
+  bool writing() const { return serializer_.has_value() || source_ || chunk_writing_; }
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -68,6 +72,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Request request_;
   std::optional<Reply> reply_;
   std::optional<bhttp::response_serializer<bhttp::span_body<const char>>> serializer_;
+  std::shared_ptr<BodySource> source_; // set while its body is written
   bool close_after_write_ = false;
   boost::asio::steady_timer write_watch_; // cuts a write that made no progress in a period
   bool wrote_ = false;                    // a write completed since the last look
