@@ -215,10 +215,15 @@ void RegistryView::refresh(bool everything) {
         repository_->scan_devices(query, [&](std::vector<Device>& batch) { building->add(batch); });
     SnapshotPtr snapshot;
     std::string error;
-    if (scanned)
-      snapshot = building->finish();
-    else
+    if (scanned) {
+      try {
+        snapshot = building->finish();
+      } catch (const std::exception& e) { // out of memory, or the builder's own fault:
+        error = std::string("building the answer: ") + e.what(); // the previous one stays
+      }
+    } else {
       error = scanned.error().message;
+    }
     building.reset();
     std::vector<Callback> callbacks;
     {

@@ -318,6 +318,7 @@ TEST_CASE(
   ApiServer api(reg.schema.url());
   const auto plain = api.get("/api/devices?device_type=camera");
   REQUIRE(plain.status == 200);
+  REQUIRE(plain.body.size() > 2 * (256 << 10)); // more than two of the session's pieces
   CHECK(plain.header("content-length") == std::to_string(plain.body.size()));
   const auto list = json::parse(plain.body).as_array();
   REQUIRE(list.size() == 700);
@@ -353,6 +354,28 @@ TEST_CASE(
   CHECK_THAT(response.substr(0, end),
              Catch::Contains("Content-Length: " + std::to_string(plain.body.size())));
   CHECK(response.substr(end + 4) == plain.body);
+
+  // HTTP/1.1 keep-alive: after a streamed body the same connection answers the next
+  // request (sent at once, behind the first).
+  const int kept = raw_connect(api.port());
+  REQUIRE(kept >= 0);
+  const std::string two =
+      "GET /api/devices?device_type=camera HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /api/devices/cam1699 HTTP/1.1\r\nHost: x\r\n"
+      "Connection: close\r\n\r\n";
+  REQUIRE(write(kept, two.data(), two.size()) == static_cast<ssize_t>(two.size()));
+  std::string both;
+  for (ssize_t n; (n = read(kept, buf, sizeof buf)) > 0;)
+    both.append(buf, static_cast<std::size_t>(n));
+  close(kept);
+  const auto first_end = both.find("\r\n\r\n");
+  REQUIRE(first_end != std::string::npos);
+  CHECK(both.substr(first_end + 4, plain.body.size()) == plain.body);
+  const auto second = both.substr(first_end + 4 + plain.body.size());
+  CHECK(second.rfind("HTTP/1.1 200", 0) == 0);
+  const auto second_end = second.find("\r\n\r\n");
+  REQUIRE(second_end != std::string::npos);
+  CHECK(json::parse(second.substr(second_end + 4)) == list[699]);
 }
 
 TEST_CASE("sync status tells when the registry last synced", "[e2e][api]") {

@@ -317,6 +317,8 @@ TEST_CASE("sync-worker runs with malloc asking for huge pages unless GLIBC_TUNAB
     INFO(worker.output());
     REQUIRE(started);
     CHECK(heap_advised(worker.pid()) == expected);
+    // Started again under its own path: ps and pgrep still know it by its name.
+    CHECK(read_text("/proc/" + std::to_string(worker.pid()) + "/comm") == "sync-worker\n");
     if (expected) {
       CHECK_THAT(*started, Catch::Contains("malloc_huge_pages=asked"));
     } else if (tunables.find("hugetlb") != std::string::npos) {

@@ -747,3 +747,31 @@ TEST_CASE(
   for (std::size_t i = 0; i < keys.size(); ++i)
     CHECK(keys[i] == devices[i].device_key);
 }
+
+TEST_CASE("a device past the block's byte bound closes its block early; every read still holds",
+          "[http][snapshot]") {
+  // Small cameras around one whose metadata alone is over the 1 MB a block may hold: the
+  // block closes after it (not after 256 objects), and the next starts with the next one.
+  auto devices = numbered_cameras(9);
+  devices[4].metadata_json = R"({"state":"live","big":")" + std::string(1'200'000, 'b') + "\"}";
+  const auto expected = array_of(devices);
+  const auto snapshot = build_devices_snapshot(devices);
+  const auto& body = *snapshot->body;
+  REQUIRE(snapshot->objects.size() == devices.size());
+  // Two blocks: '[' and objects 0 to 4; then ',' and objects 5 to 8 and ']'.
+  REQUIRE(body.blocks.size() == 2);
+  CHECK(body.blocks[1].json_offset == snapshot->objects[5].offset - 1);
+  CHECK(gunzip(body.gzip) == expected);
+  for (const auto& o : snapshot->objects)
+    CHECK(snapshot->object_json(o) == expected.substr(o.offset, o.size));
+  for (std::size_t first = 0; first < devices.size(); ++first) {
+    CAPTURE(first);
+    CHECK(page_json(*snapshot, first, 3) ==
+          array_of(std::vector<Device>(
+              devices.begin() + static_cast<std::ptrdiff_t>(first),
+              devices.begin() + static_cast<std::ptrdiff_t>(std::min(first + 3, devices.size())))));
+  }
+  std::string whole;
+  body.read(0, body.json_size, whole);
+  CHECK(whole == expected);
+}

@@ -392,29 +392,40 @@ void devices(const Call& call, Responder& done) {
           done(std::move(reply));
         });
   }
-  view->get(*query,
-            [done = std::move(done), req = std::move(req), key = std::move(key), view,
-             page = std::move(page), path = std::move(path), raw_query = std::move(raw_query)](
-                RegistryView::SnapshotPtr built, const std::string& error) {
-              if (!built) {
-                return done(error_reply(bhttp::status::service_unavailable, "database_unavailable",
-                                        error, req.version));
-              }
-              const auto snapshot = std::static_pointer_cast<const DevicesSnapshot>(built);
-              const auto answer = [&](Reply reply) {
-                // The devices may be only as fresh as the last round: say how old that is.
-                reply.res.set("X-Registry-Age", registry_age(*view));
-                done(std::move(reply));
-              };
-              if (page) return answer(snapshot_page_reply(*snapshot, *page, path, raw_query, req));
-              if (key.empty()) return answer(whole_reply(*snapshot, req));
-              const auto* object = snapshot->find(key);
-              if (!object) {
-                return answer(error_reply(bhttp::status::not_found, "not_found",
-                                          "no device with key " + key.substr(0, 200), req.version));
-              }
-              answer(object_reply(*snapshot, *object, req));
-            });
+  view->get(
+      *query, [done = std::move(done), req = std::move(req), key = std::move(key), view,
+               page = std::move(page), path = std::move(path), raw_query = std::move(raw_query)](
+                  RegistryView::SnapshotPtr built, const std::string& error) {
+        if (!built) {
+          return done(error_reply(bhttp::status::service_unavailable, "database_unavailable", error,
+                                  req.version));
+        }
+        const auto snapshot = std::static_pointer_cast<const DevicesSnapshot>(built);
+        const auto answer = [&](Reply reply) {
+          // The devices may be only as fresh as the last round: say how old that is.
+          reply.res.set("X-Registry-Age", registry_age(*view));
+          done(std::move(reply));
+        };
+        // Cutting a page or a device inflates part of the snapshot; this may run on
+        // the view's thread, where nothing else would catch a failure.
+        std::optional<Reply> reply;
+        try {
+          if (page) {
+            reply = snapshot_page_reply(*snapshot, *page, path, raw_query, req);
+          } else if (key.empty()) {
+            reply = whole_reply(*snapshot, req);
+          } else if (const auto* object = snapshot->find(key)) {
+            reply = object_reply(*snapshot, *object, req);
+          } else {
+            reply = error_reply(bhttp::status::not_found, "not_found",
+                                "no device with key " + key.substr(0, 200), req.version);
+          }
+        } catch (const std::exception& e) {
+          return done(error_reply(bhttp::status::internal_server_error, "internal_error",
+                                  std::string("reading the answer: ") + e.what(), req.version));
+        }
+        answer(std::move(*reply));
+      });
 }
 
 // GET /metrics: the devices of the all-devices snapshot (the one /api/devices serves, so

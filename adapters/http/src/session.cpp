@@ -132,7 +132,16 @@ void Session::send(Reply reply, bool close_after) {
 }
 
 void Session::write_piece() {
-  const auto piece = source_->next();
+  std::string_view piece;
+  try {
+    piece = source_->next();
+  } catch (const std::exception& e) { // an inflate that failed: the header is out, so the
+    if (shared_.ctx.log) {            // connection is cut short, never the io thread
+      shared_.ctx.log(LogLevel::error, "http",
+                      std::string("a streamed answer failed, connection closed: ") + e.what());
+    }
+    return written(make_error_code(boost::system::errc::io_error));
+  }
   if (piece.empty()) return written({});
   net::async_write(stream_, net::buffer(piece.data(), piece.size()),
                    beast::bind_front_handler(&Session::on_piece, shared_from_this()));
