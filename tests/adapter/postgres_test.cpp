@@ -713,6 +713,15 @@ TEST_CASE("database URLs are logged without their password", "[postgres][securit
         "host=db password = *** dbname=camreg");
 }
 
+// cam1's ledger in the upgrade tests: offline 2 h to 1 h ago, online since.
+#define CAM1_HISTORY_SQL                                                             \
+  "INSERT INTO device_presence (device_id, presence, period) "                       \
+  "SELECT id, 'offline', tstzrange(now() - interval '2 h', now() - interval '1 h') " \
+  "FROM devices WHERE device_key = 'cam1';"                                          \
+  "INSERT INTO device_presence (device_id, presence, period) "                       \
+  "SELECT id, 'online', tstzrange(now() - interval '1 h', NULL) FROM devices "       \
+  "WHERE device_key = 'cam1';"
+
 TEST_CASE("a database of the previous release upgrades in place and keeps its rows",
           "[postgres][migrate]") {
   TestSchema schema;
@@ -783,13 +792,7 @@ TEST_CASE("a single-site database upgrades to sites: keys, ids and history uncha
       "('lobby/cam_2', 'camera', 'lobby/cam_2', 'no_source', false, NULL, 'offline', false);"
       "INSERT INTO device_presence (device_id, presence, period) "
       "SELECT id, 'offline', tstzrange(now() - interval '3 h', NULL) FROM devices "
-      "WHERE device_key = 'lobby/cam_2';"
-      "INSERT INTO device_presence (device_id, presence, period) "
-      "SELECT id, 'offline', tstzrange(now() - interval '2 h', now() - interval '1 h') "
-      "FROM devices WHERE device_key = 'cam1';"
-      "INSERT INTO device_presence (device_id, presence, period) "
-      "SELECT id, 'online', tstzrange(now() - interval '1 h', NULL) FROM devices "
-      "WHERE device_key = 'cam1';"
+      "WHERE device_key = 'lobby/cam_2';" CAM1_HISTORY_SQL
       "INSERT INTO sync_runs (started_at, finished_at, ok, paths_seen, upserted, expired, source) "
       "VALUES (now() - interval '1 min', now() - interval '1 min', true, 2, 2, 0, 'x')");
   const auto fingerprint = [&] {
@@ -901,13 +904,7 @@ TEST_CASE("a database with counters in its metadata upgrades to counter columns,
       "('part', 'camera', 'part', '{\"bytes_received\": \"x\", \"bytes_sent\": 5.7}', 6, "
       "NULL, false);"
       "UPDATE devices SET presence = 'online', online_announced = true, last_seen = now(), "
-      "state_since = now() - interval '1 h' WHERE device_key = 'cam1';"
-      "INSERT INTO device_presence (device_id, presence, period) "
-      "SELECT id, 'offline', tstzrange(now() - interval '2 h', now() - interval '1 h') "
-      "FROM devices WHERE device_key = 'cam1';"
-      "INSERT INTO device_presence (device_id, presence, period) "
-      "SELECT id, 'online', tstzrange(now() - interval '1 h', NULL) FROM devices "
-      "WHERE device_key = 'cam1';"
+      "state_since = now() - interval '1 h' WHERE device_key = 'cam1';" CAM1_HISTORY_SQL
       "INSERT INTO sync_runs (started_at, finished_at, ok, paths_seen, upserted, expired, source) "
       "VALUES (now() - interval '1 min', now() - interval '1 min', true, 1, 1, 0, 'x')");
   const auto ids =
