@@ -103,6 +103,42 @@ TEST_CASE("250 paths come back from 3 pages of 100", "[mediamtx][fake]") {
   CHECK(requests.find(R"("page":3)") == std::string::npos);
 }
 
+// tests/scale's churning MediaMTX: what each walk must find, whichever way the fake
+// renders its pages (a name holding the fake's own placeholder digits included).
+TEST_CASE("the fake's --churn grows every live path's counters and flips 1% a walk",
+          "[mediamtx][fake]") {
+  FakeMediamtx fake({"--churn"});
+  auto items = path_items_json("cam", 250);
+  items.insert(1, path_item_json("cam-4815162342900", true) + ",");
+  fake.set_paths(items);
+  mediamtx::Options options;
+  options.items_per_page = 100;
+  const auto source = source_for(fake.url(), options);
+  std::vector<PathState> before;
+  for (int i = 0; i < 251; ++i) { // as listed: by name, "cam-…" first
+    PathState p;
+    p.available = i == 0 || (i - 1) % 3 != 0;
+    p.inbound_bytes = p.available ? 1000 : 0;
+    before.push_back(p);
+  }
+  for (int walk = 1; walk <= 3; ++walk) {
+    const auto paths = source->list_paths();
+    REQUIRE(paths);
+    REQUIRE(paths->size() == 251);
+    for (std::size_t i = 0; i < paths->size(); ++i) {
+      const auto& now = (*paths)[i];
+      INFO("walk " << walk << ", path " << now.name);
+      CHECK(now.unreadable.empty());
+      const bool flipped = static_cast<int>(i % 100) == walk % 100;
+      CHECK(now.available == (before[i].available != flipped));
+      CHECK(now.inbound_bytes == (now.available ? before[i].inbound_bytes + 250000 + i % 1000
+                                                : before[i].inbound_bytes));
+      CHECK(now.available_time.has_value() == now.available);
+    }
+    before = *paths;
+  }
+}
+
 TEST_CASE("a path that appears while the list is walked makes the walk start over",
           "[mediamtx][fake][shrink]") {
   FakeMediamtx fake;
