@@ -69,12 +69,8 @@ int main(int argc, char** argv) {
           log.log(error ? LogLevel::error : LogLevel::warn, "webhook", message);
         });
   }
-  // The snapshots' repository lists every device after each change: it keeps the
-  // metadata texts it read, and reads again only those rewritten since.
-  auto snapshots_db = db;
-  snapshots_db.keep_metadata = true;
   auto started = http::Server::start(
-      server, postgres::make_device_repository(snapshots_db), postgres::make_change_feed(db), sink,
+      server, postgres::make_device_repository(db), postgres::make_change_feed(db), sink,
       postgres::make_device_repository(db), trigger ? postgres::make_sync_trigger(writes) : nullptr,
       {postgres::make_webhook_store(writes), &webhooks::new_secret, stats},
       postgres::make_event_store(db), postgres::make_change_feed(db));

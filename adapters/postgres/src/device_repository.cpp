@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iterator>
-#include <memory>
 #include <unordered_map>
 
 #include "camreg/metadata.hpp"
@@ -479,23 +478,13 @@ std::optional<TrafficCounters> binary_counters(const PGresult* res, int row, int
   return TrafficCounters{at(column), at(column + 1), at(column + 2)};
 }
 
-// The columns read_device reads, and the filter of a listing (no ORDER BY). With
-// kept_metadata, the metadata whose hash is in $1 (a bigint[]) is not sent (NULL), and
-// the hash follows as column metadata_hash_column.
-constexpr int metadata_hash_column = 14;
-std::string list_sql(PGconn* conn, const DeviceQuery& query, bool kept_metadata = false) {
-  std::string text = kept_metadata
-                         ? "SELECT id, device_key, device_type, name, last_seen, is_active,"
-                           " created_at, updated_at,"
-                           " CASE WHEN metadata_hash = ANY(CAST($1 AS bigint[])) THEN NULL"
-                           " ELSE device_metadata END,"
-                           " state_since, site, bytes_received, bytes_sent, frames_in_error,"
-                           " metadata_hash"
-                           " FROM devices WHERE true"
-                         : "SELECT id, device_key, device_type, name, last_seen, is_active,"
-                           " created_at, updated_at, device_metadata, state_since, site,"
-                           " bytes_received, bytes_sent, frames_in_error"
-                           " FROM devices WHERE true";
+// The columns read_device reads, and the filter of a listing (no ORDER BY).
+std::string list_sql(PGconn* conn, const DeviceQuery& query) {
+  std::string text =
+      "SELECT id, device_key, device_type, name, last_seen, is_active,"
+      " created_at, updated_at, device_metadata, state_since, site, bytes_received,"
+      " bytes_sent, frames_in_error"
+      " FROM devices WHERE true";
   if (query.device_type) text += " AND device_type = " + quote_literal(conn, *query.device_type);
   if (query.site) text += " AND site = " + quote_literal(conn, *query.site);
   if (query.active_only) text += " AND is_active";
@@ -514,76 +503,16 @@ void read_device(const PGresult* res, int r, Device& d) {
   d.is_active = PQgetvalue(res, r, 5)[0] != 0;
   d.created_at = binary_time(PQgetvalue(res, r, 6));
   d.updated_at = binary_time(PQgetvalue(res, r, 7));
-  // jsonb in binary: a version byte (1), then the text. NULL: a kept text (MetadataTexts).
-  if (!PQgetisnull(res, r, 8)) {
-    const auto metadata = bytes_at(res, r, 8);
-    if (metadata.empty() || metadata[0] != 1)
-      throw std::runtime_error("device_metadata: unknown jsonb binary version");
-    d.metadata_json = metadata.substr(1);
-  }
+  // jsonb in binary: a version byte (1), then the text.
+  const auto metadata = bytes_at(res, r, 8);
+  if (metadata.empty() || metadata[0] != 1)
+    throw std::runtime_error("device_metadata: unknown jsonb binary version");
+  d.metadata_json = metadata.substr(1);
   d.state_since.reset();
   if (!PQgetisnull(res, r, 9)) d.state_since = binary_time(PQgetvalue(res, r, 9));
   d.site = bytes_at(res, r, 10);
   d.counters = binary_counters(res, r, 11);
 }
-
-// The metadata texts a repository keeps by their hash (Options::keep_metadata). A hash
-// names one text: a round writes them together, and migration 0011's trigger clears a
-// hash whose text anyone else rewrites.
-class MetadataTexts {
- public:
-  // A listing begins: the hashes held, as a binary bigint[] for list_sql's $1.
-  std::string begin_listing() {
-    ++listings_;
-    std::string out;
-    const auto put = [&out](std::uint64_t v, int bytes) {
-      for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8)
-        out += static_cast<char>((v >> shift) & 0xff);
-    };
-    constexpr std::uint64_t int8_oid = 20;
-    put(by_hash_.empty() ? 0 : 1, 4); // dimensions (none: the empty array)
-    put(0, 4);                        // no NULLs
-    put(int8_oid, 4);
-    if (by_hash_.empty()) return out;
-    put(by_hash_.size(), 4);
-    put(1, 4); // lower bound
-    out.reserve(out.size() + 12 * by_hash_.size());
-    for (const auto& [hash, text] : by_hash_) {
-      put(8, 4);
-      put(hash, 8);
-    }
-    return out;
-  }
-  // Row r's metadata into d: a text sent with a hash is kept; none sent, the kept one.
-  void take(const PGresult* res, int r, Device& d) {
-    if (PQgetisnull(res, r, metadata_hash_column)) return; // sent, not to be kept
-    const auto hash = binary_int<std::uint64_t>(PQgetvalue(res, r, metadata_hash_column));
-    if (PQgetisnull(res, r, 8)) {
-      const auto kept = by_hash_.find(hash);
-      if (kept == by_hash_.end()) // only held hashes are sent
-        throw std::runtime_error("device_metadata: no text for a hash the server knew");
-      kept->second.used = listings_;
-      d.metadata_json = kept->second.json;
-      return;
-    }
-    auto& kept = by_hash_[hash];
-    kept.json = d.metadata_json;
-    kept.used = listings_;
-  }
-  // A listing ended: texts no listing used for 4 listings (those of devices gone, of
-  // metadata rewritten, of queries no longer asked) go.
-  void end_listing() {
-    std::erase_if(by_hash_, [&](const auto& kept) { return listings_ - kept.second.used >= 4; });
-  }
-
- private:
-  struct Text {
-    std::string json;
-    std::uint64_t used = 0; // the listing that last used it
-  };
-  std::unordered_map<std::uint64_t, Text> by_hash_;
-  std::uint64_t listings_ = 0;
-};
 
 // Reads the stored presence of every device of the type in the site, inside the
 // caller's transaction; throws on failure.
@@ -686,9 +615,7 @@ void update_devices(soci::session& sql, const std::vector<DeviceWrite>& writes,
 
 class PostgresDeviceRepository final : public DeviceRepository {
  public:
-  explicit PostgresDeviceRepository(Options options)
-      : texts_(options.keep_metadata ? std::make_unique<MetadataTexts>() : nullptr),
-        connection_(std::move(options)) {}
+  explicit PostgresDeviceRepository(Options options) : connection_(std::move(options)) {}
 
   Result<RoundPlan> commit_round(const std::string& device_type, const std::string& site_name,
                                  std::optional<TimePoint> at,
@@ -785,30 +712,15 @@ class PostgresDeviceRepository final : public DeviceRepository {
   Result<void> scan_devices(const DeviceQuery& query,
                             const std::function<void(std::vector<Device>&)>& batch) override {
     return connection_.run<void>("list devices", [&](soci::session& sql) -> Result<void> {
-      PGconn* conn = connection_.native();
-      std::string text = list_sql(conn, query, texts_ != nullptr);
+      std::string text = list_sql(connection_.native(), query);
       text += " ORDER BY device_key, device_type";
       // Through a cursor, a batch at a time: the whole result at once would be held
       // twice, as libpq's rows and as devices (~100 MB each at 100,000 cameras). In
       // binary (no timestamp arithmetic or number text), and one batch ahead: the
       // server reads the next batch while the caller takes this one.
       soci::transaction tx(sql);
-      if (texts_) {
-        const std::string held = texts_->begin_listing();
-        const Oid types[] = {1016}; // int8[]
-        const char* values[] = {held.data()};
-        const int lengths[] = {static_cast<int>(held.size())};
-        const int formats[] = {1};
-        PGresult* res =
-            PQexecParams(conn, ("DECLARE camreg_list NO SCROLL CURSOR FOR " + text).c_str(), 1,
-                         types, values, lengths, formats, 0);
-        const bool declared = PQresultStatus(res) == PGRES_COMMAND_OK;
-        std::string error = declared ? "" : PQresultErrorMessage(res);
-        PQclear(res);
-        if (!declared) throw std::runtime_error(error);
-      } else {
-        sql << "DECLARE camreg_list NO SCROLL CURSOR FOR " + text;
-      }
+      sql << "DECLARE camreg_list NO SCROLL CURSOR FOR " + text;
+      PGconn* conn = connection_.native();
       const auto send_fetch = [&] {
         if (PQsendQueryParams(conn, "FETCH 2000 FROM camreg_list", 0, nullptr, nullptr, nullptr,
                               nullptr, 1) != 1)
@@ -834,11 +746,8 @@ class PostgresDeviceRepository final : public DeviceRepository {
         try {
           if (n > 0) send_fetch();
           devices.resize(static_cast<std::size_t>(n));
-          for (int r = 0; r < n; ++r) {
-            auto& d = devices[static_cast<std::size_t>(r)];
-            read_device(res, r, d);
-            if (texts_) texts_->take(res, r, d);
-          }
+          for (int r = 0; r < n; ++r)
+            read_device(res, r, devices[static_cast<std::size_t>(r)]);
           PQclear(res);
           res = nullptr;
           if (n > 0) batch(devices);
@@ -851,7 +760,6 @@ class PostgresDeviceRepository final : public DeviceRepository {
         if (n == 0) break;
       }
       tx.commit();
-      if (texts_) texts_->end_listing();
       return {};
     });
   }
@@ -1029,7 +937,6 @@ class PostgresDeviceRepository final : public DeviceRepository {
   }
 
  private:
-  std::unique_ptr<MetadataTexts> texts_; // with Options::keep_metadata
   detail::Connection connection_;
 };
 

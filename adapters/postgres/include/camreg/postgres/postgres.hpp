@@ -33,12 +33,6 @@ struct Options {
   std::chrono::milliseconds client_grace{2000};
   // Shown in pg_stat_activity, unless the URL sets application_name itself.
   std::string application_name = "camreg";
-  // A device repository that lists devices again and again (api-server's snapshots)
-  // keeps each metadata text it read by its metadata_hash, and asks the server only for
-  // the metadata whose hash it does not hold: after a round, ~2% of it (the server's
-  // jsonb output was half of a listing's cost). Costs the texts' memory (~50 MB at
-  // 100,000 cameras); texts no listing used for 4 listings are dropped.
-  bool keep_metadata = false;
 };
 
 // The URL with its password removed, for logs and error messages: the userinfo
