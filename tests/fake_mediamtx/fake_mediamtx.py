@@ -253,6 +253,7 @@ class Fake:
             raise ValueError("items must be an array")
         # Upstream sorts by name in Go byte order.
         self.items = sorted(items, key=lambda i: str(i.get("name", "")).encode("utf-8"))
+        self.templates = {}  # of the items before: made again as pages are asked for
 
     def set_confs(self, confs):
         if not isinstance(confs, list):
@@ -349,6 +350,7 @@ class Fake:
                        [n for n in self.confs if not is_regex_key(n)],
                        key=lambda n: n.encode("utf-8"))[:count]
         self.items = [i for i in self.items if str(i.get("name", "")) not in names]
+        self.templates = {}
         for name in names:
             self.confs.pop(name, None)
 
