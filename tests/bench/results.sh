@@ -17,6 +17,9 @@ record_results() {
     echo "machine: $(uname -srm), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
       "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
     echo "preset:  ${CAMREG_PRESET:-ci}"
+    # What tests/support/pg-cluster starts PostgreSQL with (huge_pages=on needs them reserved).
+    echo "pg:      CAMREG_PG_OPTIONS=${CAMREG_PG_OPTIONS:-(not set)}," \
+      "huge pages reserved: $(awk '/^HugePages_Total/ {print $2}' /proc/meminfo)"
     echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, at the start)"
     echo
   } >"$file"

@@ -424,15 +424,15 @@ class Fake:
             # The same text as compact() below, from each item's template.
             body = '{"itemCount":%d,"pageCount":%d,"items":[%s]}' % (
                 count, page_count, ",".join(self.churned_json(item) for item in chosen))
-        elif endpoint == "config" and items is self._config_memo[3]:
-            # 100,000 configurations of ~90 fields: ~250 MB of JSON a walk, written once.
-            pages = self._config_memo[4]
-            body = pages.get((page, per_page))
+        else:
+            # The configuration list's pages are kept with it: 100,000 configurations of
+            # ~90 fields are ~250 MB of JSON a walk.
+            kept = (self._config_memo[4] if endpoint == "config"
+                    and items is self._config_memo[3] else {})
+            body = kept.get((page, per_page))
             if body is None:
                 body = compact({"itemCount": count, "pageCount": page_count, "items": chosen})
-                pages[(page, per_page)] = body
-        else:
-            body = compact({"itemCount": count, "pageCount": page_count, "items": chosen})
+                kept[(page, per_page)] = body
         mutation = self.mutation
         if (mutation is not None and mutation["after_page"] == page
                 and mutation.get("endpoint", "paths") == endpoint):
