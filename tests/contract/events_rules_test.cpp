@@ -57,7 +57,7 @@ TEMPLATE_TEST_CASE("a new camera is one device.added event in the Standard Webho
 }
 
 TEMPLATE_TEST_CASE(
-    "an outage shorter than the stale window is no offline/online pair; a longer "
+    "an outage shorter than the stale window is no offline/online pair, and a longer "
     "one is exactly one",
     "[events]", InMemory, Postgres) {
   World<TestType> w;
@@ -226,7 +226,7 @@ TEMPLATE_TEST_CASE("events name the device as the operator named it", "[events]"
   CHECK(body.at("data").at("state") == "not_ready");
 }
 
-TEMPLATE_TEST_CASE("a round that does not commit leaves no event; the next one tells it",
+TEMPLATE_TEST_CASE("a round that does not commit leaves no event, and the next one tells it",
                    "[events]", InMemory, Postgres) {
   World<TestType> w;
   w.db.break_next_commit();

@@ -460,7 +460,7 @@ TEMPLATE_TEST_CASE("an idle on-demand camera is standby: never expired, keeps is
   CHECK_FALSE(w.camera("attic").is_active);
 }
 
-TEMPLATE_TEST_CASE("state_since is when the state last changed; last_seen never goes back",
+TEMPLATE_TEST_CASE("state_since is when the state last changed, and last_seen never goes back",
                    "[sync][presence]", InMemory, Postgres) {
   World<TestType> w;
   REQUIRE(w.round(paths({live_path("cam1")})).ok());

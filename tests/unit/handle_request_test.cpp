@@ -748,7 +748,7 @@ TEST_CASE(
     CHECK(keys[i] == devices[i].device_key);
 }
 
-TEST_CASE("a device past the block's byte bound closes its block early; every read still holds",
+TEST_CASE("a device past the block's byte bound closes its block early, and every read still holds",
           "[http][snapshot]") {
   // Small cameras around one whose metadata alone is over the 1 MB a block may hold: the
   // block closes after it (not after 256 objects), and the next starts with the next one.
