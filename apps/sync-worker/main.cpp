@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
            {"malloc_huge_pages", huge_pages_status()}});
   // The worker's own /metrics, on a thread of its own (after the signal thread, so that it
   // inherits the mask); a --once run has nothing to serve.
-  http::SyncMetrics metrics;
+  http::SyncMetrics metrics(options.site);
   std::unique_ptr<http::MetricsListener> listener;
   if (!options.metrics_listen.empty() && options.once) {
     log.log(LogLevel::warn, "metrics", "--metrics-listen is ignored with --once");

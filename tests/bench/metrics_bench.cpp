@@ -63,11 +63,12 @@ int main(int argc, char** argv) {
   HttpMetrics http;
   for (int i = 0; i < 1000; ++i)
     http.observe(i % 3 ? "/api/devices" : "/api/devices/{key...}", i % 7 ? 200 : 304, 0.001 * i);
-  std::vector<SyncRun> recent(20);
-  recent[0].ok = true;
+  std::vector<SiteSummary> sites(1);
+  sites[0].site = "default";
+  sites[0].last_success = now;
   MetricsInput input;
   input.devices = &snapshot->samples;
-  input.runs = &recent;
+  input.sites = &sites;
   input.http = &http;
 
   std::size_t bytes = 0, gzip_bytes = 0, json_bytes = 0;

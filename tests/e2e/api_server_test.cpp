@@ -616,7 +616,8 @@ TEST_CASE("a real scrape passes promtool and follows the registry", "[e2e][api][
       R"(camreg_device_up{device_type="camera",device_key="site \"b\"/cam\\1 café"} 1)"));
   CHECK(has_metrics_line(first.body,
                          R"(camreg_device_up{device_type="camera",device_key="cam-yard"} 1)"));
-  CHECK(has_metrics_line(first.body, R"(camreg_devices{device_type="camera",state="live"} 3)"));
+  CHECK(has_metrics_line(first.body,
+                         R"(camreg_devices{device_type="camera",site="default",state="live"} 3)"));
 
   // cam-yard stops delivering; the next round after the stale window turns it inactive.
   REQUIRE(commit_listing(
@@ -638,7 +639,8 @@ TEST_CASE("a real scrape passes promtool and follows the registry", "[e2e][api][
   const auto gone = server.wait_until(
       "/metrics", [](const HttpReply& r) { return r.body.find("cam-yard") == std::string::npos; });
   CHECK(gone.body.find("cam-yard") == std::string::npos);
-  CHECK(has_metrics_line(gone.body, R"(camreg_devices{device_type="camera",state="live"} 2)"));
+  CHECK(has_metrics_line(gone.body,
+                         R"(camreg_devices{device_type="camera",site="default",state="live"} 2)"));
   // Requests so far are labelled by route.
   CHECK(gone.body.find(R"(camreg_http_requests_total{code="200",route="/metrics"})") !=
         std::string::npos);
@@ -650,7 +652,8 @@ TEST_CASE("per-device series are left out with --metrics-per-device=false", "[e2
   ApiServer server(reg.schema.url(), {"--metrics-per-device=false"});
   const auto scrape = server.get("/metrics");
   CAPTURE(scrape.body);
-  CHECK(has_metrics_line(scrape.body, R"(camreg_devices{device_type="camera",state="live"} 1)"));
+  CHECK(has_metrics_line(scrape.body,
+                         R"(camreg_devices{device_type="camera",site="default",state="live"} 1)"));
   CHECK(scrape.body.find("device_key") == std::string::npos);
 }
 

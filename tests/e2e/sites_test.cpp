@@ -13,6 +13,7 @@
 #include "fake_mediamtx.hpp"
 #include "pg_test_database.hpp"
 #include "process.hpp"
+#include "scrape.hpp"
 #include "wait.hpp"
 
 using namespace camreg::testing;
@@ -100,7 +101,7 @@ using Lines = std::vector<std::string>;
 
 } // namespace
 
-TEST_CASE("three sites sync in parallel into one table; one going down touches only its own",
+TEST_CASE("three sites sync in parallel into one table, and one going down touches only its own",
           "[e2e][sites]") {
   Stack s;
   s.add("default", {"cam1", "yard"});
@@ -160,6 +161,37 @@ TEST_CASE("three sites sync in parallel into one table; one going down touches o
   CHECK(north.at("last_run").at("ok") == false);
   CHECK(s.site_status("south").at("stale") == false);
   CHECK(s.runs("default") + s.runs("south") > others); // they went on meanwhile
+
+  // /metrics says it per site too: north's last success stands where the database has
+  // it while the others' go on, so an alert on the stalest site sees north.
+  const auto scrape = [&] { return s.api->get("/metrics").body; };
+  const auto last_success = [](const std::string& site) {
+    return R"(camreg_sync_last_success_timestamp_seconds{site=")" + site + R"("})";
+  };
+  const auto north_last = metric_value(scrape(), last_success("north"));
+  REQUIRE(north_last);
+  CHECK(*north_last ==
+        Approx(std::stod(s.schema.scalar(
+                   "SELECT extract(epoch FROM last_success_at) FROM sites WHERE name = 'north'")))
+            .margin(0.002));
+  const auto south_last = metric_value(scrape(), last_success("south")).value_or(0);
+  std::string text;
+  CHECK(wait_until(
+      [&] {
+        text = scrape();
+        return metric_value(text, last_success("south")).value_or(0) > south_last &&
+               metric_value(text, last_success("default")).value_or(0) > south_last;
+      },
+      10s, 100ms));
+  CAPTURE(text);
+  CHECK(metric_value(text, last_success("north")) == north_last);
+  CHECK(metric_value(text, R"(camreg_devices{device_type="camera",site="north",state="live"})") ==
+        2);
+  CHECK(metric_value(text, R"(camreg_devices{device_type="camera",site="south",state="live"})") ==
+        2);
+  const auto [verdict, findings] = promtool_check(text, s.schema.name() + "-sites");
+  CAPTURE(findings);
+  CHECK(verdict == 0);
 
   // A path removed from south goes from south only: north's cam1 is not "removed".
   s.set_cameras("south", {"door"});

@@ -536,7 +536,7 @@ TEST_CASE("with --metrics-listen the loop counts its rounds by result on /metric
   const auto last_ok =
       std::stod(s.q("SELECT extract(epoch FROM max(finished_at)) FROM sync_runs "
                     "WHERE ok"));
-  CHECK(value("camreg_sync_last_success_timestamp_seconds").value_or(0) ==
+  CHECK(value(R"(camreg_sync_last_success_timestamp_seconds{site="default"})").value_or(0) ==
         Approx(last_ok).margin(0.002));
   // The process's own.
   CHECK(value("process_resident_memory_bytes").value_or(0) > 0);

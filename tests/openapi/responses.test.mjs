@@ -159,7 +159,7 @@ test('every documented GET answers as the document says', async () => {
   assert.equal(last.headers.get('link'), null);
   const { response, text: metrics } = await checked_fetch('/metrics');
   assert.equal(response.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
-  assert.match(metrics, /^camreg_devices\{device_type="camera",state="live"\} 2$/m);
+  assert.match(metrics, /^camreg_devices\{device_type="camera",site="default",state="live"\} 2$/m);
   const { text: served } = await checked_fetch('/api/openapi.json');
   assert.deepEqual(JSON.parse(served), doc);
 });

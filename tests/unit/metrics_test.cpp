@@ -148,9 +148,11 @@ TEST_CASE("per-device series are written as prometheus-cpp's serializer writes t
   CHECK(text.substr(at, expected.size()) == expected);
 }
 
-TEST_CASE("devices are counted by type and state, per device only when asked", "[metrics]") {
-  const std::vector<Device> stored{camera("a"), camera("b"),
-                                   with_state(camera("c", false), R"({"state": "no_source"})")};
+TEST_CASE("devices are counted by type, site and state, per device only when asked", "[metrics]") {
+  auto gate = camera("north@gate");
+  gate.site = "north";
+  const std::vector<Device> stored{
+      camera("a"), camera("b"), with_state(camera("c", false), R"({"state": "no_source"})"), gate};
   std::vector<DeviceSample> devices;
   for (const auto& d : stored)
     devices.push_back(sample_of(d));
@@ -160,29 +162,42 @@ TEST_CASE("devices are counted by type and state, per device only when asked", "
   CAPTURE(input.per_device);
   const auto text = render_metrics(input);
   CAPTURE(text);
-  CHECK(has_line(text, R"(camreg_devices{device_type="camera",state="live"} 2)"));
-  CHECK(has_line(text, R"(camreg_devices{device_type="camera",state="no_source"} 1)"));
+  CHECK(has_line(text, R"(camreg_devices{device_type="camera",site="default",state="live"} 2)"));
+  CHECK(
+      has_line(text, R"(camreg_devices{device_type="camera",site="default",state="no_source"} 1)"));
+  CHECK(has_line(text, R"(camreg_devices{device_type="camera",site="north",state="live"} 1)"));
   CHECK(has_line(text, "camreg_registry_readable 1"));
   CHECK(has_line(text, R"(camreg_device_up{device_type="camera",device_key="c"} 0)") ==
         input.per_device);
   CHECK((text.find("device_key=") != std::string::npos) == input.per_device);
 }
 
-TEST_CASE("the last successful round is exported, failed ones are not", "[metrics]") {
-  SyncRun failed;
-  failed.ok = false;
-  failed.finished_at = TimePoint(std::chrono::seconds(1'700'000'100));
-  SyncRun ok;
-  ok.ok = true;
-  ok.finished_at = TimePoint(std::chrono::seconds(1'700'000'000));
-  const std::vector<SyncRun> runs{failed, ok};
+TEST_CASE("each site's last success is exported on its own, none for a site never listed",
+          "[metrics]") {
+  SiteSummary north;
+  north.site = "north";
+  north.last_success = TimePoint(std::chrono::seconds(1'700'000'000));
+  SiteSummary south;
+  south.site = "south"; // its rounds never listed MediaMTX
+  SiteSummary fresh;
+  fresh.site = "default";
+  fresh.last_success = TimePoint(std::chrono::milliseconds(1'700'000'600'250));
+  const std::vector<SiteSummary> sites{fresh, north, south};
   MetricsInput input;
-  input.runs = &runs;
+  input.sites = &sites;
   const auto text = render_metrics(input);
   CAPTURE(text);
-  CHECK(has_line(text, "camreg_sync_last_success_timestamp_seconds 1700000000"));
+  CHECK(has_line(text, R"(camreg_sync_last_success_timestamp_seconds{site="north"} 1700000000)"));
+  CHECK(has_line(text,
+                 R"(camreg_sync_last_success_timestamp_seconds{site="default"} 1700000600.25)"));
+  CHECK(text.find(R"({site="south"})") == std::string::npos);
   CHECK(has_line(text, "camreg_registry_readable 0"));
   CHECK(text.find("camreg_devices{") == std::string::npos);
+
+  // No site with a success: no family at all (absent() in the alert sees it).
+  const std::vector<SiteSummary> none{south};
+  input.sites = &none;
+  CHECK(render_metrics(input).find("camreg_sync_last_success") == std::string::npos);
 }
 
 TEST_CASE("/metrics follows the registry: a device gone inactive reads 0, a removed one is gone",
@@ -268,7 +283,7 @@ TEST_CASE("a round's result is ok, fetch_failed, write_failed or skipped", "[met
 
 TEST_CASE("a worker's rounds are counted by result, each timed, the last success kept",
           "[metrics][sync]") {
-  camreg::http::SyncMetrics metrics;
+  camreg::http::SyncMetrics metrics("north");
   const auto before = metrics.render();
   CAPTURE(before);
   // Every result is there from the start, so that the first failure is a rate.
@@ -305,7 +320,7 @@ TEST_CASE("a worker's rounds are counted by result, each timed, the last success
   CHECK(has_line(text, R"(camreg_sync_round_duration_seconds_bucket{le="+Inf"} 5)"));
   CHECK(has_line(text, "camreg_sync_round_duration_seconds_sum 32.163"));
   // The last success, not the last round; what it listed.
-  CHECK(has_line(text, "camreg_sync_last_success_timestamp_seconds 1700000240"));
+  CHECK(has_line(text, R"(camreg_sync_last_success_timestamp_seconds{site="north"} 1700000240)"));
   CHECK(has_line(text, "camreg_sync_paths_seen 3"));
   CHECK(has_line(text, "camreg_sync_items_skipped 0"));
   // Changes of committed rounds only: the refused write's counts are not.

@@ -429,7 +429,7 @@ void devices(const Call& call, Responder& done) {
 }
 
 // GET /metrics: the devices of the all-devices snapshot (the one /api/devices serves, so
-// no query per scrape), the last successful round and the requests counted so far. The
+// no query per scrape), each site's last successful round and the requests counted so far. The
 // registry's families are left out while it cannot be read; the rest still answers.
 void metrics(const Call& call, Responder& done) {
   const auto version = call.req.version();
@@ -438,11 +438,11 @@ void metrics(const Call& call, Responder& done) {
   ctx.view->get(DeviceQuery{}, [&ctx, done = std::move(done), version, gzip_ok](
                                    RegistryView::SnapshotPtr built, const std::string&) {
     const auto snapshot = std::static_pointer_cast<const DevicesSnapshot>(built);
-    const auto runs = ctx.view->recent_runs();
+    const auto sites = ctx.view->sites();
     MetricsInput input;
     input.devices = snapshot ? &snapshot->samples : nullptr;
     input.per_device = ctx.options.metrics_per_device;
-    input.runs = runs.get();
+    input.sites = sites.get();
     input.http = ctx.metrics;
     input.webhooks = ctx.webhooks ? ctx.webhooks->stats() : nullptr;
     input.now = SystemClock().now();

@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "camreg/http/metrics_listener.hpp"
@@ -247,8 +248,12 @@ std::string metadata_state(std::string_view s) {
 }
 
 DeviceSample sample_of(const Device& device) {
-  return {to_valid_utf8(device.device_key), to_valid_utf8(device.device_type),
-          metadata_state(device.metadata_json), device.is_active, device.last_seen};
+  return {to_valid_utf8(device.device_key),
+          to_valid_utf8(device.device_type),
+          device.site,
+          metadata_state(device.metadata_json),
+          device.is_active,
+          device.last_seen};
 }
 
 struct HttpMetrics::Impl {
@@ -309,15 +314,17 @@ std::string render_metrics(const MetricsInput& input) {
   readable.metric.push_back(gauge(input.devices ? 1 : 0, {}));
   families.push_back(std::move(readable));
   if (input.devices) {
-    auto counts =
-        family("camreg_devices", "Devices in the registry, by type and state", MetricType::Gauge);
-    std::map<std::pair<std::string_view, std::string_view>, std::size_t> by_state;
+    auto counts = family("camreg_devices", "Devices in the registry, by type, site and state",
+                         MetricType::Gauge);
+    std::map<std::tuple<std::string_view, std::string_view, std::string_view>, std::size_t>
+        by_state;
     for (const auto& d : *input.devices)
-      ++by_state[{d.device_type, d.state}];
+      ++by_state[{d.device_type, d.site, d.state}];
     for (const auto& [key, n] : by_state) {
-      counts.metric.push_back(
-          gauge(static_cast<double>(n),
-                {{"device_type", std::string(key.first)}, {"state", std::string(key.second)}}));
+      const auto& [type, site, state] = key;
+      counts.metric.push_back(gauge(static_cast<double>(n), {{"device_type", std::string(type)},
+                                                             {"site", std::string(site)},
+                                                             {"state", std::string(state)}}));
     }
     families.push_back(std::move(counts));
   }
@@ -335,16 +342,19 @@ std::string render_metrics(const MetricsInput& input) {
                                            : std::nullopt;
                       });
   }
-  if (input.runs) {
-    for (const auto& run : *input.runs) {
-      if (!run.ok) continue;
-      auto last = family("camreg_sync_last_success_timestamp_seconds",
-                         "When the last successful sync round finished, in seconds since the epoch",
-                         MetricType::Gauge);
-      last.metric.push_back(gauge(seconds_since_epoch(run.finished_at), {}));
-      families.push_back(std::move(last));
-      break;
+  if (input.sites) {
+    // Per site, so that one site's silence shows while another syncs (a worker's own
+    // gauge says the same of its site).
+    auto last = family("camreg_sync_last_success_timestamp_seconds",
+                       "When each site's last successful sync round listed MediaMTX, in seconds "
+                       "since the epoch (none for a site never listed)",
+                       MetricType::Gauge);
+    for (const auto& site : *input.sites) {
+      if (site.last_success)
+        last.metric.push_back(
+            gauge(seconds_since_epoch(*site.last_success), {{"site", site.site}}));
     }
+    if (!last.metric.empty()) families.push_back(std::move(last));
   }
   if (input.webhooks) {
     // The deliverer's own counts and its last poll of the backlog: no query per scrape.
@@ -426,6 +436,7 @@ std::string_view round_result(const RoundReport& report) {
 }
 
 struct SyncMetrics::Impl {
+  std::string site;
   mutable std::mutex mutex;
   // Every result from the start, at 0, so that rate() sees the first failure.
   std::map<std::string_view, std::uint64_t> rounds{
@@ -438,7 +449,9 @@ struct SyncMetrics::Impl {
   std::size_t items_skipped = 0;
 };
 
-SyncMetrics::SyncMetrics() : impl_(std::make_unique<Impl>()) {}
+SyncMetrics::SyncMetrics(std::string site) : impl_(std::make_unique<Impl>()) {
+  impl_->site = std::move(site);
+}
 SyncMetrics::~SyncMetrics() = default;
 
 void SyncMetrics::observe(const RoundReport& report, std::chrono::steady_clock::duration took) {
@@ -482,9 +495,10 @@ std::string SyncMetrics::render() const {
     families.push_back(std::move(changes));
     if (impl_->last_success) {
       auto last = family("camreg_sync_last_success_timestamp_seconds",
-                         "When the last successful sync round finished, in seconds since the epoch",
+                         "When this worker's last successful sync round finished, in seconds "
+                         "since the epoch",
                          MetricType::Gauge);
-      last.metric.push_back(gauge(*impl_->last_success, {}));
+      last.metric.push_back(gauge(*impl_->last_success, {{"site", impl_->site}}));
       families.push_back(std::move(last));
       auto paths = family("camreg_sync_paths_seen",
                           "Paths MediaMTX listed in the last successful round", MetricType::Gauge);

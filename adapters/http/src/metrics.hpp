@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "camreg/device.hpp"
+#include "camreg/device_repository.hpp"
 #include "camreg/webhooks.hpp"
 #include "reply.hpp"
 
@@ -16,6 +17,7 @@ namespace camreg::http::detail {
 struct DeviceSample {
   std::string device_key; // valid UTF-8
   std::string device_type;
+  std::string site;
   std::string state; // device_metadata.state; "unknown" when absent or odd
   bool up = false;   // is_active
   std::optional<TimePoint> last_seen;
@@ -52,7 +54,7 @@ class HttpMetrics {
 struct MetricsInput {
   const std::vector<DeviceSample>* devices = nullptr; // null: the registry is not readable
   bool per_device = true; // camreg_device_up and _last_seen_timestamp_seconds per device
-  const std::vector<SyncRun>* runs = nullptr; // recent runs, newest first; null: unknown
+  const std::vector<SiteSummary>* sites = nullptr; // each site's last success; null: unknown
   const HttpMetrics* http = nullptr;
   const WebhookStats* webhooks = nullptr; // null: no deliverer in this process
   TimePoint now{};                        // for ages

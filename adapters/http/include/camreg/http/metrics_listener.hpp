@@ -24,14 +24,16 @@ std::string_view round_result(const RoundReport& report);
 // scrape sees every observed round or none of one.
 class SyncMetrics {
  public:
-  SyncMetrics();
+  // site: the one this worker syncs, the label of its last success.
+  explicit SyncMetrics(std::string site = "default");
   ~SyncMetrics();
   SyncMetrics(const SyncMetrics&) = delete;
   SyncMetrics& operator=(const SyncMetrics&) = delete;
 
   // Counts a finished round under round_result(report), its duration (took) in the
   // histogram, its device changes; on success also the time it finished (the report's
-  // clock: the database's) and what it listed.
+  // clock: the database's; camreg_sync_last_success_timestamp_seconds{site}) and what it
+  // listed.
   void observe(const RoundReport& report, std::chrono::steady_clock::duration took);
   // The Prometheus text exposition (format 0.0.4) of what was observed so far.
   std::string render() const;
