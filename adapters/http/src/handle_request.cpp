@@ -429,8 +429,8 @@ void devices(const Call& call, Responder& done) {
 }
 
 // GET /metrics: the devices of the all-devices snapshot (the one /api/devices serves, so
-// no query per scrape), each site's last successful round and the requests counted so far. The
-// registry's families are left out while it cannot be read; the rest still answers.
+// no query per scrape), each site's last successful round and the requests counted so
+// far. The registry's families are left out while it cannot be read; the rest answers.
 void metrics(const Call& call, Responder& done) {
   const auto version = call.req.version();
   const bool gzip_ok = accepts_gzip(call.req[bhttp::field::accept_encoding]);
