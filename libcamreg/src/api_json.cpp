@@ -109,6 +109,14 @@ void append_device_json(std::string& out, const Device& d) {
 
 std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint now,
                                     Duration stale_after) {
+  const auto last_ok = std::find_if(runs.begin(), runs.end(), [](const auto& r) { return r.ok; });
+  return render_sync_status_json(
+      runs, now, stale_after,
+      last_ok == runs.end() ? std::nullopt : std::optional(last_ok->finished_at));
+}
+
+std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint now,
+                                    Duration stale_after, std::optional<TimePoint> synced) {
   const SyncRun* last_ok = nullptr;
   for (const auto& run : runs) {
     if (run.ok) {
@@ -138,7 +146,7 @@ std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint 
   else
     w.null();
   w.key("stale");
-  w.boolean(!last_ok || now - last_ok->finished_at > stale_after);
+  w.boolean(!synced || now - *synced > stale_after);
   w.key("runs");
   w.begin_array();
   for (const auto& run : runs)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <map>
 
 namespace camreg {
 
@@ -147,6 +148,46 @@ std::optional<TimePoint> RegistryView::last_ok_round() const {
     if (run.ok) return run.finished_at;
   }
   return std::nullopt;
+}
+
+std::optional<TimePoint> RegistryView::synced_at(const std::optional<std::string>& site) const {
+  std::shared_ptr<const std::vector<SyncRun>> runs;
+  std::shared_ptr<const std::vector<SiteSummary>> sites;
+  {
+    const std::lock_guard lock(mutex_);
+    if (!readiness_.ready || !runs_) return std::nullopt;
+    runs = runs_;
+    sites = sites_;
+  }
+  struct Synced {
+    std::optional<TimePoint> at;
+    bool counts = false; // synced once, or holds devices
+  };
+  std::map<std::string, Synced, std::less<>> by_site;
+  for (const auto& run : *runs) { // newest first
+    auto& s = by_site[run.site];
+    if (run.ok && !s.at) s.at = run.finished_at, s.counts = true;
+  }
+  if (sites) {
+    for (const auto& summary : *sites) {
+      auto& s = by_site[summary.site];
+      if (!s.at) s.at = summary.last_success;
+      s.counts = s.counts || s.at || summary.devices > 0;
+    }
+  }
+  if (site) {
+    const auto it = by_site.find(*site);
+    return it == by_site.end() ? std::nullopt : it->second.at;
+  }
+  std::optional<TimePoint> oldest;
+  bool any = false;
+  for (const auto& [name, s] : by_site) {
+    if (!s.counts) continue;
+    if (!s.at) return std::nullopt; // devices never synced
+    oldest = any ? std::min(*oldest, *s.at) : *s.at;
+    any = true;
+  }
+  return oldest;
 }
 
 bool RegistryView::check_readiness() {

@@ -162,6 +162,23 @@ TEST_CASE("three sites sync in parallel into one table, and one going down touch
   CHECK(s.site_status("south").at("stale") == false);
   CHECK(s.runs("default") + s.runs("south") > others); // they went on meanwhile
 
+  // Each answer says how old its site's part is: north's (no listing for over the 4 s
+  // stale window), not the others' (a round a second); every site's, the stalest.
+  const auto age = [&](const std::string& target) {
+    const auto reply = s.api->get(target);
+    INFO(target << " -> " << reply.status);
+    REQUIRE(reply.status == 200);
+    return std::stoi(reply.header("x-registry-age"));
+  };
+  CHECK(age("/api/devices?site=north") >= 4);
+  CHECK(age("/api/devices/north@gate") >= 4);
+  CHECK(age("/api/devices") >= 4);
+  CHECK(age("/api/devices?site=south") <= 3);
+  CHECK(age("/api/devices/yard") <= 3);
+  CHECK(s.get_json("/api/sync/status").at("stale") == true);
+  CHECK(s.get_json("/api/sync/status?site=north").at("stale") == true);
+  CHECK(s.get_json("/api/sync/status?site=south").at("stale") == false);
+
   // /metrics says it per site too: north's last success stands where the database has
   // it while the others' go on, so an alert on the stalest site sees north.
   const auto scrape = [&] { return s.api->get("/metrics").body; };

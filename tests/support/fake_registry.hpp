@@ -65,6 +65,10 @@ class ScriptedReadRepository final : public DeviceRepository {
     const std::lock_guard lock(mutex_);
     runs_ = std::move(runs);
   }
+  void set_sites(std::vector<SiteSummary> sites) {
+    const std::lock_guard lock(mutex_);
+    sites_ = std::move(sites);
+  }
   // Not ready with this reason; nullopt: ready.
   void set_not_ready(std::optional<std::string> reason) {
     const std::lock_guard lock(mutex_);
@@ -129,6 +133,11 @@ class ScriptedReadRepository final : public DeviceRepository {
     return std::vector<SyncRun>(
         runs_.begin(), runs_.begin() + static_cast<std::ptrdiff_t>(std::min(limit, runs_.size())));
   }
+  Result<std::vector<SiteSummary>> list_sites() override {
+    const std::lock_guard lock(mutex_);
+    if (not_ready_) return fail(ErrorKind::database, *not_ready_);
+    return sites_;
+  }
   Result<void> check_ready() override {
     const std::lock_guard lock(mutex_);
     if (not_ready_) return fail(ErrorKind::database, *not_ready_);
@@ -140,6 +149,7 @@ class ScriptedReadRepository final : public DeviceRepository {
   std::condition_variable cv_;
   std::vector<Device> devices_;
   std::vector<SyncRun> runs_;
+  std::vector<SiteSummary> sites_;
   std::optional<std::string> not_ready_;
   bool held_ = false;
   bool runs_held_ = false;

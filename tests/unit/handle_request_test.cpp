@@ -391,6 +391,64 @@ TEST_CASE("every device answer says how old the registry is", "[http][freshness]
   CHECK_FALSE(header(revalidated, "X-Registry-Age").empty());
 }
 
+TEST_CASE("a device answer is as old as its site's last round, all sites' as the stalest",
+          "[http][freshness][sites]") {
+  auto gate = camera("north@gate");
+  gate.site = "north";
+  Api api({camera("cam1"), gate});
+  auto north = run_finished(600s);
+  north.site = "north";
+  runs_become(api, {run_finished(10s), north});
+  const auto age = [&](const std::string& target) {
+    const auto reply = api.get(target);
+    CAPTURE(target, reply.body());
+    CHECK(status(reply) == 200);
+    return std::string(reply.res["X-Registry-Age"]);
+  };
+  const auto near = [](const std::string& got, int seconds) {
+    CAPTURE(got, seconds);
+    return got != "unknown" && std::stoi(got) >= seconds && std::stoi(got) <= seconds + 2;
+  };
+  CHECK(near(age("/api/devices?site=default"), 10));
+  CHECK(near(age("/api/devices?site=north"), 600));
+  CHECK(near(age("/api/devices"), 600)); // as fresh as its stalest site
+  CHECK(near(age("/api/devices?limit=1"), 600));
+  CHECK(near(age("/api/devices/cam1"), 10));
+  CHECK(near(age("/api/devices/north@gate"), 600));
+  CHECK(age("/api/devices?site=south") == "unknown");
+  // So does the sync status: the registry is stale while one site is.
+  const auto stale = [&](const std::string& target) {
+    return json::parse(api.get(target).body()).at("stale").as_bool();
+  };
+  api.ctx.options.stale_after = std::chrono::minutes(5);
+  CHECK(stale("/api/sync/status"));
+  CHECK_FALSE(stale("/api/sync/status?site=default"));
+  CHECK(stale("/api/sync/status?site=north"));
+
+  // North's recent rounds all failed: its last success comes from the sites' record.
+  // A site holding devices that never synced makes the whole answer's age unknown.
+  SiteSummary north_site;
+  north_site.site = "north";
+  north_site.devices = 1;
+  north_site.last_success = std::chrono::time_point_cast<Duration>(
+      std::chrono::system_clock::now() - std::chrono::seconds(900));
+  SiteSummary east;
+  east.site = "east";
+  east.devices = 3;
+  SiteSummary west; // rounds that never listed, no devices: no part of any answer
+  west.site = "west";
+  api.repo->set_sites({east, north_site, west});
+  auto failed = run_finished(5s, false);
+  failed.site = "north";
+  runs_become(api, {run_finished(3s), failed});
+  CHECK(near(age("/api/devices?site=north"), 900));
+  CHECK(age("/api/devices") == "unknown");
+  CHECK(near(age("/api/devices/cam1"), 3));
+  api.repo->set_sites({north_site, west});
+  runs_become(api, {run_finished(2s), failed});
+  CHECK(near(age("/api/devices"), 900));
+}
+
 TEST_CASE("sync status says stale when no round succeeded within the bound", "[http][freshness]") {
   Api api;
   runs_become(api, {run_finished(10s)});
@@ -774,4 +832,25 @@ TEST_CASE("a device past the block's byte bound closes its block early, and ever
   std::string whole;
   body.read(0, body.json_size, whole);
   CHECK(whole == expected);
+}
+
+TEST_CASE("a snapshot listed out of order is indexed in order, each sample beside its object",
+          "[http][snapshot]") {
+  auto gate = camera("north@gate");
+  gate.site = "north";
+  gate.is_active = false;
+  const auto snapshot = build_devices_snapshot({camera("zoo"), gate, camera("cam1")});
+  std::vector<std::string> keys;
+  for (const auto& o : snapshot->objects)
+    keys.push_back(o.device_key);
+  CHECK(keys == std::vector<std::string>{"cam1", "north@gate", "zoo"});
+  REQUIRE(snapshot->samples.size() == 3);
+  for (const auto& o : snapshot->objects) {
+    const auto& sample = snapshot->samples[snapshot->index_of(o)];
+    CHECK(sample.device_key == o.device_key);
+    CHECK(json::parse(snapshot->object_json(o)).at("device_key") == o.device_key.c_str());
+  }
+  const auto& north = snapshot->samples[snapshot->index_of(*snapshot->find("north@gate"))];
+  CHECK(north.site == "north");
+  CHECK_FALSE(north.up);
 }

@@ -83,8 +83,25 @@ class DevicesSnapshotBuilder final : public RegistryView::SnapshotBuilder {
                                 const DevicesSnapshot::Object& b) {
       return std::tie(a.device_key, a.device_type) < std::tie(b.device_key, b.device_type);
     };
-    if (!std::is_sorted(snapshot_->objects.begin(), snapshot_->objects.end(), by_position))
-      std::sort(snapshot_->objects.begin(), snapshot_->objects.end(), by_position);
+    auto& objects = snapshot_->objects;
+    if (!std::is_sorted(objects.begin(), objects.end(), by_position)) {
+      // The samples follow their objects.
+      std::vector<std::size_t> order(objects.size());
+      for (std::size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+      std::sort(order.begin(), order.end(),
+                [&](std::size_t a, std::size_t b) { return by_position(objects[a], objects[b]); });
+      std::vector<DevicesSnapshot::Object> sorted_objects;
+      std::vector<DeviceSample> sorted_samples;
+      sorted_objects.reserve(order.size());
+      sorted_samples.reserve(order.size());
+      for (const auto i : order) {
+        sorted_objects.push_back(std::move(objects[i]));
+        sorted_samples.push_back(std::move(snapshot_->samples[i]));
+      }
+      objects = std::move(sorted_objects);
+      snapshot_->samples = std::move(sorted_samples);
+    }
     char etag[48];
     std::snprintf(etag, sizeof etag, "\"%016llx-%zx\"",
                   static_cast<unsigned long long>(hash_.value()), hash_.size());

@@ -71,10 +71,14 @@ struct DevicesSnapshot final : RegistryView::Snapshot {
   // Every device's object, ordered by device_key then device_type byte by byte (the
   // database's order, checked): one device by key and pages are binary searches.
   std::vector<Object> objects;
-  std::vector<DeviceSample> samples; // what /metrics shows of each device, in order
+  std::vector<DeviceSample> samples; // what /metrics shows of each object, in its order
 
   // The first object of key, or null.
   const Object* find(std::string_view key) const;
+  // The position of one of objects' elements, that of its sample too.
+  std::size_t index_of(const Object& object) const {
+    return static_cast<std::size_t>(&object - objects.data());
+  }
   // The index of the first object after (key, type); 0 for none.
   std::size_t after(std::string_view key, std::string_view type) const;
   // The JSON of one object.

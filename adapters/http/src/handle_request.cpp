@@ -53,9 +53,10 @@ void healthz(const Call& call, Responder& done) {
   done(status_reply("ok", call.req.version()));
 }
 
-// Whole seconds since the last successful round, or "unknown" when none is on record.
-std::string registry_age(const RegistryView& view) {
-  const auto last_ok = view.last_ok_round();
+// Whole seconds since the devices of site (every site: the stalest) were last synced, or
+// "unknown" when that is not on record.
+std::string registry_age(const RegistryView& view, const std::optional<std::string>& site) {
+  const auto last_ok = view.synced_at(site);
   if (!last_ok) return "unknown";
   const auto age = std::chrono::duration_cast<std::chrono::seconds>(SystemClock().now() - *last_ok);
   return std::to_string(std::max<std::int64_t>(age.count(), 0));
@@ -118,7 +119,8 @@ Result<std::optional<std::string>> sync_status_site(std::string_view raw_query) 
   return site;
 }
 
-// GET /api/sync/status[?site=]: the recent rounds of every site, or of one.
+// GET /api/sync/status[?site=]: the recent rounds of every site, or of one, and whether
+// that part of the registry is stale.
 constexpr std::size_t shown_runs = 20;
 void sync_status(const Call& call, Responder& done) {
   const auto version = call.req.version();
@@ -139,8 +141,11 @@ void sync_status(const Call& call, Responder& done) {
   }
   done(json_reply(
       bhttp::status::ok,
+      // Stale when the site's devices (every site: the stalest site's) were not synced
+      // within the bound, whatever the runs shown say.
       render_sync_status_json(chosen, SystemClock().now(),
-                              std::chrono::duration_cast<Duration>(call.ctx.options.stale_after)),
+                              std::chrono::duration_cast<Duration>(call.ctx.options.stale_after),
+                              call.ctx.view->synced_at(*site)),
       version));
 }
 
@@ -379,8 +384,8 @@ void devices(const Call& call, Responder& done) {
     return call.ctx.reader->read_page(
         *query, wanted,
         [done = std::move(done), req = std::move(req), view, limit = page->limit,
-         path = std::move(path),
-         raw_query = std::move(raw_query)](Result<std::vector<Device>> read) {
+         path = std::move(path), raw_query = std::move(raw_query),
+         site = query->site](Result<std::vector<Device>> read) {
           if (!read) {
             return done(
                 error_reply(bhttp::status::service_unavailable,
@@ -388,22 +393,24 @@ void devices(const Call& call, Responder& done) {
                             read.error().message, req.version));
           }
           auto reply = database_page_reply(*read, limit, path, raw_query, req);
-          reply.res.set("X-Registry-Age", registry_age(*view));
+          reply.res.set("X-Registry-Age", registry_age(*view, site));
           done(std::move(reply));
         });
   }
   view->get(
       *query, [done = std::move(done), req = std::move(req), key = std::move(key), view,
-               page = std::move(page), path = std::move(path), raw_query = std::move(raw_query)](
-                  RegistryView::SnapshotPtr built, const std::string& error) {
+               page = std::move(page), path = std::move(path), raw_query = std::move(raw_query),
+               site = query->site](RegistryView::SnapshotPtr built, const std::string& error) {
         if (!built) {
           return done(error_reply(bhttp::status::service_unavailable, "database_unavailable", error,
                                   req.version));
         }
         const auto snapshot = std::static_pointer_cast<const DevicesSnapshot>(built);
+        // The devices may be only as fresh as their site's last round: say how old that
+        // is (one device: its own site's).
+        std::optional<std::string> synced = site;
         const auto answer = [&](Reply reply) {
-          // The devices may be only as fresh as the last round: say how old that is.
-          reply.res.set("X-Registry-Age", registry_age(*view));
+          reply.res.set("X-Registry-Age", registry_age(*view, synced));
           done(std::move(reply));
         };
         // Cutting a page or a device inflates part of the snapshot; this may run on
@@ -415,6 +422,7 @@ void devices(const Call& call, Responder& done) {
           } else if (key.empty()) {
             reply = whole_reply(*snapshot, req);
           } else if (const auto* object = snapshot->find(key)) {
+            synced = snapshot->samples.at(snapshot->index_of(*object)).site;
             reply = object_reply(*snapshot, *object, req);
           } else {
             reply = error_reply(bhttp::status::not_found, "not_found",

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ void append_device_json(std::string& out, const Device& device);
 // "source"}.
 std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint now,
                                     Duration stale_after = std::chrono::minutes(3));
+// The same with "stale" judged by synced (when the registry's part in question was last
+// synced; nullopt: never or unknown) rather than by the runs shown.
+std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint now,
+                                    Duration stale_after, std::optional<TimePoint> synced);
 
 // GET /api/sites: [{"site", "reachable" (the last round's listing worked; null before
 // any round), "stale" (no listing worked within stale_after), "unreachable_announced",

@@ -102,6 +102,12 @@ class RegistryView {
   // When the newest successful round among recent_runs() finished (database clock);
   // nullopt when none succeeded, or the runs are not known.
   std::optional<TimePoint> last_ok_round() const;
+  // When the devices of site were last synced: its newest successful round among
+  // recent_runs(), else its last success as sites() has it. Without a site, that of the
+  // least recently synced site among those with devices or runs (a site never synced
+  // counts only when it holds devices): an answer over every site is as fresh as its
+  // stalest part. nullopt when unknown or never.
+  std::optional<TimePoint> synced_at(const std::optional<std::string>& site) const;
   // Stops the view's thread; waiting callbacks are dropped uncalled. Idempotent.
   void stop();
 
