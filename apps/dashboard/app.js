@@ -361,7 +361,8 @@ const updates = new Updates({
   onMode,
 });
 
-function renderSync(status) {
+// everySite: status is every site's (no ?site=), not the one site's the wall shows.
+function renderSync(status, everySite = false) {
   const node = $('sync-status');
   const last = status.last_run;
   if (!last) {
@@ -369,9 +370,13 @@ function renderSync(status) {
     node.textContent = 'No sync has run yet: is sync-worker running?';
   } else if (status.stale ?? (status.seconds_since_last_ok === null || status.seconds_since_last_ok > STALE_AFTER_S)) {
     node.dataset.state = 'stale';
-    node.textContent = status.last_ok_run
-      ? `Registry stale: last successful sync ${ago(status.seconds_since_last_ok)}`
-      : 'Registry stale: no sync has succeeded yet';
+    // Every site's status is stale when one site is, whatever another's last round:
+    // then its last success says nothing of the site behind.
+    node.textContent = !status.last_ok_run
+      ? 'Registry stale: no sync has succeeded yet'
+      : everySite
+        ? 'Registry stale: a site has not synced lately (see /api/sites)'
+        : `Registry stale: last successful sync ${ago(status.seconds_since_last_ok)}`;
   } else if (!last.ok) {
     node.dataset.state = 'failing';
     node.textContent = `Last sync failed (${last.error}); last success ${ago(status.seconds_since_last_ok)}`;
@@ -417,10 +422,11 @@ async function refreshSync() {
     if (isGrouped()) await refreshSites(false);
     if (!isGrouped() || !sites) {
       const only = cameras.length ? siteOf(cameras[0]) : 'default';
-      const status = await registry.fetchSyncStatus(isGrouped() ? 'default' : only);
+      const everySite = isGrouped();
+      const status = await registry.fetchSyncStatus(everySite ? null : only);
       // A forced /api/sites read may have come back meanwhile: its summary stands.
       if (isGrouped() && sites) renderSitesSummary();
-      else renderSync(status);
+      else renderSync(status, everySite);
     } else {
       renderSitesSummary();
     }

@@ -30,9 +30,10 @@ export class Registry {
     return { cameras, changed: true };
   }
 
-  // site: the one site the wall shows, when it is not "default" (the server's default).
+  // site: the one site the wall shows, named even when "default"; null: every site's
+  // (stale when any site holding devices is).
   async fetchSyncStatus(site = 'default') {
-    const query = site === 'default' ? '' : `?site=${encodeURIComponent(site)}`;
+    const query = site === null ? '' : `?site=${encodeURIComponent(site)}`;
     const response = await fetch(`${this.apiBase}/api/sync/status${query}`, { cache: 'no-store' });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     return response.json();

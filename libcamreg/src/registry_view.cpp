@@ -161,18 +161,21 @@ std::optional<TimePoint> RegistryView::synced_at(const std::optional<std::string
   }
   struct Synced {
     std::optional<TimePoint> at;
-    bool counts = false; // synced once, or holds devices
+    bool counts = false; // part of an answer over every site
   };
+  // Without the sites' record, every site that synced counts; with it, those holding
+  // devices: a site retired (its devices deleted) is no part of any answer.
+  const bool by_devices = sites && !sites->empty();
   std::map<std::string, Synced, std::less<>> by_site;
   for (const auto& run : *runs) { // newest first
     auto& s = by_site[run.site];
-    if (run.ok && !s.at) s.at = run.finished_at, s.counts = true;
+    if (run.ok && !s.at) s.at = run.finished_at, s.counts = !by_devices;
   }
-  if (sites) {
+  if (by_devices) {
     for (const auto& summary : *sites) {
       auto& s = by_site[summary.site];
       if (!s.at) s.at = summary.last_success;
-      s.counts = s.counts || s.at || summary.devices > 0;
+      s.counts = summary.devices > 0;
     }
   }
   if (site) {

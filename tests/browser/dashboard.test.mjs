@@ -205,7 +205,9 @@ test('a link cannot point the wall at another API', async () => {
 test('the wall says stale when the server does, and cannot tell when it cannot ask', async () => {
   const fresh = await chrome.newPage();
   let answer = 'stale';
-  await fresh.route('**/api/sync/status', async (route) => {
+  const asked = [];
+  await fresh.route((url) => url.pathname === '/api/sync/status', async (route) => {
+    asked.push(new URL(route.request().url()).searchParams.get('site'));
     if (answer === 'fail') return route.abort();
     await route.fulfill({
       contentType: 'application/json',
@@ -215,6 +217,8 @@ test('the wall says stale when the server does, and cannot tell when it cannot a
   await fresh.goto(`${api.url}/?refresh=500`);
   await fresh.waitForFunction(() => document.getElementById('sync-status').dataset.state === 'stale');
   assert.match(await fresh.locator('#sync-status').textContent(), /Registry stale/);
+  // The wall of the default site asks for that site's status, never every site's.
+  assert.deepEqual([...new Set(asked)], ['default']);
   answer = 'fail';
   await fresh.waitForFunction(() => document.getElementById('sync-status').dataset.state === 'unknown');
   assert.match(await fresh.locator('#sync-status').textContent(), /Cannot tell whether the registry is up to date/);

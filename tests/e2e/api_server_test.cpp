@@ -613,9 +613,10 @@ TEST_CASE("a real scrape passes promtool and follows the registry", "[e2e][api][
   CHECK(findings.empty());
   CHECK(has_metrics_line(
       first.body,
-      R"(camreg_device_up{device_type="camera",device_key="site \"b\"/cam\\1 café"} 1)"));
-  CHECK(has_metrics_line(first.body,
-                         R"(camreg_device_up{device_type="camera",device_key="cam-yard"} 1)"));
+      R"(camreg_device_up{device_type="camera",device_key="site \"b\"/cam\\1 café",site="default"} 1)"));
+  CHECK(has_metrics_line(
+      first.body,
+      R"(camreg_device_up{device_type="camera",device_key="cam-yard",site="default"} 1)"));
   CHECK(has_metrics_line(first.body,
                          R"(camreg_devices{device_type="camera",site="default",state="live"} 3)"));
 
@@ -625,14 +626,16 @@ TEST_CASE("a real scrape passes promtool and follows the registry", "[e2e][api][
       std::vector<PathState>{live_path("cam-lobby"), connecting_path("cam-yard"), live_path(odd)},
       SystemClock().now() + 6min));
   auto down = server.wait_until("/metrics", [](const HttpReply& r) {
-    return has_metrics_line(r.body,
-                            R"(camreg_device_up{device_type="camera",device_key="cam-yard"} 0)");
+    return has_metrics_line(
+        r.body, R"(camreg_device_up{device_type="camera",device_key="cam-yard",site="default"} 0)");
   });
   CAPTURE(down.body);
-  CHECK(has_metrics_line(down.body,
-                         R"(camreg_device_up{device_type="camera",device_key="cam-yard"} 0)"));
-  CHECK(has_metrics_line(down.body,
-                         R"(camreg_device_up{device_type="camera",device_key="cam-lobby"} 1)"));
+  CHECK(has_metrics_line(
+      down.body,
+      R"(camreg_device_up{device_type="camera",device_key="cam-yard",site="default"} 0)"));
+  CHECK(has_metrics_line(
+      down.body,
+      R"(camreg_device_up{device_type="camera",device_key="cam-lobby",site="default"} 1)"));
 
   // An operator deletes the row: the device is gone from the next scrape.
   reg.schema.exec("DELETE FROM devices WHERE device_key = 'cam-yard'");

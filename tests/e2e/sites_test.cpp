@@ -206,6 +206,9 @@ TEST_CASE("three sites sync in parallel into one table, and one going down touch
         2);
   CHECK(metric_value(text, R"(camreg_devices{device_type="camera",site="south",state="live"})") ==
         2);
+  CHECK(metric_value(
+            text,
+            R"(camreg_device_up{device_type="camera",device_key="south@door",site="south"})") == 1);
   const auto [verdict, findings] = promtool_check(text, s.schema.name() + "-sites");
   CAPTURE(findings);
   CHECK(verdict == 0);

@@ -27,7 +27,7 @@ inline std::string per_device_through_prometheus_cpp(
                                 {}};
   for (const auto& d : devices) {
     ClientMetric m;
-    m.label = {{"device_type", d.device_type}, {"device_key", d.device_key}};
+    m.label = {{"device_type", d.device_type}, {"device_key", d.device_key}, {"site", d.site}};
     m.gauge.value = d.up ? 1 : 0;
     up.metric.push_back(m);
     if (d.last_seen) {

@@ -444,9 +444,15 @@ TEST_CASE("a device answer is as old as its site's last round, all sites' as the
   CHECK(near(age("/api/devices?site=north"), 900));
   CHECK(age("/api/devices") == "unknown");
   CHECK(near(age("/api/devices/cam1"), 3));
-  api.repo->set_sites({north_site, west});
+  // A site retired (synced long ago, its devices deleted) is no part of any answer.
+  SiteSummary retired;
+  retired.site = "retired";
+  retired.last_success = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now() -
+                                                                std::chrono::hours(30));
+  api.repo->set_sites({north_site, retired, west});
   runs_become(api, {run_finished(2s), failed});
   CHECK(near(age("/api/devices"), 900));
+  CHECK(stale("/api/sync/status?site=retired"));
 }
 
 TEST_CASE("sync status says stale when no round succeeded within the bound", "[http][freshness]") {

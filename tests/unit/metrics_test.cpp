@@ -115,11 +115,12 @@ TEST_CASE("label values are escaped and decimals written with a dot in any local
   std::locale::global(previous);
 
   CAPTURE(text);
-  CHECK(has_line(text,
-                 R"(camreg_device_up{device_type="camera",device_key="site \"a\"\\cam\n1"} 1)"));
   CHECK(has_line(
       text,
-      R"(camreg_device_last_seen_timestamp_seconds{device_type="camera",device_key="site \"a\"\\cam\n1"} 1700000000.5)"));
+      R"(camreg_device_up{device_type="camera",device_key="site \"a\"\\cam\n1",site="default"} 1)"));
+  CHECK(has_line(
+      text,
+      R"(camreg_device_last_seen_timestamp_seconds{device_type="camera",device_key="site \"a\"\\cam\n1",site="default"} 1700000000.5)"));
   CHECK(has_line(text, R"(camreg_http_request_duration_seconds_sum{route="/api/devices"} 0.25)"));
   CHECK(text.find(",5") == std::string::npos);
 }
@@ -131,6 +132,7 @@ TEST_CASE("per-device series are written as prometheus-cpp's serializer writes t
     const std::vector<std::string> keys{"cam-1", "site \"b\"/cam\\1\ncaf\xC3\xA9", "x", ""};
     for (std::size_t i = 0; i < keys.size(); ++i) {
       auto d = camera(keys[i], i % 2 == 0);
+      if (i == 1) d.site = "north";
       if (i == 2)
         d.last_seen.reset();
       else
@@ -167,7 +169,12 @@ TEST_CASE("devices are counted by type, site and state, per device only when ask
       has_line(text, R"(camreg_devices{device_type="camera",site="default",state="no_source"} 1)"));
   CHECK(has_line(text, R"(camreg_devices{device_type="camera",site="north",state="live"} 1)"));
   CHECK(has_line(text, "camreg_registry_readable 1"));
-  CHECK(has_line(text, R"(camreg_device_up{device_type="camera",device_key="c"} 0)") ==
+  CHECK(
+      has_line(text, R"(camreg_device_up{device_type="camera",device_key="c",site="default"} 0)") ==
+      input.per_device);
+  CHECK(has_line(
+            text,
+            R"(camreg_device_up{device_type="camera",device_key="north@gate",site="north"} 1)") ==
         input.per_device);
   CHECK((text.find("device_key=") != std::string::npos) == input.per_device);
 }
@@ -207,14 +214,16 @@ TEST_CASE("/metrics follows the registry: a device gone inactive reads 0, a remo
   CHECK(first.res.result_int() == 200);
   CHECK(first.res[bhttp::field::content_type] == metrics_content_type);
   const auto text = std::string(first.body());
-  CHECK(has_line(text, R"(camreg_device_up{device_type="camera",device_key="cam1"} 1)"));
+  CHECK(has_line(text,
+                 R"(camreg_device_up{device_type="camera",device_key="cam1",site="default"} 1)"));
 
   api.repo->set_devices({camera("cam1", false)});
   api.feed->announce();
   REQUIRE(wait_until(
       [&] {
-        return has_line(api.scrape(),
-                        R"(camreg_device_up{device_type="camera",device_key="cam1"} 0)");
+        return has_line(
+            api.scrape(),
+            R"(camreg_device_up{device_type="camera",device_key="cam1",site="default"} 0)");
       },
       5000ms));
   CHECK(api.scrape().find(R"(device_key="cam2")") == std::string::npos);

@@ -209,6 +209,8 @@ void append_per_device(std::string& out, std::string_view name, std::string_view
     append_label_value(out, d.device_type);
     out.append("\",device_key=\"");
     append_label_value(out, d.device_key);
+    out.append("\",site=\"");
+    append_label_value(out, d.site);
     out.append("\"} ");
     append_value(out, *v);
     out += '\n';

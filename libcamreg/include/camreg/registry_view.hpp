@@ -104,9 +104,9 @@ class RegistryView {
   std::optional<TimePoint> last_ok_round() const;
   // When the devices of site were last synced: its newest successful round among
   // recent_runs(), else its last success as sites() has it. Without a site, that of the
-  // least recently synced site among those with devices or runs (a site never synced
-  // counts only when it holds devices): an answer over every site is as fresh as its
-  // stalest part. nullopt when unknown or never.
+  // least recently synced site holding devices as sites() has them (without that
+  // record, among the sites that synced): an answer over every site is as fresh as its
+  // stalest part. nullopt when unknown or never (a site holding devices never synced).
   std::optional<TimePoint> synced_at(const std::optional<std::string>& site) const;
   // Stops the view's thread; waiting callbacks are dropped uncalled. Idempotent.
   void stop();
