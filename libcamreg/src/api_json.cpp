@@ -108,14 +108,6 @@ void append_device_json(std::string& out, const Device& d) {
 }
 
 std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint now,
-                                    Duration stale_after) {
-  const auto last_ok = std::find_if(runs.begin(), runs.end(), [](const auto& r) { return r.ok; });
-  return render_sync_status_json(
-      runs, now, stale_after,
-      last_ok == runs.end() ? std::nullopt : std::optional(last_ok->finished_at));
-}
-
-std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint now,
                                     Duration stale_after, std::optional<TimePoint> synced) {
   const SyncRun* last_ok = nullptr;
   for (const auto& run : runs) {

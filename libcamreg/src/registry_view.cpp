@@ -183,12 +183,10 @@ std::optional<TimePoint> RegistryView::synced_at(const std::optional<std::string
     return it == by_site.end() ? std::nullopt : it->second.at;
   }
   std::optional<TimePoint> oldest;
-  bool any = false;
   for (const auto& [name, s] : by_site) {
     if (!s.counts) continue;
     if (!s.at) return std::nullopt; // devices never synced
-    oldest = any ? std::min(*oldest, *s.at) : *s.at;
-    any = true;
+    oldest = oldest ? std::min(*oldest, *s.at) : *s.at;
   }
   return oldest;
 }

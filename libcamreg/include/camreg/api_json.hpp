@@ -15,14 +15,10 @@ namespace camreg {
 void append_device_json(std::string& out, const Device& device);
 
 // GET /api/sync/status: {"now", "last_run", "last_ok_run", "seconds_since_last_ok"
-// (null when none), "stale" (true when no round succeeded within stale_after),
-// "runs": [...newest first]}; each run {"id", "site", "started_at",
-// "finished_at", "ok", "error" (null when ok), "paths_seen", "upserted", "expired",
-// "source"}.
-std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint now,
-                                    Duration stale_after = std::chrono::minutes(3));
-// The same with "stale" judged by synced (when the registry's part in question was last
-// synced; nullopt: never or unknown) rather than by the runs shown.
+// (null when none), "stale" (true when synced, when the registry's part in question was
+// last synced, is not within stale_after, or is nullopt: never or unknown), "runs":
+// [...newest first]}; each run {"id", "site", "started_at", "finished_at", "ok", "error"
+// (null when ok), "paths_seen", "upserted", "expired", "source"}.
 std::string render_sync_status_json(const std::vector<SyncRun>& runs, TimePoint now,
                                     Duration stale_after, std::optional<TimePoint> synced);
 
